@@ -1,0 +1,59 @@
+"""The ``anonymizer`` command: parse, call one pipeline function, render text or --json.
+
+Library errors (AnonymizerError) become one-line messages and exit codes here, in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from anonymizer import __version__
+from anonymizer.errors import AnonymizerError
+
+
+class Group(click.Group):
+    """Translates library errors into one-line messages with their exit codes."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except AnonymizerError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="anonymizer")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-v info, -vv debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+def cli(verbose: int, quiet: bool) -> None:
+    """Anonymise recorded footage (faces, licence plates) and keep the privacy notice's promises.
+
+    Exit codes: 0 done; 1 error; 2 usage; 3 partly done (details in the output); 75 locked, try again later.
+    """
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+
+
+def _register() -> None:
+    from anonymizer.cli import anonymise as anonymise_cmd
+    from anonymizer.cli import demo as demo_cmd
+    from anonymizer.cli import models as models_cmd
+
+    cli.add_command(models_cmd.models)
+    cli.add_command(anonymise_cmd.anonymise)
+    cli.add_command(demo_cmd.demo)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="anonymizer")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Box geometry: pure numpy functions on (N, 4) x1, y1, x2, y2 arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def areas(xyxy: np.ndarray) -> np.ndarray:
+    """Area of each box; inverted boxes have area 0."""
+    w = np.clip(xyxy[:, 2] - xyxy[:, 0], 0, None)
+    h = np.clip(xyxy[:, 3] - xyxy[:, 1], 0, None)
+    return w * h
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of every box in ``a`` with every box in ``b``: shape (len(a), len(b))."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    union = areas(a)[:, None] + areas(b)[None, :] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(union > 0, inter / union, 0.0)
+
+
+def clip_boxes(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Clip boxes to the frame [0, width] x [0, height]."""
+    out = np.asarray(xyxy, np.float32).reshape(-1, 4).copy()
+    out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, width)
+    out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, height)
+    return out
+
+
+def scale_about_centre(xyxy: np.ndarray, factor_x: float, factor_y: float | None = None) -> np.ndarray:
+    """Grow (or shrink) each box about its centre by a factor per axis."""
+    factor_y = factor_x if factor_y is None else factor_y
+    xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    cx = (xyxy[:, 0] + xyxy[:, 2]) / 2
+    cy = (xyxy[:, 1] + xyxy[:, 3]) / 2
+    hw = (xyxy[:, 2] - xyxy[:, 0]) / 2 * factor_x
+    hh = (xyxy[:, 3] - xyxy[:, 1]) / 2 * factor_y
+    return np.stack([cx - hw, cy - hh, cx + hw, cy + hh], axis=1).astype(np.float32)
+
+
+def pad_fraction(xyxy: np.ndarray, fraction: float) -> np.ndarray:
+    """Pad each box by ``fraction`` of its width (left and right) and height (top and bottom)."""
+    return scale_about_centre(xyxy, 1 + 2 * fraction)
+
+
+def union_box(xyxy: np.ndarray) -> np.ndarray:
+    """The smallest box that holds all the given boxes."""
+    xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    return np.array([xyxy[:, 0].min(), xyxy[:, 1].min(), xyxy[:, 2].max(), xyxy[:, 3].max()], np.float32)
+
+
+def nms(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Greedy non-maximum suppression; returns the kept indices, best score first."""
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    keep: list[int] = []
+    suppressed = np.zeros(len(order), bool)
+    ious = iou_matrix(xyxy, xyxy)
+    for i in order:
+        if suppressed[i]:
+            continue
+        keep.append(int(i))
+        suppressed |= ious[i] >= iou_threshold
+    return np.asarray(keep, dtype=np.int64)
+
+
+def letterbox_params(src_w: int, src_h: int, dst_w: int, dst_h: int) -> tuple[float, float, float, int, int]:
+    """Scale and padding that fit a src image into dst keeping aspect: (ratio, pad_x, pad_y, new_w, new_h)."""
+    ratio = min(dst_w / src_w, dst_h / src_h)
+    new_w, new_h = int(round(src_w * ratio)), int(round(src_h * ratio))
+    return ratio, (dst_w - new_w) / 2, (dst_h - new_h) / 2, new_w, new_h

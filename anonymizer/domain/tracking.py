@@ -1,0 +1,182 @@
+"""Carry detections across the frames of one clip so that the blur covers the frames between detections.
+
+Detection runs on keyframes (every ``stride`` frames). Within one clip, boxes detected on consecutive keyframes are
+joined into tracks by position only (no appearance, no identity: nothing here can link people across clips). A
+track covers every frame between its observations (linear interpolation, padded by the motion), and ``lead`` and
+``trail`` frames before its first and after its last observation (extrapolated with its velocity and united with
+the observed box). A detection is never dropped.
+
+``BoxCarrier`` is online: observations arrive keyframe by keyframe, and the boxes of frame ``f`` are final once a
+keyframe at or beyond ``f + carrier.reach`` has been observed (or the clip has ended).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from anonymizer.domain.detections import Detections
+
+
+@dataclass(frozen=True)
+class CarryParams:
+    """``stride``: frames between keyframes; ``extend``: extra frames covered before and after a track;
+    ``max_gap``: keyframes a track may miss and still be joined; ``match_distance``: centre distance, in box
+    sizes, under which a detection continues a track."""
+
+    stride: int = 1
+    extend: int = 4
+    max_gap: int = 2
+    match_distance: float = 1.5
+
+    def __post_init__(self) -> None:
+        if self.stride < 1:
+            raise ValueError("stride must be >= 1")
+        if self.extend < 0 or self.max_gap < 0:
+            raise ValueError("extend and max_gap must be >= 0")
+
+    @property
+    def lead(self) -> int:
+        """Frames covered before a track's first observation: the object may have been there since the
+        keyframe before, plus a margin."""
+        return self.stride - 1 + self.extend
+
+    @property
+    def trail(self) -> int:
+        return self.stride - 1 + self.extend
+
+    @property
+    def reach(self) -> int:
+        """Frames after ``f`` that must have been observed before the boxes of ``f`` are final: a track that
+        starts up to ``lead`` frames later covers ``f``, and its second observation (which sets the velocity of
+        its backward extension) can come ``stride * (max_gap + 1)`` frames after its first."""
+        return self.lead + self.stride * (self.max_gap + 1)
+
+
+@dataclass
+class Track:
+    frames: list[int] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)
+
+    def velocity(self) -> np.ndarray:
+        """Box change per frame over the last two observations (zero with one observation)."""
+        if len(self.frames) < 2:
+            return np.zeros(4, np.float32)
+        dt = self.frames[-1] - self.frames[-2]
+        return (self.boxes[-1] - self.boxes[-2]) / dt
+
+    def first_velocity(self) -> np.ndarray:
+        if len(self.frames) < 2:
+            return np.zeros(4, np.float32)
+        dt = self.frames[1] - self.frames[0]
+        return (self.boxes[1] - self.boxes[0]) / dt
+
+    def predict(self, frame: int) -> np.ndarray:
+        return self.boxes[-1] + self.velocity() * (frame - self.frames[-1])
+
+
+def _size(box: np.ndarray) -> float:
+    return float(max(box[2] - box[0], box[3] - box[1], 1.0))
+
+
+def _centre(box: np.ndarray) -> np.ndarray:
+    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], np.float32)
+
+
+def _hull(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.array([min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])], np.float32)
+
+
+def _interpolate(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    box = a + (b - a) * t
+    # Motion between keyframes need not be linear: pad by a share of the displacement, largest mid-way.
+    shift = float(np.linalg.norm(_centre(b) - _centre(a)))
+    pad = 0.25 * shift * 4 * t * (1 - t)
+    return (box + np.array([-pad, -pad, pad, pad], np.float32)).astype(np.float32)
+
+
+class BoxCarrier:
+    """Online tracker for one kind of object in one clip."""
+
+    def __init__(self, params: CarryParams) -> None:
+        self.params = params
+        self.tracks: list[Track] = []
+        self.last_keyframe = -1
+
+    @property
+    def reach(self) -> int:
+        return self.params.reach
+
+    def is_keyframe(self, frame: int) -> bool:
+        return frame % self.params.stride == 0
+
+    def observe(self, frame: int, detections: Detections) -> None:
+        """Add the detections of keyframe ``frame`` (keyframes must arrive in increasing order)."""
+        if frame <= self.last_keyframe:
+            raise ValueError(f"keyframe {frame} after {self.last_keyframe}")
+        self.last_keyframe = frame
+        p = self.params
+        horizon = p.stride * (p.max_gap + 1)
+        live = [t for t in self.tracks if frame - t.frames[-1] <= horizon]
+        pairs: list[tuple[float, int, int]] = []
+        for ti, track in enumerate(live):
+            pred = track.predict(frame)
+            for di, (box, _score) in enumerate(detections):
+                size = max(_size(pred), _size(box))
+                ratio = _size(box) / _size(pred)
+                if not 1 / 3 <= ratio <= 3:
+                    continue
+                cost = float(np.linalg.norm(_centre(pred) - _centre(box))) / size
+                missed = (frame - track.frames[-1]) // p.stride - 1
+                if cost <= p.match_distance * (1 + 0.5 * missed):
+                    pairs.append((cost, ti, di))
+        pairs.sort()
+        used_t: set[int] = set()
+        used_d: set[int] = set()
+        for _cost, ti, di in pairs:
+            if ti in used_t or di in used_d:
+                continue
+            used_t.add(ti)
+            used_d.add(di)
+            live[ti].frames.append(frame)
+            live[ti].boxes.append(detections.xyxy[di].copy())
+        for di in range(len(detections)):
+            if di not in used_d:
+                self.tracks.append(Track([frame], [detections.xyxy[di].copy()]))
+
+    def boxes(self, frame: int) -> tuple[np.ndarray, int]:
+        """Boxes covering ``frame`` and how many of them were detected on that very frame."""
+        p = self.params
+        out: list[np.ndarray] = []
+        detected = 0
+        for track in self.tracks:
+            first, last = track.frames[0], track.frames[-1]
+            if frame < first - p.lead or frame > last + p.trail:
+                continue
+            if frame < first:
+                back = track.boxes[0] + track.first_velocity() * (frame - first)
+                out.append(_hull(back, track.boxes[0]))
+            elif frame > last:
+                ahead = track.predict(frame)
+                out.append(_hull(ahead, track.boxes[-1]))
+            else:
+                i = int(np.searchsorted(track.frames, frame, side="right")) - 1
+                if track.frames[i] == frame:
+                    out.append(track.boxes[i])
+                    detected += 1
+                else:
+                    f0, f1 = track.frames[i], track.frames[i + 1]
+                    out.append(_interpolate(track.boxes[i], track.boxes[i + 1], (frame - f0) / (f1 - f0)))
+        if not out:
+            return np.zeros((0, 4), np.float32), 0
+        return np.stack(out).astype(np.float32), detected
+
+    def forget_before(self, frame: int) -> None:
+        """Drop tracks that can no longer cover ``frame`` or any later frame, nor be continued."""
+        p = self.params
+        horizon = p.stride * (p.max_gap + 1)
+        self.tracks = [
+            t for t in self.tracks
+            if t.frames[-1] + p.trail >= frame or self.last_keyframe - t.frames[-1] <= horizon
+        ]

@@ -1,0 +1,46 @@
+"""Typed errors of the library. Each carries the exit code the CLI returns for it.
+
+Library code raises these (chained with ``from``); the CLI translates them into one-line messages in one place.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_PARTIAL = 3
+EXIT_TEMPFAIL = 75
+
+
+class AnonymizerError(Exception):
+    """Base class: a failure the user can understand and act on."""
+
+    exit_code = EXIT_ERROR
+
+
+class ConfigError(AnonymizerError):
+    """A configuration file or option is invalid."""
+
+    exit_code = EXIT_USAGE
+
+
+class ModelError(AnonymizerError):
+    """A detection model is missing, corrupt or unusable."""
+
+
+class MediaError(AnonymizerError):
+    """A media file cannot be read or written (corrupt, truncated, empty, not a video)."""
+
+
+class OutputExistsError(AnonymizerError):
+    """The output exists and overwriting was not asked for."""
+
+
+class VerificationError(AnonymizerError):
+    """An output failed verification (frame count, timestamps, residual detections)."""
+
+
+class LockedError(AnonymizerError):
+    """Another process holds the lock; try again later."""
+
+    exit_code = EXIT_TEMPFAIL

@@ -1,0 +1,52 @@
+"""Open the installed models as detectors (once per worker process)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from anonymizer.domain.detections import Detections
+from anonymizer.inference.face import FaceDetector
+from anonymizer.inference.manifest import InstalledModel, installed, load_manifest
+from anonymizer.inference.plate import PlateDetector
+from anonymizer.inference.session import make_session
+
+
+class Detector(Protocol):
+    kind: str
+    threshold: float
+
+    def input_size(self, src_w: int, src_h: int) -> tuple[int, int]: ...
+
+    def detect(self, rgb: np.ndarray, src_w: int, src_h: int) -> Detections: ...
+
+
+@dataclass
+class LoadedDetector:
+    detector: Detector
+    model: InstalledModel
+
+
+def load_detectors(
+    face_threshold: float,
+    plate_threshold: float,
+    face_max_side: int,
+    plate_max_side: int,
+    threads: int = 0,
+    device: str = "auto",
+    kinds: tuple[str, ...] = ("face", "plate"),
+) -> dict[str, LoadedDetector]:
+    """One detector per kind, from the manifest's model of that kind, checked against its recorded sha256."""
+    specs = {spec.kind: spec for spec in load_manifest().values()}
+    out: dict[str, LoadedDetector] = {}
+    for kind in kinds:
+        model = installed(specs[kind])
+        session = make_session(model.path, threads=threads, device=device)
+        if kind == "face":
+            det: Detector = FaceDetector(session, face_threshold, face_max_side)
+        else:
+            det = PlateDetector(session, plate_threshold, plate_max_side)
+        out[kind] = LoadedDetector(det, model)
+    return out

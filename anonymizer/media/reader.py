@@ -1,0 +1,148 @@
+"""Decode a video into YUV 4:2:0 planes with PyAV, on a thread, with exact timestamps.
+
+The decode thread always sends its sentinel and the caller re-raises its error, so a decode failure can never hang
+the pipeline.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from anonymizer.errors import MediaError
+from anonymizer.media.probe import media_error
+
+_SENTINEL = object()
+
+
+@dataclass
+class Frame:
+    """One decoded frame: its decode-order index, its pts and time base, and its planes (Y, U, V)."""
+
+    index: int
+    pts: int | None
+    time_base: Fraction
+    planes: list[np.ndarray]
+    rotation: int
+    av_frame: object | None = None  # the decoded frame, kept only until detection ran on it
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.pts is None else float(self.pts * self.time_base)
+
+    def rgb(self, width: int, height: int) -> np.ndarray:
+        """RGB at (width, height), scaled and converted by swscale in one step."""
+        if self.av_frame is None:
+            raise RuntimeError("the decoded frame was already released")
+        return self.av_frame.reformat(width=width, height=height, format="rgb24").to_ndarray()  # type: ignore[attr-defined]
+
+
+def _planes(frame: av.VideoFrame) -> list[np.ndarray]:
+    if frame.format.name != "yuv420p":
+        frame = frame.reformat(format="yuv420p")
+    w, h = frame.width, frame.height
+    arr = frame.to_ndarray()  # (h * 3 / 2, w): Y then U then V
+    y = arr[:h].copy()
+    uv = arr[h:].reshape(2, h // 2, w // 2)
+    return [y, uv[0].copy(), uv[1].copy()]
+
+
+class VideoReader:
+    """Iterate the frames of the first video stream. Use as a context manager."""
+
+    def __init__(self, path: Path, threads: int = 0, queue_size: int = 8) -> None:
+        self.path = path
+        try:
+            self.container = av.open(str(path))
+        except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
+            raise media_error(path, exc) from exc
+        if not self.container.streams.video:
+            self.container.close()
+            raise MediaError(f"{path}: no video stream")
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        if threads:
+            self.stream.codec_context.thread_count = threads
+        cc = self.stream.codec_context
+        self.width, self.height = cc.width, cc.height
+        if self.width <= 0 or self.height <= 0:
+            self.container.close()
+            raise MediaError(f"{path}: video stream has no frame size")
+        if self.width % 2 or self.height % 2:
+            self.container.close()
+            raise MediaError(f"{path}: odd frame size {self.width}x{self.height} is not supported (H.264 4:2:0 needs even sizes)")
+        self.time_base = Fraction(self.stream.time_base)
+        rate = self.stream.average_rate or self.stream.guessed_rate
+        self.rate = Fraction(rate) if rate else None
+        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            while self._thread.is_alive():
+                try:
+                    self._queue.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+            self._thread.join()
+        self.container.close()
+
+    def _decode(self) -> None:
+        try:
+            for frame in self.container.decode(self.stream):
+                if self._stop.is_set():
+                    return
+                self._queue.put(frame)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            self._queue.put(exc)
+        finally:
+            self._queue.put(_SENTINEL)
+
+    def frames(self) -> Iterator[Frame]:
+        self._thread = threading.Thread(target=self._decode, name=f"decode-{self.path.name}", daemon=True)
+        self._thread.start()
+        index = 0
+        while True:
+            item = self._queue.get()
+            if item is _SENTINEL:
+                return
+            if isinstance(item, BaseException):
+                if isinstance(item, (av.FFmpegError, OSError, ValueError)):
+                    raise media_error(self.path, item) from item
+                raise item
+            frame: av.VideoFrame = item
+            yield Frame(
+                index=index,
+                pts=frame.pts,
+                time_base=Fraction(frame.time_base) if frame.time_base else self.time_base,
+                planes=_planes(frame),
+                rotation=int(frame.rotation or 0),
+                av_frame=frame,
+            )
+            index += 1
+
+
+def read_timestamps(path: Path) -> list[float]:
+    """Presentation times (seconds) of every frame, in decode output order."""
+    out: list[float] = []
+    with av.open(str(path)) as container:
+        vs = container.streams.video[0]
+        vs.thread_type = "AUTO"
+        for frame in container.decode(vs):
+            out.append(float(frame.pts * frame.time_base) if frame.pts is not None else float("nan"))
+    return out

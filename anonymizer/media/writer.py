@@ -1,0 +1,145 @@
+"""Encode YUV 4:2:0 planes with PyAV into a temporary file that is renamed into place only when complete."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from anonymizer.errors import MediaError
+
+CODECS = ("libx264", "libx265", "mpeg4")
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+
+
+def temp_path_for(target: Path) -> Path:
+    """Hidden sibling of the target with the same suffix (the muxer picks the format from the suffix)."""
+    return target.with_name(f".{target.stem}.partial-{os.getpid()}{target.suffix}")
+
+
+class VideoWriter:
+    """Write frames to ``target`` atomically: ``commit()`` renames the finished file into place, ``abort()`` (or
+    leaving the context with an exception) deletes it."""
+
+    def __init__(
+        self,
+        target: Path,
+        width: int,
+        height: int,
+        time_base: Fraction,
+        rate: Fraction | None,
+        codec: str = "libx264",
+        crf: int = 23,
+        preset: str = "veryfast",
+        rotation: int = 0,
+        threads: int = 0,
+        mode: int = 0o640,
+    ) -> None:
+        self.target = target
+        self.tmp = temp_path_for(target)
+        self.mode = mode
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # Created with restrictive permissions before FFmpeg opens (and keeps) it.
+            os.close(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode))
+            self.container = av.open(str(self.tmp), mode="w")
+        except (av.FFmpegError, OSError) as exc:
+            self.tmp.unlink(missing_ok=True)
+            raise MediaError(f"{target}: cannot create output ({exc})") from exc
+        # Identifying container metadata is dropped: nothing is copied from the input.
+        self.container.metadata.clear()
+        options = {"crf": str(crf), "preset": preset} if codec in ("libx264", "libx265") else {}
+        stream = self.container.add_stream(codec, rate=rate or Fraction(25), options=options)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = time_base
+        stream.codec_context.time_base = time_base
+        stream.thread_type = "AUTO"
+        if threads:
+            stream.codec_context.thread_count = threads
+        if rotation:
+            stream.set_display_rotation(rotation)
+        self.stream = stream
+        self.time_base = time_base
+        self.width, self.height = width, height
+        self.frames = 0
+        self._closed = False
+
+    def add_audio_from(self, source: Path) -> None:
+        """Copy the audio streams of ``source`` unchanged (only when the user asked to keep audio)."""
+        with av.open(str(source)) as inp:
+            if not inp.streams.audio:
+                return
+            self._audio_source = source
+            self._audio_map = {s.index: self.container.add_stream_from_template(s) for s in inp.streams.audio}
+
+    def write(self, planes: list[np.ndarray], pts: int | None) -> None:
+        y, u, v = planes
+        arr = np.concatenate([y, u.reshape(-1, self.width), v.reshape(-1, self.width)])
+        frame = av.VideoFrame.from_ndarray(arr, format="yuv420p")
+        frame.pts = pts
+        frame.time_base = self.time_base
+        try:
+            for packet in self.stream.encode(frame):
+                self.container.mux(packet)
+        except av.FFmpegError as exc:
+            raise MediaError(f"{self.target}: encoding failed ({exc})") from exc
+        self.frames += 1
+
+    def _mux_audio(self) -> None:
+        if not getattr(self, "_audio_map", None):
+            return
+        with av.open(str(self._audio_source)) as inp:
+            streams = [s for s in inp.streams.audio if s.index in self._audio_map]
+            for packet in inp.demux(streams):
+                if packet.dts is None:
+                    continue
+                packet.stream = self._audio_map[packet.stream_index]
+                self.container.mux(packet)
+
+    def finish(self) -> Path:
+        """Flush the encoder and close the temporary file (still unpublished); returns its path."""
+        try:
+            for packet in self.stream.encode(None):
+                self.container.mux(packet)
+            self._mux_audio()
+            self.container.close()
+        except av.FFmpegError as exc:
+            self.abort()
+            raise MediaError(f"{self.target}: finishing the output failed ({exc})") from exc
+        self._closed = True
+        return self.tmp
+
+    def publish(self) -> Path:
+        """Rename the finished temporary file into place (atomic on one filesystem)."""
+        if not self._closed:
+            self.finish()
+        os.replace(self.tmp, self.target)
+        self._published = True
+        return self.target
+
+    def commit(self) -> Path:
+        self.finish()
+        return self.publish()
+
+    def abort(self) -> None:
+        """Discard the temporary file unless it was published; safe to call more than once."""
+        if getattr(self, "_published", False):
+            return
+        if not self._closed:
+            self._closed = True
+            try:
+                self.container.close()
+            except av.FFmpegError:
+                pass
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if not self._closed:
+            self.abort()

@@ -1,0 +1,179 @@
+"""Anonymise a batch: find the clips, map them to outputs, spread them over worker processes.
+
+Tasks carry paths and settings only; each worker opens the models once (in its initializer) and opens its files
+itself, so the same tasks can go to any ``concurrent.futures`` executor (a later issue: a Dask cluster).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from anonymizer.errors import AnonymizerError
+from anonymizer.inference.detectors import LoadedDetector, load_detectors
+from anonymizer.inference.manifest import installed, load_manifest
+from anonymizer.pipelines.anonymise import ClipReport, anonymise_file
+from anonymizer.settings import AnonymiseSettings
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".wmv", ".flv", ".3gp"}
+)
+KEEP_SUFFIXES = frozenset({".mp4", ".mov", ".mkv"})
+
+
+@dataclass(frozen=True)
+class Task:
+    src: Path
+    dst: Path
+
+
+@dataclass
+class Outcome:
+    task: Task
+    report: ClipReport | None = None
+    error: str | None = None
+    exit_code: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.report is not None and not self.report.possible_leaks
+
+
+@dataclass
+class BatchResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+
+def output_name(src: Path) -> str:
+    """Same name; the container becomes .mp4 unless it already holds H.264 well (.mp4, .mov, .mkv)."""
+    return src.name if src.suffix.lower() in KEEP_SUFFIXES else src.stem + ".mp4"
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            path = Path(root) / name
+            if not name.startswith(".") and path.suffix.lower() in VIDEO_SUFFIXES:
+                yield path
+
+
+def plan_tasks(inputs: list[Path], out_dir: Path) -> list[Task]:
+    """Files given by name are taken whatever their suffix (a non-video gets its own error later); folders are
+    walked recursively for video files, and the output tree mirrors each folder."""
+    tasks: list[Task] = []
+    out_resolved = out_dir.resolve()
+    for item in inputs:
+        if item.is_dir():
+            for path in _walk(item):
+                if out_resolved in path.resolve().parents:
+                    continue  # never re-anonymise our own outputs
+                rel = path.relative_to(item)
+                tasks.append(Task(path, out_dir / rel.parent / output_name(path)))
+        else:
+            tasks.append(Task(item, out_dir / output_name(item)))
+    return tasks
+
+
+# One set of detectors per worker process, opened by the initializer.
+_WORKER: dict[str, object] = {}
+
+
+def _init_worker(settings: AnonymiseSettings, threads: int) -> None:
+    _WORKER["settings"] = settings
+    _WORKER["detectors"] = open_detectors(settings, threads)
+
+
+def open_detectors(settings: AnonymiseSettings, threads: int = 0) -> dict[str, LoadedDetector]:
+    return load_detectors(
+        settings.face_threshold, settings.plate_threshold, settings.face_max_side, settings.plate_max_side,
+        threads=threads, device=settings.device,
+    )
+
+
+def run_task(
+    task: Task,
+    overwrite: bool,
+    settings: AnonymiseSettings | None = None,
+    detectors: dict[str, LoadedDetector] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Outcome:
+    """Anonymise one clip; every user-level failure becomes an Outcome with a one-line error."""
+    settings = settings or _WORKER["settings"]  # type: ignore[assignment]
+    detectors = detectors or _WORKER["detectors"]  # type: ignore[assignment]
+    try:
+        report = anonymise_file(task.src, task.dst, settings, detectors, overwrite=overwrite, progress=progress)  # type: ignore[arg-type]
+    except AnonymizerError as exc:
+        return Outcome(task, error=str(exc), exit_code=exc.exit_code)
+    return Outcome(task, report=report)
+
+
+def check_models() -> None:
+    """Fail once, before any clip, when a model is missing or corrupt."""
+    for spec in load_manifest().values():
+        installed(spec)
+
+
+def default_workers(n_tasks: int) -> int:
+    return max(1, min(n_tasks, os.cpu_count() or 1))
+
+
+def anonymise_batch(
+    tasks: list[Task],
+    settings: AnonymiseSettings,
+    overwrite: bool = False,
+    workers: int = 0,
+    executor: Executor | None = None,
+    on_done: Callable[[Outcome], None] | None = None,
+    clip_progress: Callable[[Task, int], Callable[[int], None] | None] | None = None,
+) -> BatchResult:
+    """Run the tasks; with one worker in this process (per-clip progress), otherwise over a process pool."""
+    result = BatchResult()
+    check_models()
+    workers = workers or default_workers(len(tasks))
+    cpus = os.cpu_count() or 1
+    if executor is None and workers == 1:
+        detectors = open_detectors(settings, threads=cpus)
+        for task in tasks:
+            progress = clip_progress(task, 0) if clip_progress else None
+            outcome = run_task(task, overwrite, settings, detectors, progress)
+            result.outcomes.append(outcome)
+            if on_done:
+                on_done(outcome)
+        return result
+    own = executor is None
+    if executor is None:
+        executor = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(settings, max(1, cpus // workers)),
+        )
+    try:
+        futures = {executor.submit(run_task, task, overwrite): task for task in tasks}
+        for future in as_completed(futures):
+            task = futures[future]
+            try:
+                outcome = future.result()
+            except AnonymizerError as exc:  # raised in a worker's initializer (e.g. models missing)
+                outcome = Outcome(task, error=str(exc), exit_code=exc.exit_code)
+            result.outcomes.append(outcome)
+            if on_done:
+                on_done(outcome)
+    finally:
+        if own:
+            executor.shutdown()
+    order = {t: i for i, t in enumerate(tasks)}
+    result.outcomes.sort(key=lambda o: order[o.task])
+    return result

@@ -1,0 +1,82 @@
+import numpy as np
+from hypothesis import given, strategies as st
+
+from anonymizer.domain.geometry import (
+    clip_boxes, iou_matrix, letterbox_params, nms, pad_fraction, scale_about_centre, union_box,
+)
+
+coord = st.floats(0, 2000, allow_nan=False, width=32)
+
+
+@st.composite
+def boxes(draw, n=st.integers(1, 6)):
+    out = []
+    for _ in range(draw(n)):
+        x1, y1 = draw(coord), draw(coord)
+        w, h = draw(st.floats(1, 500, width=32)), draw(st.floats(1, 500, width=32))
+        out.append([x1, y1, x1 + w, y1 + h])
+    return np.array(out, np.float32)
+
+
+@given(boxes(), boxes())
+def test_iou_is_symmetric_and_bounded(a, b):
+    m = iou_matrix(a, b)
+    assert m.shape == (len(a), len(b))
+    assert np.allclose(m, iou_matrix(b, a).T)
+    assert (m >= 0).all() and (m <= 1 + 1e-9).all()
+
+
+@given(boxes())
+def test_iou_with_itself_is_one(a):
+    assert np.allclose(np.diag(iou_matrix(a, a)), 1.0)
+
+
+def test_iou_known_value():
+    a = np.array([[0, 0, 10, 10]], np.float32)
+    b = np.array([[5, 0, 15, 10]], np.float32)
+    assert iou_matrix(a, b)[0, 0] == 50 / 150
+
+
+@given(boxes(), st.floats(1.0, 3.0))
+def test_scaling_keeps_centre_and_contains_original(a, f):
+    s = scale_about_centre(a, f)
+    assert np.allclose((s[:, 0] + s[:, 2]) / 2, (a[:, 0] + a[:, 2]) / 2, atol=1e-2)
+    assert (s[:, 0] <= a[:, 0] + 1e-3).all() and (s[:, 3] >= a[:, 3] - 1e-3).all()
+    assert np.allclose(s[:, 2] - s[:, 0], (a[:, 2] - a[:, 0]) * f, rtol=1e-4, atol=1e-2)
+
+
+def test_pad_fraction_pads_each_side():
+    p = pad_fraction(np.array([[100, 100, 200, 150]], np.float32), 0.1)
+    assert np.allclose(p, [[90, 95, 210, 155]])
+
+
+@given(boxes(), st.integers(1, 4000), st.integers(1, 4000))
+def test_clip_boxes_stay_inside(a, w, h):
+    c = clip_boxes(a, w, h)
+    assert (c[:, [0, 2]] >= 0).all() and (c[:, [0, 2]] <= w).all()
+    assert (c[:, [1, 3]] >= 0).all() and (c[:, [1, 3]] <= h).all()
+
+
+@given(boxes())
+def test_union_holds_all(a):
+    u = union_box(a)
+    assert (a[:, 0] >= u[0]).all() and (a[:, 3] <= u[3]).all()
+
+
+@given(boxes(), st.floats(0.1, 0.9))
+def test_nms_keeps_best_and_no_overlapping_pair(a, thr):
+    scores = np.linspace(1, 0.1, len(a)).astype(np.float32)
+    keep = nms(a, scores, thr)
+    assert keep[0] == int(np.argmax(scores))
+    kept = a[keep]
+    m = iou_matrix(kept, kept)
+    np.fill_diagonal(m, 0)
+    assert (m < thr).all()
+
+
+@given(st.integers(2, 4000), st.integers(2, 4000), st.integers(32, 1280), st.integers(32, 1280))
+def test_letterbox_fits_inside(sw, sh, dw, dh):
+    r, px, py, nw, nh = letterbox_params(sw, sh, dw, dh)
+    assert nw <= dw + 1 and nh <= dh + 1
+    assert px >= -0.5 and py >= -0.5
+    assert abs(nw - sw * r) <= 0.5 and abs(nh - sh * r) <= 0.5

@@ -1,0 +1,128 @@
+"""Carrying boxes across frames: interpolation, extension before and after, online result == offline result."""
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from anonymizer.domain.detections import Detections
+from anonymizer.domain.geometry import iou_matrix
+from anonymizer.domain.tracking import BoxCarrier, CarryParams
+
+
+def moving_box(f, speed=6.0):
+    return np.array([100 + speed * f, 50, 160 + speed * f, 120], np.float32)
+
+
+def covers(boxes, target, frac=0.95):
+    """True when some box holds at least ``frac`` of the target's area."""
+    for b in boxes:
+        ix = max(0.0, min(b[2], target[2]) - max(b[0], target[0]))
+        iy = max(0.0, min(b[3], target[3]) - max(b[1], target[1]))
+        if ix * iy >= frac * (target[2] - target[0]) * (target[3] - target[1]):
+            return True
+    return False
+
+
+def run(carrier, n_frames, dets_at):
+    for f in range(n_frames):
+        if carrier.is_keyframe(f) or f == n_frames - 1:
+            carrier.observe(f, dets_at(f))
+
+
+def test_interpolates_between_keyframes():
+    c = BoxCarrier(CarryParams(stride=5, extend=0))
+    run(c, 31, lambda f: Detections.from_boxes([moving_box(f)]))
+    for f in range(31):
+        boxes, _ = c.boxes(f)
+        assert covers(boxes, moving_box(f)), f
+
+
+def test_detected_frames_are_counted_and_carried_ones_are_not():
+    c = BoxCarrier(CarryParams(stride=4, extend=0))
+    run(c, 9, lambda f: Detections.from_boxes([moving_box(f)]))
+    assert c.boxes(4)[1] == 1
+    assert c.boxes(5)[1] == 0 and len(c.boxes(5)[0]) == 1
+
+
+def test_extends_before_first_and_after_last_detection():
+    p = CarryParams(stride=5, extend=3)
+    c = BoxCarrier(p)
+    # Visible (detected) on keyframes 20..40 only.
+    run(c, 80, lambda f: Detections.from_boxes([moving_box(f, 2)]) if 20 <= f <= 40 else Detections.empty())
+    assert len(c.boxes(20 - p.lead)[0]) == 1
+    assert len(c.boxes(20 - p.lead - 1)[0]) == 0
+    assert len(c.boxes(40 + p.trail)[0]) == 1
+    assert len(c.boxes(40 + p.trail + 1)[0]) == 0
+    # Extension follows the motion: the box ahead still holds where the object would be.
+    assert covers(c.boxes(43)[0], moving_box(43, 2))
+
+
+def test_two_objects_stay_separate():
+    a = lambda f: np.array([10 + 3 * f, 10, 60 + 3 * f, 60], np.float32)
+    b = lambda f: np.array([500 - 3 * f, 300, 550 - 3 * f, 350], np.float32)
+    c = BoxCarrier(CarryParams(stride=3, extend=0))
+    run(c, 30, lambda f: Detections.from_boxes([a(f), b(f)]))
+    assert len(c.tracks) == 2
+    for f in range(30):
+        boxes, _ = c.boxes(f)
+        assert covers(boxes, a(f)) and covers(boxes, b(f))
+
+
+def test_a_missed_keyframe_is_bridged():
+    c = BoxCarrier(CarryParams(stride=4, extend=0, max_gap=2))
+    run(c, 25, lambda f: Detections.empty() if f == 8 else Detections.from_boxes([moving_box(f)]))
+    assert len(c.tracks) == 1
+    assert covers(c.boxes(8)[0], moving_box(8))
+
+
+def test_never_drops_a_detection():
+    c = BoxCarrier(CarryParams(stride=2, extend=0))
+    dets = Detections.from_boxes([[0, 0, 10, 10], [5, 5, 15, 15], [300, 300, 320, 330]])
+    c.observe(0, dets)
+    boxes, n = c.boxes(0)
+    assert n == 3 and len(boxes) == 3
+
+
+frame_dets = st.lists(
+    st.lists(st.tuples(st.floats(0, 600), st.floats(0, 400), st.floats(8, 120), st.floats(8, 120)), max_size=3),
+    min_size=2, max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(frame_dets, st.integers(1, 6), st.integers(0, 5))
+def test_online_boxes_are_final_once_reach_is_observed(per_keyframe, stride, extend):
+    """What the pipeline emits early (once ``reach`` frames ahead are observed) equals the end-of-clip answer."""
+    p = CarryParams(stride=stride, extend=extend)
+    n_frames = len(per_keyframe) * stride
+    def dets(f):
+        rows = per_keyframe[f // stride] if f // stride < len(per_keyframe) else []
+        return Detections.from_boxes([[x, y, x + w, y + h] for x, y, w, h in rows])
+    online = BoxCarrier(p)
+    early = {}
+    pending = list(range(n_frames))
+    for f in range(n_frames):
+        if online.is_keyframe(f):
+            online.observe(f, dets(f))
+        while pending and online.last_keyframe >= pending[0] + online.reach:
+            g = pending.pop(0)
+            early[g] = online.boxes(g)[0]
+            online.forget_before(g + 1)
+    offline = BoxCarrier(p)
+    for f in range(0, n_frames, stride):
+        offline.observe(f, dets(f))
+    for g, boxes in early.items():
+        want = offline.boxes(g)[0]
+        assert len(boxes) == len(want)
+        if len(want):
+            assert np.allclose(np.sort(boxes, axis=0), np.sort(want, axis=0), atol=1e-3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 800), st.floats(0, 500), st.floats(10, 150)), min_size=1, max_size=4),
+       st.integers(1, 8))
+def test_every_keyframe_detection_is_covered_on_its_frame(objs, stride):
+    c = BoxCarrier(CarryParams(stride=stride))
+    dets = Detections.from_boxes([[x, y, x + s, y + s] for x, y, s in objs])
+    c.observe(0, dets)
+    boxes, _ = c.boxes(0)
+    assert (iou_matrix(dets.xyxy, boxes).max(axis=1) > 0.999).all()
