@@ -100,6 +100,27 @@ def _detect(frame: Frame, detector: LoadedDetector, width: int, height: int) -> 
     return det.detect(frame.rgb(w, h), width, height)
 
 
+def regions_for_image(
+    rgb: np.ndarray, settings: AnonymiseSettings, detectors: dict[str, LoadedDetector]
+) -> tuple[Regions, dict[str, Detections]]:
+    """What the pipeline would redact on a single frame that is a keyframe for every detector (a photo, or the
+    first frame of a clip): the regions and the raw detections."""
+    import cv2
+
+    height, width = rgb.shape[:2]
+    found = {}
+    for kind, d in detectors.items():
+        w, h = d.detector.input_size(width, height)
+        small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA) if (w, h) != (width, height) else rgb
+        found[kind] = d.detector.detect(np.ascontiguousarray(small), width, height)
+    empty = np.zeros((0, 4), np.float32)
+    regions = regions_for(
+        found["face"].xyxy if "face" in found else empty, found["plate"].xyxy if "plate" in found else empty,
+        width, height, settings.face_scale, settings.plate_pad,
+    )
+    return regions, found
+
+
 def anonymise_file(
     src: Path,
     dst: Path,
