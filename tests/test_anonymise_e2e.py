@@ -1,0 +1,200 @@
+"""End to end with the real models on footage made here: a real face photo and a rendered plate, moving."""
+
+import json
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from anonymizer.cli.main import cli
+from anonymizer.media.reader import read_timestamps
+from anonymizer.media.synth import write_video
+from tests.conftest import make_scene_clip
+
+pytestmark = pytest.mark.slow
+
+
+def decode_rgb(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+def highpass_corr(a: np.ndarray, b: np.ndarray) -> float:
+    import cv2
+    ha = (a.astype(np.float32) - cv2.GaussianBlur(a.astype(np.float32), (0, 0), 2)).ravel()
+    hb = (b.astype(np.float32) - cv2.GaussianBlur(b.astype(np.float32), (0, 0), 2)).ravel()
+    return float(np.corrcoef(ha, hb)[0, 1])
+
+
+def run_cli(*args: str) -> "object":
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory, models_ready):
+    root = tmp_path_factory.mktemp("scene")
+    src = root / "in" / "cam1" / "scene.mp4"
+    truth = make_scene_clip(src, 640, 360, 20, audio_seconds=0.8,
+                            metadata={"location": "+48.8583+002.2945/", "comment": "camera serial SN-12345"})
+    out = root / "out"
+    result = run_cli("anonymise", str(root / "in"), "--out", str(out), "-j", "1", "--json")
+    assert result.exit_code == 0, result.output
+    return src, out / "cam1" / "scene.mp4", truth, json.loads(result.stdout)
+
+
+def test_faces_and_plates_are_changed_beyond_recognition(scene):
+    src, dst, truth, _ = scene
+    before, after = decode_rgb(src), decode_rgb(dst)
+    assert len(truth[0]["face"]) == 1 and len(truth[0]["plate"]) == 1
+    for i, (a, b, t) in enumerate(zip(before, after, truth)):
+        for kind in ("face", "plate"):
+            for x1, y1, x2, y2 in t[kind]:
+                ra = a[int(y1):int(y2), int(x1):int(x2)].mean(axis=2)
+                rb = b[int(y1):int(y2), int(x1):int(x2)].mean(axis=2)
+                assert highpass_corr(ra, rb) < 0.2, (i, kind)
+                assert np.abs(ra - rb).mean() > 8, (i, kind)
+
+
+def test_regions_without_detections_are_unchanged(scene):
+    src, dst, truth, _ = scene
+    before, after = decode_rgb(src), decode_rgb(dst)
+    h, w = before[0].shape[:2]
+    for a, b, t in zip(before, after, truth):
+        far = np.ones((h, w), bool)
+        for x1, y1, x2, y2 in t["face"] + t["plate"]:
+            # Everything within the generous carried/padded area around an object may be redacted.
+            mx, my = (x2 - x1) * 1.2, (y2 - y1) * 1.2
+            far[max(0, int(y1 - my)):int(y2 + my), max(0, int(x1 - mx)):int(x2 + mx)] = False
+        diff = np.abs(a.astype(int) - b.astype(int))[far]
+        assert diff.mean() < 3.0  # re-encoding noise only
+        assert far.mean() > 0.3
+
+
+def test_report_and_fidelity(scene):
+    src, dst, truth, summary = scene
+    report = json.loads(Path(str(dst) + ".report.json").read_text())
+    assert report["residual"]["passed"] and report["residual"]["possible_leaks"] == []
+    assert len(report["residual"]["sampled_frames"]) > 0
+    assert report["verification"]["frames_match"] and report["verification"]["timestamps_match"]
+    assert report["frames"] == 20 and report["detections"]["face"] > 0 and report["detections"]["plate"] > 0
+    assert {m["name"] for m in report["models"]} == {"centerface", "platedet"}
+    assert all(len(m["sha256"]) == 64 for m in report["models"])
+    assert read_timestamps(src) == pytest.approx(read_timestamps(dst), abs=1e-4)
+    with av.open(str(src)) as a, av.open(str(dst)) as b:
+        assert (a.streams.video[0].width, a.streams.video[0].height) == (b.streams.video[0].width, b.streams.video[0].height)
+    assert summary["failed"] == 0 and summary["clips"][0]["ok"]
+
+
+def test_audio_and_metadata_dropped_by_default(scene):
+    src, dst, _, _ = scene
+    with av.open(str(src)) as a:
+        assert a.streams.audio and "SN-12345" in a.metadata.get("comment", "")
+    with av.open(str(dst)) as b:
+        assert not b.streams.audio
+        assert not any("SN-12345" in v or "48.8583" in v for v in b.metadata.values())
+
+
+def test_output_permissions_deny_others(scene):
+    _, dst, _, _ = scene
+    assert os.stat(dst).st_mode & 0o007 == 0
+    assert os.stat(str(dst) + ".report.json").st_mode & 0o007 == 0
+
+
+def test_keep_audio_copies_audio(tmp_path, models_ready):
+    src = tmp_path / "a.mp4"
+    write_video(src, [np.full((96, 128, 3), 80, np.uint8)] * 10, audio_seconds=0.5)
+    result = run_cli("anonymise", str(src), "--out", str(tmp_path / "o"), "-j", "1", "--keep-audio")
+    assert result.exit_code == 0, result.output
+    with av.open(str(tmp_path / "o" / "a.mp4")) as c:
+        assert c.streams.audio and c.streams.audio[0].codec_context.name == "aac"
+
+
+def test_variable_frame_rate_timestamps_are_kept(tmp_path, models_ready):
+    src = tmp_path / "vfr.mkv"
+    pts = [0, 40, 80, 200, 210, 220, 400, 433, 466, 1000, 1040]  # ms
+    frames = [np.full((96, 128, 3), 30 + 10 * i, np.uint8) for i in range(len(pts))]
+    write_video(src, frames, pts=pts, time_base=Fraction(1, 1000))
+    result = run_cli("anonymise", str(src), "--out", str(tmp_path / "o"), "-j", "1")
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "o" / "vfr.mkv"
+    assert read_timestamps(out) == pytest.approx([p / 1000 for p in pts], abs=1e-4)
+
+
+def test_constant_rate_ntsc_timestamps_are_kept(tmp_path, models_ready):
+    src = tmp_path / "ntsc.mp4"
+    write_video(src, [np.full((96, 128, 3), 60, np.uint8)] * 12, rate=Fraction(30000, 1001))
+    result = run_cli("anonymise", str(src), "--out", str(tmp_path / "o"), "-j", "1")
+    assert result.exit_code == 0, result.output
+    a, b = read_timestamps(src), read_timestamps(tmp_path / "o" / "ntsc.mp4")
+    assert len(a) == len(b) == 12 and b == pytest.approx(a, abs=1e-4)
+
+
+def test_rotation_is_kept(tmp_path, models_ready):
+    src = tmp_path / "rot.mp4"
+    write_video(src, [np.full((96, 128, 3), 60, np.uint8)] * 6, rotation=90)
+    result = run_cli("anonymise", str(src), "--out", str(tmp_path / "o"), "-j", "1")
+    assert result.exit_code == 0, result.output
+    with av.open(str(src)) as a, av.open(str(tmp_path / "o" / "rot.mp4")) as b:
+        ra = next(a.decode(video=0)).rotation
+        rb = next(b.decode(video=0)).rotation
+    assert ra != 0 and ra == rb
+
+
+def test_bad_inputs_get_one_line_errors_and_the_batch_goes_on(tmp_path, models_ready):
+    batch = tmp_path / "batch"
+    good = batch / "good.mp4"
+    write_video(good, [np.full((96, 128, 3), 90, np.uint8)] * 8)
+    full = tmp_path / "full.mp4"
+    write_video(full, [np.full((96, 128, 3), 90, np.uint8)] * 30)
+    (batch / "truncated.mp4").write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    (batch / "corrupt.mp4").write_bytes(os.urandom(4096))
+    (batch / "empty.mkv").write_bytes(b"")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a video\n")
+    result = CliRunner().invoke(cli, ["anonymise", str(batch), str(notes), "--out", str(tmp_path / "o"), "-j", "1"])
+    assert result.exit_code == 3, result.output
+    assert "Traceback" not in result.output
+    err_lines = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+    for name in ("truncated.mp4", "corrupt.mp4", "empty.mkv", "notes.txt"):
+        lines = [l for l in err_lines if name in l]
+        assert len(lines) == 1, (name, result.stderr)
+    assert "empty file" in next(l for l in err_lines if "empty.mkv" in l)
+    assert (tmp_path / "o" / "good.mp4").exists()
+    assert not (tmp_path / "o" / "corrupt.mp4").exists()
+    assert not [p for p in (tmp_path / "o").rglob(".*partial*")]
+
+
+def test_existing_output_is_not_overwritten_unless_asked(tmp_path, models_ready):
+    src = tmp_path / "c.mp4"
+    write_video(src, [np.full((96, 128, 3), 90, np.uint8)] * 4)
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "c.mp4").write_bytes(b"precious")
+    result = CliRunner().invoke(cli, ["anonymise", str(src), "--out", str(out), "-j", "1"])
+    assert result.exit_code == 1 and "exists" in result.stderr
+    assert (out / "c.mp4").read_bytes() == b"precious"
+    result = CliRunner().invoke(cli, ["anonymise", str(src), "--out", str(out), "-j", "1", "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert (out / "c.mp4").read_bytes() != b"precious"
+
+
+def test_batch_over_worker_processes(tmp_path, models_ready):
+    for i in range(2):
+        write_video(tmp_path / "in" / f"c{i}.mp4", [np.full((96, 128, 3), 50 + i, np.uint8)] * 5)
+    result = CliRunner().invoke(cli, ["anonymise", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "-j", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["total"] == 2 and summary["failed"] == 0
+
+
+def test_missing_models_tell_the_user_to_fetch(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANONYMIZER_MODELS_DIR", str(tmp_path / "nomodels"))
+    src = tmp_path / "c.mp4"
+    write_video(src, [np.full((96, 128, 3), 90, np.uint8)] * 2)
+    result = CliRunner().invoke(cli, ["anonymise", str(src), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "models fetch" in result.stderr and len(result.stderr.strip().splitlines()) == 1
