@@ -44,3 +44,23 @@ class LockedError(AnonymizerError):
     """Another process holds the lock; try again later."""
 
     exit_code = EXIT_TEMPFAIL
+
+
+class CatalogueError(AnonymizerError):
+    """The catalogue cannot be opened, migrated or written, or a record is missing."""
+
+
+class ClipError(AnonymizerError):
+    """One clip of a batch cannot be registered (unknown camera, bad sidecar, time in the future, duplicate)."""
+
+
+class DuplicateClipError(ClipError):
+    """The same content (sha256) is already registered under another path."""
+
+
+class TimeSourceError(ClipError):
+    """A recording time cannot be read or is implausible (unparseable sidecar, time in the future)."""
+
+
+class AuditError(AnonymizerError):
+    """The audit log's chain is broken: an event was changed, removed or inserted."""
