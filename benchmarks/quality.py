@@ -1,0 +1,436 @@
+"""Detection-quality harness: what the anonymiser actually redacts, scored against annotated sets.
+
+Reads any set in the common annotation format (``annotations.json``: one row per image or video frame, see
+``benchmarks/README.md``) and reports, per set:
+
+- blur-coverage recall: a ground-truth box is covered when at least 80 % of its area lies inside the pixels the
+  anonymiser redacted (the privacy figure);
+- recall at IoU >= 0.5 and precision of the raw detector of the row's kind (detector quality);
+- for video: the frames in which some ground-truth box is not covered (leaked frames).
+
+Photos and extracted frames (``image`` rows) go through ``regions_for_image`` (every detector, as on a keyframe).
+Video rows (``video`` + ``frame``) go through the real pipeline, ``anonymise_file``, into a temporary folder; its
+``on_regions`` callback gives what was redacted on every frame (keyframes, carried and interpolated boxes).
+Detector recall/precision on video rows comes from the detectors run by this harness on each annotated frame,
+decoded with PyAV and scaled exactly as the pipeline scales its keyframes (so on keyframes it equals the
+pipeline's raw detections; on the other frames it is what a keyframe there would have found).
+
+    python benchmarks/quality.py /work/shared/eval/faces_tld_video [more sets...] [--limit N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from anonymizer.domain.detections import Detections
+from anonymizer.domain.geometry import iou_matrix
+from anonymizer.domain.regions import Regions
+from anonymizer.imaging.redact import region_mask
+from anonymizer.pipelines.anonymise import anonymise_file, regions_for_image
+from anonymizer.pipelines.batch import open_detectors
+from anonymizer.settings import AnonymiseSettings
+
+COVERAGE = 0.8  # share of a ground-truth box that must be redacted for it to count as covered
+MATCH_IOU = 0.5
+IGNORE_OVERLAP = 0.5  # an unmatched detection at least this much inside an ignore box is not counted
+MAX_LISTED = 50  # misses listed per set in --json output
+
+log = logging.getLogger("benchmarks.quality")
+
+
+# ----------------------------------------------------------------------------------------------------- the set
+
+
+@dataclass(frozen=True)
+class Row:
+    index: int
+    kind: str
+    boxes: np.ndarray  # (N, 4) ground truth of this kind
+    ignore: np.ndarray  # (M, 4)
+    image: str | None = None
+    video: str | None = None
+    frame: int | None = None
+
+    @property
+    def where(self) -> str:
+        return self.image if self.image is not None else f"{self.video}#{self.frame}"
+
+
+def _boxes(value: object) -> np.ndarray:
+    arr = np.asarray(value if value is not None else [], np.float64).reshape(-1, 4)
+    return arr
+
+
+def load_set(path: Path) -> tuple[str, Path, list[Row]]:
+    """(name, root folder, rows) of a set given as its folder or its annotations.json."""
+    ann = path / "annotations.json" if path.is_dir() else path
+    root = ann.parent
+    data = json.loads(ann.read_text())
+    if not isinstance(data, list):
+        raise SystemExit(f"{ann}: expected a JSON list of rows")
+    rows = []
+    for i, r in enumerate(data):
+        if "kind" not in r or "boxes" not in r or ("image" not in r and "video" not in r):
+            raise SystemExit(f"{ann}: row {i} lacks kind, boxes or image/video: {r}")
+        if "video" in r and "frame" not in r:
+            raise SystemExit(f"{ann}: row {i} is a video row without a frame index")
+        rows.append(Row(
+            index=i, kind=r["kind"], boxes=_boxes(r["boxes"]), ignore=_boxes(r.get("ignore")),
+            image=r.get("image"), video=r.get("video"), frame=int(r["frame"]) if "video" in r else None,
+        ))
+    return root.name, root, rows
+
+
+# ----------------------------------------------------------------------------------------------------- scoring
+
+
+@dataclass
+class Tally:
+    rows: int = 0
+    gt: int = 0
+    covered: int = 0
+    matched: int = 0  # ground-truth boxes matched by a detection at IoU >= 0.5
+    detections: int = 0  # detections of the row's kind, not counting those on ignore boxes
+    true_positives: int = 0
+    ignored_gt: int = 0
+    ignored_detections: int = 0
+    rows_leaked: int = 0  # rows (images / frames) with at least one uncovered box
+    misses: list[dict] = field(default_factory=list)
+
+    def add(self, other: "Tally") -> None:
+        for name in ("rows", "gt", "covered", "matched", "detections", "true_positives", "ignored_gt",
+                     "ignored_detections", "rows_leaked"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.misses.extend(other.misses)
+
+    def figures(self) -> dict:
+        def ratio(a: int, b: int) -> float | None:
+            return round(a / b, 4) if b else None
+
+        return {
+            "rows": self.rows, "gt_boxes": self.gt, "ignored_gt_boxes": self.ignored_gt,
+            "covered": self.covered, "coverage_recall": ratio(self.covered, self.gt),
+            "matched_iou50": self.matched, "recall_iou50": ratio(self.matched, self.gt),
+            "detections": self.detections, "true_positives": self.true_positives,
+            "ignored_detections": self.ignored_detections,
+            "precision": ratio(self.true_positives, self.detections),
+            "rows_leaked": self.rows_leaked,
+        }
+
+
+def _pixel_box(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    x1 = min(max(0, int(round(box[0]))), width)
+    y1 = min(max(0, int(round(box[1]))), height)
+    x2 = min(max(0, int(round(box[2]))), width)
+    y2 = min(max(0, int(round(box[3]))), height)
+    return x1, y1, x2, y2
+
+
+def coverage(mask: np.ndarray, box: np.ndarray) -> float | None:
+    """Share of the box's pixels (clipped to the frame) that are redacted; None for an empty box."""
+    height, width = mask.shape
+    x1, y1, x2, y2 = _pixel_box(box, width, height)
+    if x2 <= x1 or y2 <= y1:
+        return None
+    return float(mask[y1:y2, x1:x2].mean())
+
+
+def match(gt: np.ndarray, ignore: np.ndarray, dets: Detections) -> tuple[int, int, int]:
+    """Greedy matching by score, VOC style: (matched ground truth, true positives, detections on ignore boxes)."""
+    if len(dets) == 0:
+        return 0, 0, 0
+    order = np.argsort(-dets.scores, kind="stable")
+    boxes = dets.xyxy[order].astype(np.float64)
+    ious = iou_matrix(boxes, gt) if len(gt) else np.zeros((len(boxes), 0))
+    taken = np.zeros(len(gt), bool)
+    tp = ignored = 0
+    for i, box in enumerate(boxes):
+        if len(gt):
+            cand = np.where(~taken, ious[i], -1.0)
+            j = int(np.argmax(cand))
+            if cand[j] >= MATCH_IOU:
+                taken[j] = True
+                tp += 1
+                continue
+        if len(ignore) and _on_ignore(box, ignore):
+            ignored += 1
+    return int(taken.sum()), tp, ignored
+
+
+def _on_ignore(box: np.ndarray, ignore: np.ndarray) -> bool:
+    if iou_matrix(box[None], ignore).max() >= MATCH_IOU:
+        return True
+    area = max(1e-9, (box[2] - box[0]) * (box[3] - box[1]))
+    ix = np.clip(np.minimum(box[2], ignore[:, 2]) - np.maximum(box[0], ignore[:, 0]), 0, None)
+    iy = np.clip(np.minimum(box[3], ignore[:, 3]) - np.maximum(box[1], ignore[:, 1]), 0, None)
+    return bool(((ix * iy) / area).max() >= IGNORE_OVERLAP)
+
+
+def score_row(row: Row, mask: np.ndarray, dets: Detections) -> Tally:
+    t = Tally(rows=1, ignored_gt=len(row.ignore))
+    leaked = False
+    gt = []
+    for box in row.boxes:
+        cov = coverage(mask, box)
+        if cov is None:  # a degenerate (or off-frame) box: neither hit nor miss
+            t.ignored_gt += 1
+            continue
+        gt.append(box)
+        t.gt += 1
+        if cov >= COVERAGE:
+            t.covered += 1
+        else:
+            leaked = True
+            if len(t.misses) < MAX_LISTED:
+                t.misses.append({"row": row.index, "where": row.where, "box": [round(float(v), 1) for v in box],
+                                 "covered": round(cov, 3)})
+    gt_arr = np.asarray(gt, np.float64).reshape(-1, 4)
+    matched, tp, ignored = match(gt_arr, row.ignore, dets)
+    t.matched, t.true_positives, t.ignored_detections = matched, tp, ignored
+    t.detections = len(dets) - ignored
+    t.rows_leaked = int(leaked)
+    return t
+
+
+# ----------------------------------------------------------------------------------------------------- evaluation
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    import cv2
+
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise SystemExit(f"{path}: cannot read image")
+    return np.ascontiguousarray(bgr[:, :, ::-1])
+
+
+def eval_images(root: Path, rows: list[Row], settings: AnonymiseSettings, detectors: dict) -> Tally:
+    total = Tally()
+    for row in rows:
+        rgb = _read_rgb(root / row.image)  # type: ignore[operator]
+        height, width = rgb.shape[:2]
+        regions, found = regions_for_image(rgb, settings, detectors)
+        mask = region_mask(regions, width, height)
+        total.add(score_row(row, mask, found.get(row.kind, Detections.empty())))
+    return total
+
+
+def _detect_frames(path: Path, wanted: set[int], kinds: set[str], detectors: dict) -> tuple[dict, int]:
+    """Raw detections on the wanted frames, scaled as the pipeline scales its keyframes (swscale to the
+    detector's input size): {frame: {kind: Detections}}, and the number of frames decoded."""
+    import av
+
+    out: dict[int, dict[str, Detections]] = {}
+    last = max(wanted, default=-1)
+    n = 0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for index, frame in enumerate(container.decode(stream)):
+            n = index + 1
+            if index in wanted:
+                width, height = frame.width, frame.height
+                found = {}
+                for kind in kinds:
+                    det = detectors[kind].detector
+                    w, h = det.input_size(width, height)
+                    rgb = frame.reformat(width=w, height=h, format="rgb24").to_ndarray()
+                    found[kind] = det.detect(rgb, width, height)
+                out[index] = found
+            if index >= last:
+                break
+    return out, n
+
+
+def eval_video(
+    root: Path, video: str, rows: list[Row], settings: AnonymiseSettings, detectors: dict, tmp: Path
+) -> tuple[Tally, dict]:
+    src = root / video
+    wanted = {r.frame for r in rows}
+    regions: dict[int, Regions] = {}
+    size: dict[str, int] = {}
+
+    def on_regions(index: int, r: Regions) -> None:
+        if index in wanted:
+            regions[index] = r
+
+    started = time.perf_counter()
+    dst = tmp / (Path(video).stem + ".mp4")
+    report = anonymise_file(src, dst, settings, detectors, overwrite=True, on_regions=on_regions)
+    pipeline_s = time.perf_counter() - started
+    size["width"], size["height"] = report.width, report.height
+    raw, decoded = _detect_frames(src, wanted, {r.kind for r in rows}, detectors)
+    total = Tally()
+    leaked_frames: list[int] = []
+    missing = 0
+    for row in sorted(rows, key=lambda r: r.frame):  # type: ignore[arg-type, return-value]
+        if row.frame not in regions:
+            missing += 1  # annotated frame beyond the clip's end: counted as a leak, nothing was written
+            mask = np.zeros((report.height, report.width), bool)
+        else:
+            mask = region_mask(regions[row.frame], report.width, report.height)  # type: ignore[index]
+        dets = raw.get(row.frame, {}).get(row.kind, Detections.empty())  # type: ignore[arg-type]
+        t = score_row(row, mask, dets)
+        if t.rows_leaked:
+            leaked_frames.append(row.frame)  # type: ignore[arg-type]
+        total.add(t)
+    detail = {
+        "video": video, "frames": report.frames, "annotated_frames": len(rows), "leaked_frames": len(leaked_frames),
+        "leaked_frame_list": leaked_frames, "longest_leak_run": _longest_run(leaked_frames),
+        "annotated_frames_missing": missing, "pipeline_s": round(pipeline_s, 2), "pipeline_fps": report.fps,
+        "keyframes": report.keyframes, "frames_with_regions": report.frames_with_regions,
+        "frames_carried_only": report.frames_carried_only,
+        "residual_possible_leaks": len(report.possible_leaks),
+        "residual_sampled": len(report.residual.get("sampled_frames", [])),
+        **total.figures(),
+    }
+    return total, detail
+
+
+def _longest_run(frames: list[int]) -> int:
+    best = run = 0
+    prev = None
+    for f in sorted(frames):
+        run = run + 1 if prev is not None and f == prev + 1 else 1
+        best = max(best, run)
+        prev = f
+    return best
+
+
+def evaluate(path: Path, settings: AnonymiseSettings, detectors: dict, limit: int | None) -> dict:
+    name, root, rows = load_set(path)
+    if limit:
+        rows = rows[:limit]
+    started = time.perf_counter()
+    image_rows = [r for r in rows if r.image is not None]
+    by_video: dict[str, list[Row]] = defaultdict(list)
+    for r in rows:
+        if r.video is not None:
+            by_video[r.video].append(r)
+    total = Tally()
+    videos = []
+    if image_rows:
+        total.add(eval_images(root, image_rows, settings, detectors))
+    with tempfile.TemporaryDirectory(prefix="quality-") as tmp:
+        for video, vrows in by_video.items():
+            t, detail = eval_video(root, video, vrows, settings, detectors, Path(tmp))
+            total.add(t)
+            videos.append(detail)
+    kinds = sorted({r.kind for r in rows})
+    result = {
+        "set": name, "path": str(path), "kinds": kinds, "image_rows": len(image_rows),
+        "video_rows": sum(len(v) for v in by_video.values()), "limit": limit,
+        **total.figures(),
+        "leaked_frames": sum(v["leaked_frames"] for v in videos) if videos else None,
+        "videos": videos,
+        "detections_from": (
+            "images: regions_for_image (every detector, as on a keyframe)"
+            + ("; video: harness detector run on every annotated frame, scaled as pipeline keyframes"
+               if videos else "")
+        ),
+        "misses": total.misses,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    return result
+
+
+# ----------------------------------------------------------------------------------------------------- output
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+
+
+def render(results: list[dict], settings: AnonymiseSettings) -> str:
+    lines = [
+        f"settings: face_threshold={settings.face_threshold} plate_threshold={settings.plate_threshold} "
+        f"face_max_side={settings.face_max_side} plate_max_side={settings.plate_max_side} "
+        f"face_stride={settings.face_stride} plate_stride={settings.plate_stride} "
+        f"carry_frames={settings.carry_frames} face_scale={settings.face_scale} plate_pad={settings.plate_pad}",
+        "",
+        f"{'set':<22} {'kind':<10} {'rows':>5} {'gt':>5} {'cover-recall':>18} {'recall@0.5':>18} "
+        f"{'precision':>18} {'leaked':>12} {'time':>7}",
+    ]
+    for r in results:
+        leaked = (f"{r['leaked_frames']}/{r['video_rows']} fr" if r["video_rows"]
+                  else f"{r['rows_leaked']}/{r['rows']} im")
+        lines.append(
+            f"{r['set']:<22} {','.join(r['kinds']):<10} {r['rows']:>5} {r['gt_boxes']:>5} "
+            f"{_fmt(r['coverage_recall']):>6} ({r['covered']:>4}/{r['gt_boxes']:<4}) "
+            f"{_fmt(r['recall_iou50']):>6} ({r['matched_iou50']:>4}/{r['gt_boxes']:<4}) "
+            f"{_fmt(r['precision']):>6} ({r['true_positives']:>4}/{r['detections']:<4}) "
+            f"{leaked:>12} {r['seconds']:>6.0f}s"
+        )
+        for v in r["videos"]:
+            lines.append(
+                f"  {v['video']:<30} frames {v['frames']:>5}  cover {_fmt(v['coverage_recall'])}  "
+                f"r@0.5 {_fmt(v['recall_iou50'])}  prec {_fmt(v['precision'])}  leaked frames "
+                f"{v['leaked_frames']}/{v['annotated_frames']} (longest run {v['longest_leak_run']})  "
+                f"residual check flagged {v['residual_possible_leaks']} of {v['residual_sampled']} sampled; "
+                f"pipeline {v['pipeline_fps']} fps"
+            )
+            if v["leaked_frame_list"]:
+                shown = ", ".join(map(str, v["leaked_frame_list"][:30]))
+                more = " ..." if len(v["leaked_frame_list"]) > 30 else ""
+                lines.append(f"    leaked frames: {shown}{more}")
+        if r["ignored_gt_boxes"] or r["ignored_detections"]:
+            lines.append(f"  ignored: {r['ignored_gt_boxes']} gt boxes, {r['ignored_detections']} detections")
+    lines += [
+        "",
+        "cover-recall: GT boxes with >= 80 % of their area redacted (what the anonymiser wrote) / GT boxes.",
+        "recall@0.5, precision: raw detector of the row's kind (IoU >= 0.5, greedy by score). Images: detections"
+        " of regions_for_image; video: the detector run by the harness on every annotated frame, scaled as the"
+        " pipeline's keyframes (equal to the pipeline's raw detections on keyframes).",
+        "leaked: video frames (fr) / images (im) with at least one GT box not covered.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("sets", nargs="+", type=Path, help="set folders or their annotations.json")
+    ap.add_argument("--limit", type=int, default=None, help="only the first N rows of each set")
+    ap.add_argument("--json", action="store_true", help="JSON on stdout instead of the table")
+    ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads (default 2)")
+    for name, typ in (("face_threshold", float), ("plate_threshold", float), ("face_max_side", int),
+                      ("plate_max_side", int), ("face_stride", int), ("plate_stride", int),
+                      ("carry_frames", int), ("face_scale", float), ("plate_pad", float),
+                      ("residual_samples", int), ("device", str)):
+        ap.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None,
+                        help=f"override the anonymiser's {name} (default: its own default)")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    overrides = {k: getattr(args, k) for k in ("face_threshold", "plate_threshold", "face_max_side",
+                                               "plate_max_side", "face_stride", "plate_stride", "carry_frames",
+                                               "face_scale", "plate_pad", "residual_samples", "device")}
+    settings = AnonymiseSettings().with_(**overrides)
+    detectors = open_detectors(settings, threads=args.threads)
+    results = []
+    for path in args.sets:
+        if not path.exists():
+            ap.error(f"{path}: no such set")
+        res = evaluate(path, settings, detectors, args.limit)
+        results.append(res)
+        if not args.json:
+            print(f"# {res['set']}: done in {res['seconds']} s", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"settings": asdict(settings), "results": results}, indent=2))
+    else:
+        print(render(results, settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
