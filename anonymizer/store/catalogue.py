@@ -1,0 +1,226 @@
+"""The catalogue: open (creating and migrating), sites and cameras from the configuration, clip records, queries.
+
+SQLAlchemy Core with portable SQL; SQLite (WAL, file mode 0600) by default, a PostgreSQL URL works the same way.
+Callers write inside ``transaction()`` so that a clip and its audit event commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import and_, create_engine, event, func, or_, select
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+
+from anonymizer.domain.clips import ClipRecord
+from anonymizer.domain.sites import Camera, Site
+from anonymizer.errors import CatalogueError
+from anonymizer.store import audit
+from anonymizer.store.schema import cameras, clips, sites
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+_COLUMN = {"start": "start_utc", "end": "end_utc"}  # record field -> column, where they differ
+
+
+def _enable_sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def sqlite_path(url: str) -> Path | None:
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
+
+
+def _record(row: Any) -> ClipRecord:
+    m = row._mapping
+    return ClipRecord(**{f.name: m[_COLUMN.get(f.name, f.name)] for f in fields(ClipRecord)})
+
+
+def _values(clip: ClipRecord) -> dict[str, Any]:
+    return {_COLUMN.get(f.name, f.name): getattr(clip, f.name) for f in fields(ClipRecord)}
+
+
+@dataclass(frozen=True)
+class ClipFilter:
+    site: str | None = None
+    camera: str | None = None
+    purpose: str | None = None
+    state: str | None = None
+    since: datetime | None = None  # recording overlaps [since, until)
+    until: datetime | None = None
+    expiring_before: datetime | None = None
+    uri_prefix: str | None = None
+    limit: int | None = None
+
+
+class Catalogue:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, url: str, create: bool = False) -> "Catalogue":
+        """Open the catalogue at ``url`` and bring its schema to the newest migration. A SQLite file that does not
+        exist is created (mode 0600) only when ``create`` is true."""
+        try:
+            path = sqlite_path(url)
+        except ArgumentError as exc:
+            raise CatalogueError(f"catalogue URL {url!r} is not a valid SQLAlchemy URL ({exc})") from exc
+        if path is not None:
+            if not path.exists():
+                if not create:
+                    raise CatalogueError(
+                        f"no catalogue at {path} (create it with 'anonymizer init ARCHIVE', or fix 'catalogue' "
+                        "in the configuration)"
+                    )
+                path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        try:
+            engine = create_engine(url, future=True)
+        except (ArgumentError, ImportError) as exc:
+            raise CatalogueError(f"catalogue URL {url!r} cannot be used ({exc})") from exc
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _enable_sqlite_pragmas)
+        cat = cls(engine)
+        cat.migrate()
+        return cat
+
+    def migrate(self) -> None:
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except OperationalError as exc:
+            raise CatalogueError(f"catalogue {self.engine.url!r} cannot be opened ({exc.orig})") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Catalogue":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise CatalogueError(f"catalogue write failed ({exc.orig}); try again") from exc
+
+    # ------------------------------------------------------------------ sites and cameras
+
+    def sync(self, conn: Connection, site_list: Iterable[Site], camera_list: Iterable[Camera]) -> None:
+        """Make the sites and cameras tables match the configuration (insert new ones, update changed ones)."""
+        for s in site_list:
+            values = {"name": s.name, "kind": s.kind, "timezone": s.timezone, "lat": s.lat, "lon": s.lon,
+                      "radius_m": s.radius_m, "address": s.address}
+            self._upsert(conn, sites, s.id, values)
+        for c in camera_list:
+            values = {"site_id": c.site, "purpose": c.purpose, "audio_area": c.audio_area, "clock": c.clock,
+                      "clock_offset_s": c.clock_offset_s, "filename_pattern": c.filename_pattern}
+            self._upsert(conn, cameras, c.id, values)
+
+    @staticmethod
+    def _upsert(conn: Connection, table: Any, key: str, values: dict[str, Any]) -> None:
+        row = conn.execute(select(table).where(table.c.id == key)).first()
+        if row is None:
+            conn.execute(table.insert().values(id=key, **values))
+        elif any(row._mapping[k] != v for k, v in values.items()):
+            conn.execute(table.update().where(table.c.id == key).values(**values))
+
+    # ------------------------------------------------------------------ clips
+
+    def add_clip(self, conn: Connection, clip: ClipRecord) -> None:
+        conn.execute(clips.insert().values(**_values(clip)))
+
+    def by_sha256(self, conn: Connection, sha256: str) -> ClipRecord | None:
+        row = conn.execute(select(clips).where(clips.c.sha256 == sha256)).first()
+        return _record(row) if row else None
+
+    def by_uri(self, conn: Connection, uri: str) -> list[ClipRecord]:
+        return [_record(r) for r in conn.execute(select(clips).where(clips.c.uri == uri).order_by(clips.c.id))]
+
+    def derived(self, conn: Connection, raw_id: str, state: str = "anonymised") -> list[ClipRecord]:
+        q = select(clips).where(clips.c.derived_from == raw_id, clips.c.state == state).order_by(clips.c.id)
+        return [_record(r) for r in conn.execute(q)]
+
+    def get(self, ident: str) -> ClipRecord:
+        """A clip by id or by a unique id prefix (at least 4 characters)."""
+        ident = ident.strip().lower()
+        if len(ident) < 4 or any(ch not in "0123456789abcdef" for ch in ident):
+            raise CatalogueError(f"clip id {ident!r}: give at least 4 hex digits of the id ('anonymizer clips list')")
+        with self.engine.connect() as conn:
+            q = select(clips).where(func.substr(clips.c.id, 1, len(ident)) == ident).limit(2)
+            rows = conn.execute(q).all()
+        if not rows:
+            raise CatalogueError(f"no clip {ident!r} in the catalogue (list them with 'anonymizer clips list')")
+        if len(rows) > 1:
+            raise CatalogueError(f"clip id {ident!r} is ambiguous (give more characters)")
+        return _record(rows[0])
+
+    def find(self, f: ClipFilter = ClipFilter()) -> list[ClipRecord]:
+        cond = []
+        if f.site:
+            cond.append(clips.c.site_id == f.site)
+        if f.camera:
+            cond.append(clips.c.camera_id == f.camera)
+        if f.purpose:
+            cond.append(clips.c.purpose == f.purpose)
+        if f.state:
+            cond.append(clips.c.state == f.state)
+        if f.since is not None:
+            cond.append(or_(clips.c.end_utc >= f.since, and_(clips.c.end_utc.is_(None), clips.c.start_utc >= f.since)))
+        if f.until is not None:
+            cond.append(clips.c.start_utc < f.until)
+        if f.expiring_before is not None:
+            cond.append(and_(clips.c.purge_after.is_not(None), clips.c.purge_after < f.expiring_before))
+        if f.uri_prefix is not None:
+            # a prefix test without LIKE wildcards (paths may hold % and _)
+            cond.append(func.substr(clips.c.uri, 1, len(f.uri_prefix)) == f.uri_prefix)
+        q = select(clips).where(*cond).order_by(clips.c.start_utc, clips.c.id)
+        if f.limit:
+            q = q.limit(f.limit)
+        with self.engine.connect() as conn:
+            return [_record(r) for r in conn.execute(q)]
+
+    # ------------------------------------------------------------------ audit
+
+    def audit_append(self, conn: Connection, at: datetime, actor: str, action: str, obj: str,
+                     details: dict[str, Any]) -> audit.AuditEvent:
+        return audit.append(conn, at, actor, action, obj, details)
+
+    def audit_verify(self, expect: str | None = None) -> audit.ChainReport:
+        with self.engine.connect() as conn:
+            return audit.verify(conn, expect)
+
+    def audit_events(self) -> list[audit.AuditEvent]:
+        with self.engine.connect() as conn:
+            return list(audit.events(conn))
+
+
+__all__ = ["Catalogue", "ClipFilter", "CatalogueError", "SQLAlchemyError"]
