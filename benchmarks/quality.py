@@ -33,13 +33,17 @@ from pathlib import Path
 
 import numpy as np
 
-from anonymizer.domain.detections import Detections
-from anonymizer.domain.geometry import iou_matrix
-from anonymizer.domain.regions import Regions
-from anonymizer.imaging.redact import region_mask
-from anonymizer.pipelines.anonymise import anonymise_file, regions_for_image
-from anonymizer.pipelines.batch import open_detectors
-from anonymizer.settings import AnonymiseSettings
+from bench_source import describe, maybe_reexec
+
+maybe_reexec()  # --ref REV: measure a committed revision (before anonymizer is imported)
+
+from anonymizer.domain.detections import Detections  # noqa: E402
+from anonymizer.domain.geometry import iou_matrix  # noqa: E402
+from anonymizer.domain.regions import Regions  # noqa: E402
+from anonymizer.imaging.redact import region_mask  # noqa: E402
+from anonymizer.pipelines.anonymise import anonymise_file, regions_for_image  # noqa: E402
+from anonymizer.pipelines.batch import open_detectors  # noqa: E402
+from anonymizer.settings import AnonymiseSettings  # noqa: E402
 
 COVERAGE = 0.8  # share of a ground-truth box that must be redacted for it to count as covered
 MATCH_IOU = 0.5
@@ -404,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="only the first N rows of each set")
     ap.add_argument("--json", action="store_true", help="JSON on stdout instead of the table")
     ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads (default 2)")
+    ap.add_argument("--ref", default=None, help="measure this committed revision instead of the working tree")
     for name, typ in (("face_threshold", float), ("plate_threshold", float), ("face_max_side", int),
                       ("plate_max_side", int), ("face_stride", int), ("plate_stride", int),
                       ("carry_frames", int), ("face_scale", float), ("plate_pad", float),
@@ -425,9 +430,11 @@ def main(argv: list[str] | None = None) -> int:
         results.append(res)
         if not args.json:
             print(f"# {res['set']}: done in {res['seconds']} s", file=sys.stderr)
+    source = describe()
     if args.json:
-        print(json.dumps({"settings": asdict(settings), "results": results}, indent=2))
+        print(json.dumps({"anonymizer": source, "settings": asdict(settings), "results": results}, indent=2))
     else:
+        print(f"anonymizer: {source['source']}")
         print(render(results, settings))
     return 0
 

@@ -1,0 +1,382 @@
+"""Throughput harness: our pipeline beside the decode+encode ceiling and deface, on the same clip, in one run.
+
+For every clip it runs, each in its own subprocess (so each has its own peak RSS, read with ``os.wait4``):
+
+- ceiling: PyAV decode (threaded) straight into libx264 (CRF 23, preset veryfast, threads auto), no detection,
+  no copies to numpy: the fastest any anonymiser built on PyAV + libx264 could be;
+- media: our own VideoReader -> VideoWriter (YUV planes to numpy and back), no detection, no redaction;
+- ours: ``anonymise_file`` with the default settings, detectors opened once before the clock starts (model
+  loading excluded, the verification and residual check included), and again with ``residual_samples=0``;
+- deface: ``deface==1.5.0`` from its own virtualenv (``.bench/deface-venv``), its CLI with its defaults (faces
+  only), timed wall-clock for the whole command (start-up and model loading included).
+
+    python benchmarks/throughput.py CLIP [CLIP...] [--synth 720p,1080p] [--frames N | --seconds S] [--json]
+
+Clips longer than ``--frames``/``--seconds`` are cut first: their first frames are transcoded (libx264, CRF 16)
+into ``.bench/clips/``. Synthetic clips (``--synth``) hold a real face photo and a rendered plate moving over a
+real background (``anonymizer.imaging.scene``), 25 fps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+from bench_source import describe, maybe_reexec
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / ".bench"
+CLIPS = BENCH / "clips"
+DEFACE_VENV = BENCH / "deface-venv"
+SYNTH_SIZES = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080)}
+
+
+# ----------------------------------------------------------------------------------------------------- workers
+# Each worker runs in its own process and prints one JSON line: {"frames", "seconds", ...}.
+
+
+def _worker_ceiling(src: Path, dst: Path) -> dict:
+    import av
+
+    started = time.perf_counter()
+    frames = 0
+    with av.open(str(src)) as inp, av.open(str(dst), mode="w") as out:
+        vin = inp.streams.video[0]
+        vin.thread_type = "AUTO"
+        rate = vin.average_rate or vin.guessed_rate or Fraction(25)
+        vout = out.add_stream("libx264", rate=rate, options={"crf": "23", "preset": "veryfast"})
+        vout.width, vout.height = vin.codec_context.width, vin.codec_context.height
+        vout.pix_fmt = "yuv420p"
+        vout.time_base = vin.time_base
+        vout.codec_context.time_base = vin.time_base
+        vout.thread_type = "AUTO"
+        for frame in inp.decode(vin):
+            if frame.format.name != "yuv420p":
+                frame = frame.reformat(format="yuv420p")
+            frame.pict_type = av.video.frame.PictureType.NONE
+            for packet in vout.encode(frame):
+                out.mux(packet)
+            frames += 1
+        for packet in vout.encode(None):
+            out.mux(packet)
+    return {"frames": frames, "seconds": time.perf_counter() - started}
+
+
+def _worker_media(src: Path, dst: Path) -> dict:
+    from anonymizer.media.reader import VideoReader
+    from anonymizer.media.writer import VideoWriter
+
+    started = time.perf_counter()
+    with VideoReader(src) as reader:
+        writer = None
+        for frame in reader.frames():
+            if writer is None:
+                writer = VideoWriter(dst, reader.width, reader.height, reader.time_base, reader.rate,
+                                     codec="libx264", crf=23, preset="veryfast")
+            if hasattr(writer, "write_frame"):  # frames redacted in place and encoded as decoded
+                writer.write_frame(frame.av_frame)
+            else:  # planes copied to numpy and back
+                writer.write(frame.planes, frame.pts)
+            frame.av_frame = None
+        assert writer is not None
+        writer.commit()
+        frames = writer.frames
+    return {"frames": frames, "seconds": time.perf_counter() - started}
+
+
+def _worker_ours(src: Path, dst: Path, residual_samples: int | None) -> dict:
+    from anonymizer.pipelines.anonymise import anonymise_file
+    from anonymizer.pipelines.batch import open_detectors
+    from anonymizer.settings import AnonymiseSettings
+
+    settings = AnonymiseSettings().with_(residual_samples=residual_samples)
+    load_started = time.perf_counter()
+    # As the CLI does for one clip with one worker: detectors opened once, one intra-op thread per core.
+    detectors = open_detectors(settings, threads=os.cpu_count() or 1)
+    load_s = time.perf_counter() - load_started
+    started = time.perf_counter()
+    report = anonymise_file(src, dst, settings, detectors, overwrite=True)
+    seconds = time.perf_counter() - started
+    return {"frames": report.frames, "seconds": seconds, "model_load_s": load_s, "keyframes": report.keyframes,
+            "detections": report.detections, "frames_with_regions": report.frames_with_regions,
+            "residual_samples": settings.residual_samples, "possible_leaks": len(report.possible_leaks)}
+
+
+def worker_main(argv: list[str]) -> int:
+    mode, src, dst = argv[0], Path(argv[1]), Path(argv[2])
+    if mode == "ceiling":
+        out = _worker_ceiling(src, dst)
+    elif mode == "media":
+        out = _worker_media(src, dst)
+    elif mode == "ours":
+        out = _worker_ours(src, dst, None)
+    elif mode == "ours-noresidual":
+        out = _worker_ours(src, dst, 0)
+    else:
+        raise SystemExit(f"unknown worker {mode}")
+    print(json.dumps(out))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------- running
+
+
+def run_child(cmd: list[str], timeout: float | None = None) -> dict:
+    """Run a command; wall-clock seconds, exit status, peak RSS (MiB, the child and its waited-for children),
+    and the last stdout line parsed as JSON when it is JSON."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=REPO)
+        deadline = None if timeout is None else started + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if deadline is not None and time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.02)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    result: dict = {"wall_s": wall, "rc": proc.returncode, "peak_rss_mib": usage.ru_maxrss / 1024,
+                    "cpu_s": usage.ru_utime + usage.ru_stime}
+    lines = [ln for ln in stdout.strip().splitlines() if ln.strip()]
+    if lines:
+        try:
+            result.update(json.loads(lines[-1]))
+        except json.JSONDecodeError:
+            pass
+    if proc.returncode != 0:
+        result["error"] = (stderr.strip().splitlines() or ["?"])[-1][-300:]
+    return result
+
+
+def probe_clip(path: Path) -> dict:
+    import av
+
+    with av.open(str(path)) as c:
+        vs = c.streams.video[0]
+        rate = vs.average_rate or vs.guessed_rate
+        frames = vs.frames
+        if not frames:
+            frames = sum(1 for _ in c.demux(vs) if _.size)
+        return {"width": vs.codec_context.width, "height": vs.codec_context.height, "codec": vs.codec_context.name,
+                "rate": float(rate) if rate else None, "frames": frames}
+
+
+def cut_clip(src: Path, frames: int) -> Path:
+    """The first ``frames`` frames of ``src``, transcoded (libx264 CRF 16, timestamps kept) into .bench/clips/."""
+    import av
+
+    dst = CLIPS / f"cut_{src.stem}_{frames}.mp4"
+    if dst.exists():
+        return dst
+    CLIPS.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name("." + dst.name)
+    with av.open(str(src)) as inp, av.open(str(tmp), mode="w") as out:
+        vin = inp.streams.video[0]
+        vin.thread_type = "AUTO"
+        rate = vin.average_rate or vin.guessed_rate or Fraction(25)
+        vout = out.add_stream("libx264", rate=rate, options={"crf": "16", "preset": "veryfast"})
+        vout.width, vout.height = vin.codec_context.width, vin.codec_context.height
+        vout.pix_fmt = "yuv420p"
+        vout.time_base = vin.time_base
+        vout.codec_context.time_base = vin.time_base
+        for i, frame in enumerate(inp.decode(vin)):
+            if i >= frames:
+                break
+            frame = frame.reformat(format="yuv420p")
+            frame.pict_type = av.video.frame.PictureType.NONE
+            for packet in vout.encode(frame):
+                out.mux(packet)
+        for packet in vout.encode(None):
+            out.mux(packet)
+    os.replace(tmp, dst)
+    return dst
+
+
+def synth_clip(label: str, frames: int) -> Path:
+    from anonymizer.imaging.scene import scene_frames
+    from anonymizer.media.synth import write_video
+
+    width, height = SYNTH_SIZES[label]
+    dst = CLIPS / f"synth_{width}x{height}_{frames}.mp4"
+    if not dst.exists():
+        CLIPS.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(".tmp_" + dst.name)
+        write_video(tmp, (f for f, _truth in scene_frames(width, height, frames)), rate=Fraction(25))
+        os.replace(tmp, dst)
+    return dst
+
+
+def deface_cmd(src: Path, dst: Path) -> list[str]:
+    return [str(DEFACE_VENV / "bin" / "deface"), str(src), "-o", str(dst)]
+
+
+def deface_version() -> str | None:
+    exe = DEFACE_VENV / "bin" / "deface"
+    if not exe.exists():
+        return None
+    out = subprocess.run([str(exe), "--version"], capture_output=True, text=True)
+    return (out.stdout or out.stderr).strip() or None
+
+
+def bench_clip(path: Path, label: str, skip: set[str], timeout: float) -> dict:
+    info = probe_clip(path)
+    me = [sys.executable, str(Path(__file__).resolve()), "--worker"]
+    runs: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="throughput-") as tmp:
+        t = Path(tmp)
+        plan = [
+            ("ceiling", me + ["ceiling", str(path), str(t / "ceiling.mp4")]),
+            ("media", me + ["media", str(path), str(t / "media.mp4")]),
+            ("ours", me + ["ours", str(path), str(t / "ours.mp4")]),
+            ("ours_noresidual", me + ["ours-noresidual", str(path), str(t / "ours0.mp4")]),
+            ("deface", deface_cmd(path, t / "deface.mp4")),
+        ]
+        for name, cmd in plan:
+            if name in skip or (name == "deface" and not Path(cmd[0]).exists()):
+                continue
+            load = os.getloadavg()[0]
+            print(f"# {label}: {name} ...", file=sys.stderr, flush=True)
+            res = run_child(cmd, timeout)
+            res["loadavg_before"] = round(load, 2)
+            if name == "deface":
+                res["frames"] = info["frames"]
+                res["seconds"] = res["wall_s"]  # the whole command: start-up and model loading included
+            frames = res.get("frames") or 0
+            res["fps"] = frames / res["seconds"] if res.get("seconds") else None
+            res["fps_whole_process"] = frames / res["wall_s"] if res["wall_s"] else None
+            runs[name] = res
+            print(f"#   {res.get('fps') or 0:.2f} fps, {res['wall_s']:.1f} s wall, rc {res['rc']}"
+                  + (f" ({res['error']})" if res.get("error") else ""), file=sys.stderr, flush=True)
+
+    def ratio(a: str, b: str) -> float | None:
+        fa, fb = runs.get(a, {}).get("fps"), runs.get(b, {}).get("fps")
+        return fa / fb if fa and fb else None
+
+    return {
+        "clip": label, "path": str(path), **info, "runs": runs,
+        "ratios": {
+            "ours/ceiling": ratio("ours", "ceiling"),
+            "ours_noresidual/ceiling": ratio("ours_noresidual", "ceiling"),
+            "ours/deface": ratio("ours", "deface"),
+            "ours_noresidual/deface": ratio("ours_noresidual", "deface"),
+            "media/ceiling": ratio("media", "ceiling"),
+        },
+    }
+
+
+# ----------------------------------------------------------------------------------------------------- output
+
+ROWS = (
+    ("ceiling", "ceiling: PyAV decode -> libx264 (crf 23, veryfast)"),
+    ("media", "media layer: VideoReader -> VideoWriter"),
+    ("ours", "ours: anonymise_file, defaults (residual 16)"),
+    ("ours_noresidual", "ours: residual_samples=0"),
+    ("deface", "deface 1.5.0 CLI, defaults (whole command)"),
+)
+
+
+def _f(v: float | None, spec: str = ".2f") -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
+
+
+def render(results: list[dict], meta: dict) -> str:
+    lines = [f"{meta['date']}; machine: {meta['cpus']} cpus; deface: {meta['deface'] or 'not installed'}; "
+             f"onnxruntime threads for ours: {meta['cpus']}", f"anonymizer: {meta['anonymizer']['source']}"]
+    for r in results:
+        lines += ["", f"{r['clip']}: {r['width']}x{r['height']} {r['codec']}, {r['frames']} frames, "
+                      f"{_f(r['rate'], '.2f')} fps  ({r['path']})",
+                  f"  {'run':<46} {'frames':>6} {'seconds':>8} {'fps':>7} {'x ceiling':>9} {'peak RSS':>9} "
+                  f"{'cpu s':>7} {'load':>5}"]
+        ceiling = r["runs"].get("ceiling", {}).get("fps")
+        for key, title in ROWS:
+            run = r["runs"].get(key)
+            if run is None:
+                continue
+            rel = run["fps"] / ceiling if run.get("fps") and ceiling else None
+            lines.append(
+                f"  {title:<46} {run.get('frames') or 0:>6} {_f(run.get('seconds'), '.1f'):>8} "
+                f"{_f(run.get('fps')):>7} {_f(rel, '.3f'):>9} {_f(run['peak_rss_mib'], '.0f'):>5} MiB "
+                f"{_f(run['cpu_s'], '.0f'):>7} {_f(run['loadavg_before'], '.1f'):>5}"
+                + (f"  rc={run['rc']} {run.get('error', '')}" if run["rc"] else "")
+            )
+        ours = r["runs"].get("ours", {})
+        if ours.get("model_load_s") is not None:
+            lines.append(f"  ours: model loading {ours['model_load_s']:.1f} s (excluded), whole process "
+                         f"{_f(ours.get('fps_whole_process'))} fps; keyframes {ours.get('keyframes')}, detections "
+                         f"{ours.get('detections')}, possible leaks {ours.get('possible_leaks')}")
+        rt = r["ratios"]
+        lines.append(f"  ratios: ours/ceiling {_f(rt['ours/ceiling'], '.3f')} (no residual "
+                     f"{_f(rt['ours_noresidual/ceiling'], '.3f')}), ours/deface {_f(rt['ours/deface'], '.2f')} "
+                     f"(no residual {_f(rt['ours_noresidual/deface'], '.2f')})")
+    lines += ["", "fps: frames / seconds timed inside the process (ours: model loading excluded); deface: frames / "
+                  "wall-clock of the whole command. peak RSS: ru_maxrss of that subprocess. load: 1-min load "
+                  "average before the run (other work on the machine)."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    maybe_reexec([sys.argv[0], *argv])  # --ref REV: measure a committed revision
+    if argv and argv[0] == "--worker":
+        return worker_main(argv[1:])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("clips", nargs="*", type=Path, help="video files to time")
+    ap.add_argument("--synth", default="", help="comma-separated synthetic clips to make and time: 360p,720p,1080p")
+    ap.add_argument("--synth-frames", type=int, default=150, help="frames of each synthetic clip (default 150)")
+    ap.add_argument("--frames", type=int, default=None, help="cut real clips to their first N frames")
+    ap.add_argument("--seconds", type=float, default=None, help="cut real clips to their first S seconds")
+    ap.add_argument("--skip", default="", help="comma-separated runs to leave out: "
+                                               "ceiling,media,ours,ours_noresidual,deface")
+    ap.add_argument("--timeout", type=float, default=900, help="seconds before a run is killed (default 900)")
+    ap.add_argument("--json", action="store_true", help="JSON on stdout instead of the table")
+    ap.add_argument("--ref", default=None, help="measure this committed revision instead of the working tree")
+    args = ap.parse_args(argv)
+    if not args.clips and not args.synth:
+        ap.error("give clips, --synth, or both")
+    todo: list[tuple[Path, str]] = []
+    for label in [s.strip() for s in args.synth.split(",") if s.strip()]:
+        if label not in SYNTH_SIZES:
+            ap.error(f"--synth: unknown size {label}; known: {', '.join(SYNTH_SIZES)}")
+        print(f"# making synthetic {label} clip ({args.synth_frames} frames) ...", file=sys.stderr, flush=True)
+        todo.append((synth_clip(label, args.synth_frames), f"synth {label}"))
+    for clip in args.clips:
+        if not clip.exists():
+            ap.error(f"{clip}: no such file")
+        limit = args.frames
+        if args.seconds is not None:
+            rate = probe_clip(clip)["rate"] or 25.0
+            limit = min(limit or 10**9, int(math.ceil(args.seconds * rate)))
+        if limit is not None and probe_clip(clip)["frames"] > limit:
+            todo.append((cut_clip(clip, limit), f"{clip.name} (first {limit} frames)"))
+        else:
+            todo.append((clip, clip.name))
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    meta = {"cpus": os.cpu_count(), "deface": deface_version() if "deface" not in skip else "skipped",
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "python": sys.version.split()[0],
+            "anonymizer": describe()}
+    results = [bench_clip(path, label, skip, args.timeout) for path, label in todo]
+    if args.json:
+        print(json.dumps({"meta": meta, "results": results}, indent=2))
+    else:
+        print(render(results, meta))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
