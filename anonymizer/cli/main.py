@@ -47,6 +47,18 @@ def _register() -> None:
     cli.add_command(anonymise_cmd.anonymise)
     cli.add_command(demo_cmd.demo)
 
+    from anonymizer.cli import audit as audit_cmd
+    from anonymizer.cli import clips as clips_cmd
+    from anonymizer.cli import config as config_cmd
+    from anonymizer.cli import ingest as ingest_cmd
+    from anonymizer.cli import init as init_cmd
+
+    cli.add_command(init_cmd.init)
+    cli.add_command(config_cmd.config_group)
+    cli.add_command(ingest_cmd.ingest)
+    cli.add_command(clips_cmd.clips)
+    cli.add_command(audit_cmd.audit)
+
 
 _register()
 

@@ -18,11 +18,11 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import and_, create_engine, event, func, or_, select
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 
 from anonymizer.domain.clips import ClipRecord
 from anonymizer.domain.sites import Camera, Site
-from anonymizer.errors import CatalogueError
+from anonymizer.errors import CatalogueError, DuplicateClipError
 from anonymizer.store import audit
 from anonymizer.store.schema import cameras, clips, sites
 
@@ -156,7 +156,13 @@ class Catalogue:
     # ------------------------------------------------------------------ clips
 
     def add_clip(self, conn: Connection, clip: ClipRecord) -> None:
-        conn.execute(clips.insert().values(**_values(clip)))
+        """Insert a clip; the same content registered meanwhile (sha256 or id taken) is a DuplicateClipError."""
+        try:
+            conn.execute(clips.insert().values(**_values(clip)))
+        except IntegrityError as exc:  # the transaction is lost (PostgreSQL): the caller's rolls back
+            raise DuplicateClipError(
+                f"clip {clip.id}: the same content was registered meanwhile; fix: run again to see which clip"
+            ) from exc
 
     def by_sha256(self, conn: Connection, sha256: str) -> ClipRecord | None:
         row = conn.execute(select(clips).where(clips.c.sha256 == sha256)).first()

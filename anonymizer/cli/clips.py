@@ -1,0 +1,90 @@
+"""``anonymizer clips list|show``: query the catalogue."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from anonymizer.cli.config import config_option
+from anonymizer.cli.ingest import clip_dict
+from anonymizer.config import load_config
+from anonymizer.domain.clips import STATES
+from anonymizer.domain.sites import PURPOSES
+from anonymizer.store.catalogue import Catalogue, ClipFilter
+
+
+class When(click.ParamType):
+    """An ISO 8601 date or time; without an offset it is taken as UTC."""
+
+    name = "TIME"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            dt = datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 date or time (e.g. 2024-06-01 or 2024-06-01T09:30+02:00)",
+                      param, ctx)
+        return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+@click.group("clips")
+def clips() -> None:
+    """List and show the clips of the catalogue."""
+
+
+@clips.command("list")
+@config_option
+@click.option("--site", help="Only clips of this site.")
+@click.option("--camera", help="Only clips of this camera.")
+@click.option("--purpose", type=click.Choice(PURPOSES), help="Only clips recorded for this purpose.")
+@click.option("--state", type=click.Choice(STATES), help="Only clips in this state.")
+@click.option("--since", type=When(), help="Only clips recorded (in part) at or after this time (UTC if no offset).")
+@click.option("--until", type=When(), help="Only clips that started before this time (UTC if no offset).")
+@click.option("--expiring-before", type=When(), help="Only clips whose purge_after is before this time.")
+@click.option("--limit", type=click.IntRange(1, None), help="At most this many clips.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array on stdout.")
+def list_clips(config_path: Path, site: str | None, camera: str | None, purpose: str | None, state: str | None,
+               since: datetime | None, until: datetime | None, expiring_before: datetime | None,
+               limit: int | None, as_json: bool) -> None:
+    """Clips in recording order: id, state, camera, start (UTC), source of the time, purge_after, file."""
+    cfg = load_config(config_path)
+    with Catalogue.open(cfg.catalogue_url) as cat:
+        found = cat.find(ClipFilter(site=site, camera=camera, purpose=purpose, state=state, since=since, until=until,
+                                    expiring_before=expiring_before, limit=limit))
+    if as_json:
+        click.echo(json.dumps([clip_dict(c) for c in found], indent=2))
+        return
+    for c in found:
+        source = c.time_source + ("?" if c.time_uncertain else "")
+        purge = c.purge_after.strftime("%Y-%m-%dT%H:%MZ") if c.purge_after else "never"
+        click.echo(f"{c.id}  {c.state:<10} {c.camera_id:<10} {c.start.strftime('%Y-%m-%dT%H:%M:%SZ')} "
+                   f"{source:<10} purge {purge:<17} {c.uri}")
+    click.echo(f"{len(found)} clips", err=True)
+
+
+@clips.command("show")
+@config_option
+@click.argument("clip_id")
+@click.option("--json", "as_json", is_flag=True, help="A JSON object on stdout.")
+def show(config_path: Path, clip_id: str, as_json: bool) -> None:
+    """Everything the catalogue holds about one clip (ID or a unique prefix of it), with its anonymised copies."""
+    cfg = load_config(config_path)
+    with Catalogue.open(cfg.catalogue_url) as cat:
+        c = cat.get(clip_id)
+        with cat.engine.connect() as conn:
+            copies = cat.derived(conn, c.id)
+    d = clip_dict(c)
+    d["anonymised_copies"] = [x.id for x in copies]
+    if as_json:
+        click.echo(json.dumps(d, indent=2))
+        return
+    width = max(len(k) for k in d)
+    for k, v in d.items():
+        if isinstance(v, list):
+            v = ", ".join(v) or "none"
+        click.echo(f"{k:<{width}}  {'' if v is None else v}")
