@@ -52,12 +52,22 @@ def _register() -> None:
     from anonymizer.cli import config as config_cmd
     from anonymizer.cli import ingest as ingest_cmd
     from anonymizer.cli import init as init_cmd
+    from anonymizer.cli import run as run_cmd
 
     cli.add_command(init_cmd.init)
     cli.add_command(config_cmd.config_group)
     cli.add_command(ingest_cmd.ingest)
+    cli.add_command(run_cmd.run)
     cli.add_command(clips_cmd.clips)
     cli.add_command(audit_cmd.audit)
+
+    from anonymizer.cli import holds as holds_cmd
+    from anonymizer.cli import purge as purge_cmd
+    from anonymizer.cli import stats as stats_cmd
+
+    cli.add_command(holds_cmd.holds)
+    cli.add_command(purge_cmd.purge)
+    cli.add_command(stats_cmd.stats)
 
 
 _register()

@@ -1,0 +1,77 @@
+"""Holds: add, list, release, review. Every change is written to the audit log in the same transaction."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from anonymizer.domain.holds import HoldInfo, check_hold
+from anonymizer.errors import AnonymizerError, ConfigError
+from anonymizer.store.catalogue import Catalogue
+from anonymizer.store.holds import all_holds, get_hold, hold_info, hold_row, insert_hold, release_hold
+from anonymizer.store.schema import cameras, sites
+
+
+class HoldError(AnonymizerError):
+    """A hold cannot be added or released (unknown target, missing reason, unknown hold)."""
+
+
+def add_hold(cat: Catalogue, *, scope: str, target: str, kind: str, reason: str, owner: str, now: datetime,
+             actor: str, start: datetime | None = None, end: datetime | None = None,
+             review: datetime | None = None, expires: datetime | None = None) -> dict[str, Any]:
+    """Store a hold after checking it (reason, owner, review date for ``rnd``, known target) and audit it."""
+    if scope == "clip":
+        target = cat.get(target).id  # a unique id prefix is enough
+    hold = HoldInfo("h" + secrets.token_hex(6), scope, target, kind, reason.strip(), owner.strip(), start, end,
+                    review, expires)
+    problems = check_hold(hold)
+    if problems:
+        raise ConfigError("hold: " + "; ".join(problems))
+    with cat.transaction() as conn:
+        if scope in ("camera", "site"):
+            table = cameras if scope == "camera" else sites
+            if conn.execute(select(table.c.id).where(table.c.id == target)).first() is None:
+                raise HoldError(f"no {scope} {target!r} in the catalogue")
+        insert_hold(conn, hold, now, actor)
+        row = get_hold(conn, hold.id)
+        details = hold_row(row)
+        cat.audit_append(conn, now, actor, "hold.add", f"hold:{hold.id}", details)
+    return details
+
+
+def list_holds(cat: Catalogue, now: datetime, include_inactive: bool = False) -> list[dict[str, Any]]:
+    with cat.engine.connect() as conn:
+        rows = all_holds(conn)
+    out = []
+    for r in rows:
+        h = hold_info(r)
+        if not include_inactive and not h.active(now):
+            continue
+        d = hold_row(r)
+        d["active"] = h.active(now)
+        d["overdue"] = h.overdue(now)
+        out.append(d)
+    return out
+
+
+def review_holds(cat: Catalogue, now: datetime) -> list[dict[str, Any]]:
+    """Active holds past their review date: someone must confirm them (add a new one) or release them."""
+    return [h for h in list_holds(cat, now) if h["overdue"]]
+
+
+def release(cat: Catalogue, hold_id: str, *, reason: str, now: datetime, actor: str) -> dict[str, Any]:
+    if not reason.strip():
+        raise ConfigError("hold release: a reason is required")
+    with cat.transaction() as conn:
+        row = get_hold(conn, hold_id)
+        if row is None:
+            raise HoldError(f"no hold {hold_id!r} (list them with 'anonymizer holds list --all')")
+        if not hold_info(row).active(now):
+            raise HoldError(f"hold {hold_id} is not active (released or expired already)")
+        release_hold(conn, hold_id, now, actor, reason.strip())
+        details = hold_row(get_hold(conn, hold_id))
+        cat.audit_append(conn, now, actor, "hold.release", f"hold:{hold_id}", details)
+    return details

@@ -1,0 +1,281 @@
+"""The nightly purge: plan with the pure ``decide``, then delete what is due, one clip at a time.
+
+For each clip to delete: mark it ``deleting`` (committed), unlink the file, mark it ``deleted`` together with its
+audit event (one transaction). A purge killed at any point leaves each clip either untouched, ``deleting`` (the
+next purge resumes it: the file is unlinked if still there) or ``deleted`` with its event: a rerun finishes the
+job. One purge at a time: a lock file in the archive root (a second purge raises LockedError, exit 75).
+
+It never deletes a file outside the archive root: the planner checks each path lexically, and each path to delete
+again with every symlink resolved, just before unlinking it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from anonymizer.domain.holds import HoldInfo
+from anonymizer.domain.retention import (
+    DELETE, KEEP, R_OUTSIDE_ROOT, ClipInfo, Decision, Policy, decide, effective_rule,
+)
+from anonymizer.store.catalogue import Catalogue
+from anonymizer.store.holds import POLICY_FINGERPRINT, all_holds, get_state, hold_info, set_state
+from anonymizer.store.lock import FileLock
+from anonymizer.store.schema import clips, sites
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = ".purge.lock"
+ACTOR = "purge"
+#: States a purge may move to ``deleting``.
+DELETABLE = ("raw", "amended", "deleting")
+
+
+def inside(path: str, root: str) -> bool:
+    """Whether ``path`` lies under ``root`` (both absolute, already normalised or resolved)."""
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def resolved_inside(uri: str, root: Path) -> bool:
+    """Whether the file, every symlink resolved (the file itself and its folders), lies inside the archive root."""
+    return inside(os.path.realpath(uri), os.path.realpath(root))
+
+
+@dataclass
+class Plan:
+    now: datetime
+    decisions: list[Decision]
+    clips: dict[str, ClipInfo]
+    uris: dict[str, str]
+    holds: list[HoldInfo]
+    stale_deadlines: bool = False
+    stored_deadlines: dict[str, datetime | None] = field(default_factory=dict)
+
+    @property
+    def to_delete(self) -> list[Decision]:
+        return [d for d in self.decisions if d.delete]
+
+
+@dataclass
+class ClipOutcome:
+    clip_id: str
+    uri: str
+    outcome: str  # deleted | missing | failed | skipped | restored | would_delete
+    reason: str
+    detail: str
+    purge_after: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class PurgeReport:
+    now: datetime
+    dry_run: bool
+    plan: Plan
+    outcomes: list[ClipOutcome] = field(default_factory=list)
+    anomalies: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for d in self.plan.decisions:
+            key = f"{d.action}:{d.reason}"
+            out[key] = out.get(key, 0) + 1
+        for o in self.outcomes:
+            out[o.outcome] = out.get(o.outcome, 0) + 1
+        return dict(sorted(out.items()))
+
+    @property
+    def exit_code(self) -> int:
+        from anonymizer.errors import EXIT_OK, EXIT_PARTIAL
+        return EXIT_PARTIAL if self.failures else EXIT_OK
+
+
+def _iter_clip_rows(conn: Connection) -> Iterator[Any]:
+    q = (select(clips.c.id, clips.c.uri, clips.c.start_utc, clips.c.end_utc, clips.c.site_id, clips.c.camera_id,
+                clips.c.purpose, clips.c.state, clips.c.purge_after, clips.c.restricted, sites.c.kind,
+                sites.c.timezone)
+         .select_from(clips.join(sites, clips.c.site_id == sites.c.id)))
+    yield from conn.execution_options(yield_per=20000).execute(q)
+
+
+def plan(cat: Catalogue, policy: Policy, now: datetime, root: Path) -> Plan:
+    """Read the catalogue and decide for every clip. Touches no file except to resolve the real path of the clips
+    that would be deleted (a symlink out of the archive root turns a deletion into an anomaly)."""
+    root_norm = os.path.normpath(os.path.abspath(root))
+    with cat.engine.connect() as conn:
+        stored = get_state(conn, POLICY_FINGERPRINT)
+        stale = stored != policy.fingerprint()
+        infos: list[ClipInfo] = []
+        uris: dict[str, str] = {}
+        stored_deadlines: dict[str, datetime | None] = {}
+        for r in _iter_clip_rows(conn):
+            uri = r.uri
+            # Stored deadlines computed under another policy are ignored: decide() recomputes them.
+            pa = r.purge_after if not stale or r.state in ("deleted", "anonymised") else None
+            infos.append(ClipInfo(r.id, r.start_utc, r.end_utc, r.site_id, r.kind, r.timezone, r.camera_id,
+                                  r.purpose, r.state, pa, bool(r.restricted),
+                                  inside(os.path.normpath(uri), root_norm)))
+            uris[r.id] = uri
+            if stale:
+                stored_deadlines[r.id] = r.purge_after
+        hold_list = [hold_info(h) for h in all_holds(conn)]
+    decisions = decide(infos, hold_list, policy, now)
+    by_id = {c.id: c for c in infos}
+    for i, d in enumerate(decisions):
+        if d.delete and not resolved_inside(uris[d.clip_id], root):
+            c = by_id[d.clip_id]._replace(in_archive_root=False)
+            by_id[d.clip_id] = c
+            d2 = decide([c], hold_list, policy, now)[0]
+            decisions[i] = d2._replace(detail=d2.detail + " (a symlink leads out of the archive root)")
+    return Plan(now, decisions, by_id, uris, hold_list, stale, stored_deadlines)
+
+
+def _refresh_deadlines(cat: Catalogue, p: Plan, policy: Policy) -> None:
+    """Store the deadlines the current policy gives (after a policy change) and the policy's fingerprint."""
+    changed = 0
+    with cat.transaction() as conn:
+        for d in p.decisions:
+            c = p.clips[d.clip_id]
+            if c.state in ("deleted", "anonymised") or p.stored_deadlines.get(c.id) == d.purge_after:
+                continue
+            conn.execute(update(clips).where(clips.c.id == c.id).values(purge_after=d.purge_after))
+            changed += 1
+        set_state(conn, POLICY_FINGERPRINT, policy.fingerprint())
+        cat.audit_append(conn, p.now, ACTOR, "retention.policy", "policy",
+                         {"fingerprint": policy.fingerprint(), "policy": policy.to_mapping(),
+                          "deadlines_recomputed": changed})
+
+
+def _fmt(t: datetime | None) -> str | None:
+    return None if t is None else t.isoformat()
+
+
+def _rule_text(c: ClipInfo, policy: Policy) -> str:
+    return effective_rule(c.site_kind, c.purpose, c.anonymised, policy, c.site_id, c.camera_id).explain()
+
+
+def _delete_one(cat: Catalogue, d: Decision, c: ClipInfo, uri: str, root: Path, policy: Policy,
+                now: datetime) -> ClipOutcome:
+    resumed = c.state == "deleting"
+    # Checked again with every symlink resolved, just before the catalogue and the file are touched.
+    if not resolved_inside(uri, root):
+        raise _Refused(f"{uri} resolves outside the archive root {root}: not deleted")
+    with cat.transaction() as conn:
+        res = conn.execute(update(clips).where(clips.c.id == c.id, clips.c.state.in_(DELETABLE))
+                           .values(state="deleting"))
+        if res.rowcount != 1:
+            return ClipOutcome(c.id, uri, "skipped", d.reason, "changed by someone else since the plan",
+                               _fmt(d.purge_after))
+    outcome, detail = "deleted", d.detail
+    try:
+        real = os.path.realpath(uri)
+        os.unlink(real)
+        if real != uri and os.path.islink(uri):
+            os.unlink(uri)
+    except FileNotFoundError:
+        if resumed:
+            detail = "finished a deletion an interrupted purge had started"
+        else:
+            outcome, detail = "missing", "the file was already missing (anomaly): marked deleted"
+    except OSError as exc:
+        with cat.transaction() as conn:
+            cat.audit_append(conn, now, ACTOR, "purge.failed", f"clip:{c.id}",
+                             {"uri": uri, "error": str(exc), "purge_after": _fmt(d.purge_after)})
+        return ClipOutcome(c.id, uri, "failed", d.reason, f"cannot delete: {exc}", _fmt(d.purge_after))
+    with cat.transaction() as conn:
+        conn.execute(update(clips).where(clips.c.id == c.id).values(state="deleted"))
+        cat.audit_append(conn, now, ACTOR, "purge.delete", f"clip:{c.id}", {
+            "uri": uri, "outcome": outcome, "reason": d.reason, "rule": _rule_text(c, policy),
+            "purge_after": _fmt(d.purge_after), "restricted": c.restricted,
+        })
+    return ClipOutcome(c.id, uri, outcome, d.reason, detail, _fmt(d.purge_after))
+
+
+class _Refused(Exception):
+    pass
+
+
+def _restore(cat: Catalogue, d: Decision, c: ClipInfo, uri: str, now: datetime) -> ClipOutcome:
+    """A clip an interrupted purge had marked ``deleting`` that must now be kept (a hold came, the policy
+    changed): back to ``raw`` if its file is still there, else it is gone and recorded as deleted."""
+    exists = os.path.lexists(uri)
+    state = "raw" if exists else "deleted"
+    with cat.transaction() as conn:
+        conn.execute(update(clips).where(clips.c.id == c.id, clips.c.state == "deleting").values(state=state))
+        cat.audit_append(conn, now, ACTOR, "purge.restore" if exists else "purge.delete", f"clip:{c.id}",
+                         {"uri": uri, "outcome": "restored" if exists else "missing", "reason": d.reason})
+    return ClipOutcome(c.id, uri, "restored" if exists else "missing", d.reason,
+                       d.detail if exists else "interrupted deletion, file gone, now kept: marked deleted",
+                       _fmt(d.purge_after))
+
+
+def purge(cat: Catalogue, policy: Policy, now: datetime, root: Path, dry_run: bool = False) -> PurgeReport:
+    """Plan, then (unless ``dry_run``) delete every clip that is due and not protected. See the module docstring."""
+    root = Path(root)
+    if dry_run:
+        p = plan(cat, policy, now, root)
+        report = PurgeReport(now, True, p)
+        for d in p.to_delete:
+            report.outcomes.append(ClipOutcome(d.clip_id, p.uris[d.clip_id], "would_delete", d.reason, d.detail,
+                                               _fmt(d.purge_after)))
+        _notes(report)
+        return report
+    with FileLock(root / LOCK_NAME, "purge"):
+        p = plan(cat, policy, now, root)
+        report = PurgeReport(now, False, p)
+        if p.stale_deadlines:
+            _refresh_deadlines(cat, p, policy)
+        for d in p.decisions:
+            c = p.clips[d.clip_id]
+            uri = p.uris[d.clip_id]
+            if d.delete:
+                try:
+                    o = _delete_one(cat, d, c, uri, root, policy, now)
+                except _Refused as exc:
+                    o = ClipOutcome(c.id, uri, "failed", R_OUTSIDE_ROOT, str(exc), _fmt(d.purge_after))
+                report.outcomes.append(o)
+            elif c.state == "deleting" and d.action == KEEP:
+                report.outcomes.append(_restore(cat, d, c, uri, now))
+        _notes(report)
+        return report
+
+
+def _notes(report: PurgeReport) -> None:
+    for o in report.outcomes:
+        if o.outcome == "failed":
+            report.failures.append(f"{o.clip_id} {o.uri}: {o.detail}")
+        elif o.outcome == "missing":
+            report.anomalies.append(f"{o.clip_id} {o.uri}: {o.detail}")
+    for d in report.plan.decisions:
+        if d.anomaly:
+            report.failures.append(f"{d.clip_id} {report.plan.uris[d.clip_id]}: due but not deleted: {d.detail}")
+    for h in report.plan.holds:
+        if h.overdue(report.now):
+            report.warnings.append(f"hold {h.id} ({h.kind}, {h.scope} {h.target}, owner {h.owner}) is past its "
+                                   f"review date {h.review.isoformat() if h.review else ''}: confirm or release it")
+    for line in report.anomalies:
+        log.warning("purge: %s", line)
+    for line in report.warnings:
+        log.warning("purge: %s", line)
+
+
+def decisions_as_dicts(report: PurgeReport) -> list[dict[str, Any]]:
+    p = report.plan
+    return [{"clip": d.clip_id, "uri": p.uris[d.clip_id], "action": d.action, "reason": d.reason,
+             "detail": d.detail, "purge_after": _fmt(d.purge_after), "holds": list(d.holds),
+             "anomaly": d.anomaly} for d in p.decisions]
+
+
+__all__ = ["DELETE", "KEEP", "Plan", "PurgeReport", "ClipOutcome", "plan", "purge", "decisions_as_dicts",
+           "LOCK_NAME"]

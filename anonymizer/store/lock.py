@@ -1,0 +1,54 @@
+"""An exclusive, non-blocking lock file: one purge (or other exclusive job) at a time per archive.
+
+``flock`` on an open file: the kernel releases it when the process dies, even by SIGKILL, so a crashed run never
+leaves a stale lock behind. The file keeps the holder's pid for the message a second process gets.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from types import TracebackType
+
+from anonymizer.errors import LockedError
+
+
+class FileLock:
+    """``with FileLock(path):`` ... raises LockedError (exit 75) at once when another process holds it."""
+
+    def __init__(self, path: Path, what: str = "job") -> None:
+        self.path = Path(path)
+        self.what = what
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            try:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+            finally:
+                os.close(fd)
+            raise LockedError(f"another {self.what} is running (pid {holder}, lock {self.path}); "
+                              "try again later") from exc
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def __enter__(self) -> "FileLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.release()
