@@ -40,10 +40,10 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("face_threshold", 0.2, "face detection threshold (lower finds more faces)", float, 0.01, 0.99),
     Setting("plate_threshold", 0.2, "plate detection threshold (the package's 0.6 misses most real plates)", float, 0.01, 0.99),
-    Setting("face_max_side", 1280, "long side, in pixels, of the frame given to the face detector (0: native)", int, 0, 7680),
+    Setting("face_max_side", 960, "long side, in pixels, of the frame given to the face detector (0: native)", int, 0, 7680),
     Setting("plate_max_side", 640, "long side, in pixels, of the frame given to the plate detector", int, 160, 2560),
-    Setting("face_stride", 3, "run the face detector every N frames; boxes are carried across the frames between", int, 1, 30),
-    Setting("plate_stride", 6, "run the plate detector every N frames; boxes are carried across the frames between", int, 1, 60),
+    Setting("face_stride", 5, "run the face detector every N frames; boxes are carried across the frames between", int, 1, 30),
+    Setting("plate_stride", 10, "run the plate detector every N frames; boxes are carried across the frames between", int, 1, 60),
     Setting("carry_frames", 4, "frames covered before a track's first and after its last detection, beyond the stride", int, 0, 250),
     Setting("face_scale", 1.3, "faces are redacted with an ellipse this many times the detected box", float, 1.0, 3.0),
     Setting("plate_pad", 0.1, "plates are redacted with the box padded by this fraction per side", float, 0.0, 1.0),
@@ -53,7 +53,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("preset", "veryfast", "encoder speed preset", str,
             choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")),
     Setting("keep_audio", False, "copy the audio track (dropped by default: audio is recorded in marked areas only)", bool),
-    Setting("residual_samples", 16, "output frames re-checked by the detectors after encoding (0: no check)", int, 0, 10000),
+    Setting("residual_samples", 8, "output frames re-checked by the detectors after encoding (0: no check)", int, 0, 10000),
     Setting("device", "auto", "inference device", str, choices=("auto", "cpu", "cuda")),
 )
 BY_NAME = {s.name: s for s in SETTINGS}

@@ -126,3 +126,15 @@ def test_every_keyframe_detection_is_covered_on_its_frame(objs, stride):
     c.observe(0, dets)
     boxes, _ = c.boxes(0)
     assert (iou_matrix(dets.xyxy, boxes).max(axis=1) > 0.999).all()
+
+
+def test_a_short_last_interval_still_joins_the_track():
+    """The clip's last frame is a keyframe too, closer than a stride: the track must still be joined."""
+    c = BoxCarrier(CarryParams(stride=10, extend=4))
+    c.observe(0, Detections.empty())
+    c.observe(10, Detections.from_boxes([[366, 270, 466, 298]]))
+    c.observe(19, Detections.from_boxes([[268, 268, 369, 296]]))
+    assert len(c.tracks) == 1
+    # Backward extension follows the motion: the plate was further right before frame 10.
+    boxes, _ = c.boxes(1)
+    assert covers(boxes, np.array([462, 273, 564, 300], np.float32))

@@ -128,7 +128,8 @@ class BoxCarrier:
                 if not 1 / 3 <= ratio <= 3:
                     continue
                 cost = float(np.linalg.norm(_centre(pred) - _centre(box))) / size
-                missed = (frame - track.frames[-1]) // p.stride - 1
+                # Keyframes missed since the track was last seen (the clip's last frame can come sooner).
+                missed = max(0, -(-(frame - track.frames[-1]) // p.stride) - 1)
                 if cost <= p.match_distance * (1 + 0.5 * missed):
                     pairs.append((cost, ti, di))
         pairs.sort()

@@ -102,11 +102,13 @@ def paste(frame: np.ndarray, sprite: Sprite, x: int, y: int) -> list[float] | No
 
 
 def default_movers(width: int, height: int) -> list[Mover]:
-    face = face_sprite().scaled(height * 0.45 / face_sprite().image.shape[0])
+    """A face crossing the upper half left to right and a car crossing the lower half the other way; they never
+    overlap, so each ground-truth box is fully visible."""
+    face = face_sprite().scaled(height * 0.40 / face_sprite().image.shape[0])
     plate = plate_sprite(plate_width=max(60, int(width * 0.16)))
     return [
-        Mover(face, (0.08, 0.05), (0.40, 0.12)),
-        Mover(plate, (0.62, 0.45), (0.30, 0.40)),
+        Mover(face, (0.08, 0.04), (0.40, 0.10)),
+        Mover(plate, (0.62, 0.57), (0.30, 0.55)),
     ]
 
 

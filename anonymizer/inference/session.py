@@ -35,6 +35,8 @@ def make_session(path: Path, threads: int = 0, device: str = "auto") -> Any:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # Idle ORT threads must not spin: the decoder and encoder threads need those cores between inferences.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     providers = providers_for(device, ort.get_available_providers())
     try:
         session = ort.InferenceSession(str(path), options, providers=providers)

@@ -29,9 +29,9 @@ class Frame:
     index: int
     pts: int | None
     time_base: Fraction
-    planes: list[np.ndarray]
+    planes: list[np.ndarray]  # writable views into ``av_frame``'s own buffers: redaction happens in place
     rotation: int
-    av_frame: object | None = None  # the decoded frame, kept only until detection ran on it
+    av_frame: object | None = None  # the decoded frame (yuv420p, writable), encoded as it is after redaction
 
     @property
     def seconds(self) -> float | None:
@@ -44,14 +44,24 @@ class Frame:
         return self.av_frame.reformat(width=width, height=height, format="rgb24").to_ndarray()  # type: ignore[attr-defined]
 
 
-def _planes(frame: av.VideoFrame) -> list[np.ndarray]:
+def _own_yuv420(frame: av.VideoFrame) -> av.VideoFrame:
+    """The frame in yuv420p with buffers of its own: the decoder may still reference the buffers of a decoded
+    frame for the frames that follow, so they must never be written to in place."""
     if frame.format.name != "yuv420p":
-        frame = frame.reformat(format="yuv420p")
-    w, h = frame.width, frame.height
-    arr = frame.to_ndarray()  # (h * 3 / 2, w): Y then U then V
-    y = arr[:h].copy()
-    uv = arr[h:].reshape(2, h // 2, w // 2)
-    return [y, uv[0].copy(), uv[1].copy()]
+        converted = frame.reformat(format="yuv420p")
+        converted.pts, converted.time_base = frame.pts, frame.time_base
+        return converted
+    frame.make_writable()
+    return frame
+
+
+def _planes(frame: av.VideoFrame) -> list[np.ndarray]:
+    """Writable numpy views (height, width) of the Y, U and V planes, without copying."""
+    views = []
+    for plane in frame.planes:
+        buf = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        views.append(buf[:, : plane.width])
+    return views
 
 
 class VideoReader:
@@ -125,7 +135,7 @@ class VideoReader:
                 if isinstance(item, (av.FFmpegError, OSError, ValueError)):
                     raise media_error(self.path, item) from item
                 raise item
-            frame: av.VideoFrame = item
+            frame: av.VideoFrame = _own_yuv420(item)
             yield Frame(
                 index=index,
                 pts=frame.pts,

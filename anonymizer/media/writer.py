@@ -7,7 +7,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
 
 from anonymizer.errors import MediaError
 
@@ -52,6 +51,9 @@ class VideoWriter:
         # Identifying container metadata is dropped: nothing is copied from the input.
         self.container.metadata.clear()
         options = {"crf": str(crf), "preset": preset} if codec in ("libx264", "libx265") else {}
+        if codec == "libx264":
+            # Never carry the input's captions or user-data SEI (cameras put serials and GPS there).
+            options.update({"a53cc": "0", "udu_sei": "0"})
         stream = self.container.add_stream(codec, rate=rate or Fraction(25), options=options)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
@@ -76,12 +78,10 @@ class VideoWriter:
             self._audio_source = source
             self._audio_map = {s.index: self.container.add_stream_from_template(s) for s in inp.streams.audio}
 
-    def write(self, planes: list[np.ndarray], pts: int | None) -> None:
-        y, u, v = planes
-        arr = np.concatenate([y, u.reshape(-1, self.width), v.reshape(-1, self.width)])
-        frame = av.VideoFrame.from_ndarray(arr, format="yuv420p")
-        frame.pts = pts
+    def write_frame(self, frame: av.VideoFrame) -> None:
+        """Encode a yuv420p frame as it is (the pipeline redacts decoded frames in place), keeping its pts."""
         frame.time_base = self.time_base
+        frame.pict_type = av.video.frame.PictureType.NONE  # let the encoder choose frame types
         try:
             for packet in self.stream.encode(frame):
                 self.container.mux(packet)

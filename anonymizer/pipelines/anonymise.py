@@ -184,7 +184,9 @@ def anonymise_file(
             if on_regions is not None:
                 on_regions(frame.index, regions)
             assert writer is not None
-            writer.write(frame.planes, frame.pts)
+            writer.write_frame(frame.av_frame)
+            frame.av_frame = None
+            frame.planes = []
             input_times.append(frame.seconds if frame.seconds is not None else float("nan"))
             for carrier in carriers.values():
                 carrier.forget_before(frame.index + 1)
@@ -215,8 +217,6 @@ def anonymise_file(
                         carrier.observe(frame.index, dets)
                         report.keyframes[kind] += 1
                         report.detections[kind] += len(dets)
-                if last is not None:
-                    last.av_frame = None
                 last = frame
                 buffer.append(frame)
                 while buffer and ready(buffer[0].index):
@@ -230,7 +230,6 @@ def anonymise_file(
                     carrier.observe(last.index, dets)
                     report.keyframes[kind] += 1
                     report.detections[kind] += len(dets)
-            last.av_frame = None
             while buffer:
                 emit(buffer.popleft())
             assert writer is not None
