@@ -52,10 +52,12 @@ def _register() -> None:
     from anonymizer.cli import config as config_cmd
     from anonymizer.cli import ingest as ingest_cmd
     from anonymizer.cli import init as init_cmd
+    from anonymizer.cli import run as run_cmd
 
     cli.add_command(init_cmd.init)
     cli.add_command(config_cmd.config_group)
     cli.add_command(ingest_cmd.ingest)
+    cli.add_command(run_cmd.run)
     cli.add_command(clips_cmd.clips)
     cli.add_command(audit_cmd.audit)
 

@@ -1,0 +1,77 @@
+"""``anonymizer run BATCH``: ingest a batch and anonymise every clip of it (the main job)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from anonymizer.cli import progress as progress_bars
+from anonymizer.cli.config import actor, config_option
+from anonymizer.cli.ingest import echo_outcome, outcome_dict, summary
+from anonymizer.cli.options import settings_from, settings_options
+from anonymizer.config import load_config
+from anonymizer.pipelines.batch import Task
+from anonymizer.pipelines.run import RunOutcome, run_batch
+from anonymizer.store.catalogue import Catalogue
+
+
+def run_dict(o: RunOutcome) -> dict[str, Any]:
+    d: dict[str, Any] = {"clip": o.raw.id, "input": o.raw.uri, "output": str(o.output), "ok": o.copy is not None}
+    if o.copy is not None:
+        d.update(anonymised=o.copy.id, report=o.copy.report_uri)
+    if o.error:
+        d["error"] = o.error
+    return d
+
+
+@click.command("run")
+@click.argument("batch", type=click.Path(exists=True, path_type=Path))
+@click.option("--camera", help="Camera of every clip of the batch (default: sidecar, or a folder named after it).")
+@click.option("-j", "--workers", type=click.IntRange(0, 256), default=0,
+              help="Worker processes (0: one per CPU core, at most one per clip).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@config_option
+@settings_options
+def run(batch: Path, camera: str | None, workers: int, as_json: bool, config_path: Path, **kwargs: Any) -> None:
+    """Ingest BATCH, then anonymise every clip of it not anonymised yet into ARCHIVE/anonymised/<BATCH name>/
+    (the batch's tree mirrored), recording each copy, its report and its sha256 in the catalogue.
+
+    Settings come from the configuration's [anonymise] table; options given here override them. Rerunning does
+    nothing new; a run that was killed resumes where it stopped. Exit 3 when some clips failed or may leak (one
+    line each on stderr), 75 when another run holds the archive.
+    """
+    cfg = load_config(config_path)
+    settings = cfg.anonymise.with_(**settings_from(kwargs))
+    bar = progress_bars.bar(None, "clips", position=0)
+
+    def on_done(o: RunOutcome) -> None:
+        bar.update(1)
+        if o.error:
+            click.echo(f"error: {o.error}", err=True)
+        elif o.copy is not None and not as_json:
+            r = o.outcome.report if o.outcome else None
+            found = f": faces {r.detections.get('face', 0)}, plates {r.detections.get('plate', 0)}" if r else ""
+            click.echo(f"{o.raw.id} -> {o.copy.id} {o.output}{found}")
+
+    def clip_progress(task: Task, _i: int) -> Any:
+        return None
+
+    with Catalogue.open(cfg.catalogue_url) as cat:
+        result = run_batch(batch, cfg, cat, datetime.now(timezone.utc), camera, settings, workers, actor(),
+                           on_ingest=lambda o: echo_outcome(o, as_json), on_done=on_done,
+                           clip_progress=clip_progress)
+    bar.close()
+    done = [o for o in result.anonymised if o.copy is not None]
+    if as_json:
+        click.echo(json.dumps({
+            "ingest": [outcome_dict(o) for o in result.ingest.outcomes],
+            "anonymised": [run_dict(o) for o in result.anonymised],
+            "already_anonymised": result.already, "failed": len(result.failed),
+        }, indent=2))
+    click.echo(f"ingest: {summary(result.ingest)}; anonymise: {len(done)} done, {result.already} done before, "
+               f"{len(result.anonymised) - len(done)} failed", err=True)
+    raise SystemExit(result.exit_code())

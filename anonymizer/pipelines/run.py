@@ -1,0 +1,196 @@
+"""``run BATCH``, the main job: ingest the batch, then anonymise every clip of it not anonymised yet, and record
+each anonymised copy (linked to its raw original, with its report and sha256) in the catalogue.
+
+Resumable: outputs are written to a temporary file and renamed (``anonymise_file``), and a copy is recorded in
+one transaction once its file is complete, so a run killed at any point leaves either nothing or a finished,
+recorded copy; a rerun removes the temporary files of the killed run, redoes the copies that were not recorded
+and does nothing for the rest. One run per archive at a time (a lock; exit 75 for the second).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from anonymizer.config import Config
+from anonymizer.domain.clips import ClipRecord, clip_id
+from anonymizer.domain.retention import purge_after
+from anonymizer.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, AnonymizerError, OutputExistsError
+from anonymizer.media.probe import probe
+from anonymizer.media.writer import temp_path_for
+from anonymizer.pipelines.anonymise import report_path_for
+from anonymizer.pipelines.batch import Outcome, Task, anonymise_batch, output_name
+from anonymizer.pipelines.ingest import IngestOutcome, IngestResult, ingest_batch, sha256_of
+from anonymizer.settings import AnonymiseSettings
+from anonymizer.store.catalogue import DIR_MODE, Catalogue, ClipFilter
+from anonymizer.store.lock import FileLock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunOutcome:
+    raw: ClipRecord
+    output: Path
+    copy: ClipRecord | None = None
+    error: str | None = None
+    exit_code: int = EXIT_OK
+    outcome: Outcome | None = None
+
+
+@dataclass
+class RunResult:
+    ingest: IngestResult
+    anonymised: list[RunOutcome] = field(default_factory=list)
+    already: int = 0  # clips of the batch anonymised by an earlier run
+
+    @property
+    def failed(self) -> list[Any]:
+        return self.ingest.failed + [o for o in self.anonymised if o.error]
+
+    def exit_code(self) -> int:
+        total = len(self.ingest.outcomes) + len(self.anonymised)
+        if not self.failed:
+            return EXIT_OK
+        succeeded = self.already + len([o for o in self.anonymised if o.copy is not None])
+        return EXIT_PARTIAL if succeeded or len(self.failed) < total else EXIT_ERROR
+
+
+def output_for(raw_uri: str, batch: Path, config: Config) -> Path:
+    """ARCHIVE/anonymised/<batch folder name>/<the clip's path inside the batch>."""
+    src = Path(raw_uri)
+    root = batch.resolve()
+    if root.is_file():
+        return config.anonymised_root / output_name(src)
+    rel = src.relative_to(root)
+    return config.anonymised_root / root.name / rel.parent / output_name(src)
+
+
+def _private_dirs(path: Path, top: Path) -> None:
+    """Create ``path`` and its missing parents up to ``top`` with mode 0700 (outputs are for the staff only)."""
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=DIR_MODE, exist_ok=True)
+        if top in d.parents or d == top:
+            os.chmod(d, DIR_MODE)
+
+
+def remove_leftovers(dst: Path) -> list[Path]:
+    """Temporary files a killed run left beside ``dst`` (the lock guarantees no run is writing them now)."""
+    pattern_video = temp_path_for(dst).name.rsplit("-", 1)[0] + "-*"
+    report = report_path_for(dst)
+    gone = []
+    if dst.parent.is_dir():
+        for p in list(dst.parent.glob(pattern_video)) + list(dst.parent.glob(f".{report.name}.partial-*")):
+            p.unlink(missing_ok=True)
+            gone.append(p)
+    return gone
+
+
+def register_copy(catalogue: Catalogue, config: Config, raw: ClipRecord, dst: Path, outcome: Outcome, actor: str,
+                  now: datetime) -> ClipRecord:
+    """The anonymised copy and its audit event, in one transaction."""
+    site = config.sites.get(raw.site_id)
+    deadline = purge_after(raw.start, site.kind, site.timezone, raw.purpose, True, config.policy,
+                           site_id=raw.site_id, camera_id=raw.camera_id) if site else None
+    sha, size = sha256_of(dst)
+    info = probe(dst)
+    report = outcome.report
+    assert report is not None
+    copy = ClipRecord(
+        id=clip_id(sha), uri=str(dst.resolve()), sha256=sha, size=size, camera_id=raw.camera_id,
+        site_id=raw.site_id, purpose=raw.purpose, start=raw.start, end=raw.end, time_source=raw.time_source,
+        time_uncertain=raw.time_uncertain, codec=info.codec, width=info.width, height=info.height,
+        rate=raw.rate, frames=report.frames, duration_s=info.duration, has_audio=report.audio == "kept",
+        state="anonymised", derived_from=raw.id, report_uri=str(report_path_for(dst).resolve()),
+        purge_after=deadline, restricted=raw.restricted, ingested_at=now,
+    )
+    with catalogue.transaction() as conn:
+        catalogue.add_clip(conn, copy)
+        catalogue.audit_append(conn, now, actor, "anonymise", f"clip {copy.id}", {
+            "raw": raw.id, "output": copy.uri, "sha256": sha, "report": copy.report_uri,
+            "detections": report.detections, "models": [m.get("sha256") for m in report.models],
+        })
+    return copy
+
+
+def run_batch(
+    batch: Path,
+    config: Config,
+    catalogue: Catalogue,
+    now: datetime,
+    camera: str | None = None,
+    settings: AnonymiseSettings | None = None,
+    workers: int = 0,
+    actor: str = "anonymizer",
+    on_ingest: Callable[[IngestOutcome], None] | None = None,
+    on_done: Callable[[RunOutcome], None] | None = None,
+    clip_progress: Callable[[Task, int], Callable[[int], None] | None] | None = None,
+) -> RunResult:
+    settings = settings or config.anonymise
+    with FileLock(config.archive / ".run.lock", "run"):
+        ingested = ingest_batch(batch, config, catalogue, now, camera, actor, on_ingest)
+        result = RunResult(ingested)
+        root = batch.resolve()
+        prefix = str(root) if root.is_file() else str(root) + os.sep
+        todo: dict[Task, ClipRecord] = {}
+        # a file that failed ingest (changed since registered, say) is not anonymised under its old record
+        failed = {str(o.path.resolve()) for o in ingested.failed}
+        with catalogue.engine.connect() as conn:
+            for raw in catalogue.find(ClipFilter(state="raw", uri_prefix=prefix)):
+                if raw.uri in failed:
+                    continue
+                if catalogue.derived(conn, raw.id):
+                    result.already += 1
+                    continue
+                dst = output_for(raw.uri, batch, config)
+                owners = [c for c in catalogue.by_uri(conn, str(dst.resolve())) if c.state != "deleted"]
+                if owners:
+                    err = OutputExistsError(
+                        f"{raw.uri}: its output {dst} is already clip {owners[0].id} from another batch; fix: "
+                        "rename the batch folder and run again")
+                    result.anonymised.append(RunOutcome(raw, dst, error=str(err), exit_code=err.exit_code))
+                    continue
+                for p in remove_leftovers(dst):
+                    log.info("removed %s, left by an interrupted run", p)
+                _private_dirs(dst.parent, config.archive)
+                todo[Task(Path(raw.uri), dst)] = raw
+        for o in result.anonymised:
+            if on_done is not None:
+                on_done(o)
+        if not todo:
+            return result
+
+        def done(outcome: Outcome) -> None:
+            raw = todo[outcome.task]
+            ro = RunOutcome(raw, outcome.task.dst, outcome=outcome)
+            if outcome.error:
+                ro.error, ro.exit_code = outcome.error, outcome.exit_code or EXIT_ERROR
+            elif outcome.report is not None and outcome.report.possible_leaks:
+                leaks = outcome.report.possible_leaks
+                ro.error = (f"{outcome.task.dst}: {len(leaks)} possible leaks (first: frame {leaks[0]['frame']} "
+                            f"{leaks[0]['kind']}); not recorded as anonymised; fix: check the frames listed in "
+                            f"{report_path_for(outcome.task.dst)}, lower the thresholds and run again")
+                ro.exit_code = EXIT_PARTIAL
+            else:
+                try:
+                    ro.copy = register_copy(catalogue, config, raw, outcome.task.dst, outcome, actor, now)
+                except AnonymizerError as exc:
+                    ro.error, ro.exit_code = f"{outcome.task.dst}: {exc}", exc.exit_code
+            result.anonymised.append(ro)
+            if on_done is not None:
+                on_done(ro)
+
+        # Outputs not recorded in the catalogue are ours from an interrupted run: replace them.
+        anonymise_batch(list(todo), settings, overwrite=True, workers=workers, on_done=done,
+                        clip_progress=clip_progress)
+        return result
+

@@ -1,0 +1,142 @@
+"""``anonymizer run``: ingest + anonymise with the real models, rerun, and a run killed by SIGKILL then resumed."""
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_ingest import CONFIG, invoke, rows, tiny_clip
+
+pytestmark = pytest.mark.slow
+
+
+def setup_archive(root: Path, name: str = "archive") -> str:
+    arch = root / name
+    assert invoke("init", str(arch)).exit_code == 0
+    (arch / "anonymizer.toml").write_text(CONFIG)
+    return str(arch / "anonymizer.toml")
+
+
+def catalogue_view(archive: Path, batch: Path) -> dict:
+    """What must be the same after an interrupted-and-resumed run and an uninterrupted one."""
+    clips = rows(archive)
+    raw = sorted((c.id, Path(c.uri).relative_to(batch).as_posix(), c.camera_id, c.start, c.time_source,
+                  c.purge_after, c.frames) for c in clips if c.state == "raw")
+    copies = sorted((c.derived_from, Path(c.uri).relative_to(archive).as_posix(), c.frames, c.purge_after,
+                     Path(c.report_uri).exists()) for c in clips if c.state == "anonymised")
+    actions = sorted(e.action for e in rows(archive, "audit"))
+    return {"raw": raw, "copies": copies, "actions": actions}
+
+
+def partials(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob(".*") if ".partial" in p.name] if folder.exists() else []
+
+
+def test_run_anonymises_records_and_reruns_to_nothing(tmp_path: Path, models_ready):
+    cfg = setup_archive(tmp_path)
+    archive = tmp_path / "archive"
+    batch = tmp_path / "batch"
+    tiny_clip(batch / "door" / "a.mp4", 21, n=4, size=(320, 240), metadata={"creation_time": "2024-06-01T12:00:00Z"})
+    tiny_clip(batch / "lab1" / "sub" / "20240601_103000.mov", 22, n=4, size=(320, 240))
+    (batch / "door" / "broken.mp4").write_bytes(b"\x00" * 100)
+
+    # every frame a keyframe: these tiny clips move their face and plate too fast for carried boxes
+    fast = ("--face-stride", "1", "--plate-stride", "1")
+    r = invoke("run", str(batch), "-c", cfg, "-j", "1", "--json", *fast)
+    assert r.exit_code == 3, r.output  # the broken file
+    assert "broken.mp4" in r.stderr and "fix:" in r.stderr
+    out = json.loads(r.stdout)
+    assert [a["ok"] for a in out["anonymised"]] == [True, True], out
+
+    clips = rows(archive)
+    raws = {c.id: c for c in clips if c.state == "raw"}
+    copies = [c for c in clips if c.state == "anonymised"]
+    assert len(raws) == 2 and len(copies) == 2
+    for copy in copies:
+        raw = raws[copy.derived_from]
+        rel = Path(raw.uri).relative_to(batch)
+        assert Path(copy.uri) == (archive / "anonymised" / "batch" / rel).resolve()
+        assert copy.purge_after is None and raw.purge_after is not None
+        assert (copy.start, copy.camera_id, copy.site_id, copy.frames) == (raw.start, raw.camera_id, raw.site_id, 4)
+        from anonymizer.pipelines.ingest import sha256_of
+
+        assert sha256_of(Path(copy.uri))[0] == copy.sha256 and copy.id == copy.sha256[:16]
+        report = json.loads(Path(copy.report_uri).read_text())
+        assert report["frames"] == 4 and report["residual"]["passed"]
+        assert stat.S_IMODE(Path(copy.uri).stat().st_mode) & 0o007 == 0
+        assert stat.S_IMODE(Path(copy.report_uri).stat().st_mode) & 0o007 == 0
+        for d in Path(copy.uri).parents:
+            if d == archive:
+                break
+            assert stat.S_IMODE(d.stat().st_mode) == 0o700, d
+    assert sorted(e.action for e in rows(archive, "audit")) == ["anonymise"] * 2 + ["ingest"] * 2
+
+    shown = json.loads(invoke("clips", "show", next(iter(raws)), "-c", cfg, "--json").stdout)
+    assert len(shown["anonymised_copies"]) == 1
+    listed = json.loads(invoke("clips", "list", "-c", cfg, "--json", "--state", "anonymised").stdout)
+    assert {c["derived_from"] for c in listed} == set(raws)
+
+    before = catalogue_view(archive, batch)
+    again = invoke("run", str(batch), "-c", cfg, "-j", "1", "--json", *fast)
+    assert again.exit_code == 3
+    summary = json.loads(again.stdout)
+    assert summary["anonymised"] == [] and summary["already_anonymised"] == 2
+    assert catalogue_view(archive, batch) == before
+
+
+def test_second_run_on_the_same_archive_is_refused_while_one_runs(tmp_path: Path):
+    from anonymizer.store.lock import FileLock
+
+    cfg = setup_archive(tmp_path)
+    (tmp_path / "b").mkdir()
+    with FileLock(tmp_path / "archive" / ".run.lock", "run"):
+        r = invoke("run", str(tmp_path / "b"), "-c", cfg)
+    assert r.exit_code == 75 and "another run is running" in r.stderr
+
+
+def test_run_killed_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, models_ready):
+    batch = tmp_path / "batch"
+    for i in range(5):
+        tiny_clip(batch / "door" / f"c{i}.mp4", 30 + i, n=40, size=(320, 240),
+                  metadata={"creation_time": f"2024-06-0{i + 1}T12:00:00Z"})
+    killed_cfg = setup_archive(tmp_path, "killed")
+    killed = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "anonymizer.cli.main", "run", str(batch), "-c", killed_cfg, "-j", "1",
+           "--residual-samples", "0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path)
+    out_dir = killed / "anonymised"
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            finished = [p for p in out_dir.rglob("*.mp4") if not p.name.startswith(".")] if out_dir.exists() else []
+            if finished and partials(out_dir):
+                break  # one clip done, the next half written
+            time.sleep(0.01)
+        assert proc.poll() is None, "the run finished before it could be killed: " + proc.stderr.read().decode()
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert partials(out_dir), "killed while writing an output"
+    registered = [c for c in rows(killed) if c.state == "anonymised"]
+    assert 0 < len(registered) < 5
+    for c in rows(killed):  # nothing half-registered: every record's file is complete
+        assert Path(c.uri).stat().st_size == c.size
+
+    r = invoke("run", str(batch), "-c", killed_cfg, "-j", "1", "--residual-samples", "0")
+    assert r.exit_code == 0, r.output
+    assert partials(out_dir) == []
+    assert sorted(p.name for p in out_dir.rglob("*") if p.is_file()) == sorted(
+        [f"c{i}.mp4" for i in range(5)] + [f"c{i}.mp4.report.json" for i in range(5)])
+
+    clean_cfg = setup_archive(tmp_path, "clean")
+    r = invoke("run", str(batch), "-c", clean_cfg, "-j", "1", "--residual-samples", "0")
+    assert r.exit_code == 0, r.output
+    assert catalogue_view(killed, batch) == catalogue_view(tmp_path / "clean", batch)
+    assert invoke("audit", "verify", "-c", killed_cfg).exit_code == 0
