@@ -92,3 +92,10 @@ def test_starter_config_is_valid_and_names_every_key(tmp_path: Path):
     assert cfg.archive == tmp_path.resolve() and "lab1" in cfg.cameras
     for name in all_key_names():
         assert name.rsplit(".", 1)[-1] in text, name
+def test_readme_documents_every_key():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    import re
+
+    quoted = " ".join(re.findall(r"`[^`\n]+`", readme))
+    missing = [n for n in all_key_names() if not re.search(rf"\b{n.rsplit('.', 1)[-1]}\b", quoted)]
+    assert not missing, f"README lacks configuration keys: {missing}"

@@ -230,3 +230,11 @@ def test_audit_verify_and_export_through_the_cli(archive: Path, tmp_path: Path):
     assert "event 2" in r.stderr and "changed" in r.stderr
     out = json.loads(invoke("audit", "verify", "--json", "-c", cfg).stdout)
     assert not out["ok"] and len(out["problems"]) == 1
+
+
+def test_catalogue_commands_are_documented():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for command in ("init", "config check", "ingest", "run", "clips list", "clips show", "audit verify",
+                    "audit export"):
+        assert f"`anonymizer {command}" in readme, command
+        assert invoke(*command.split(), "--help").exit_code == 0
