@@ -287,3 +287,16 @@ def test_cli_holds_and_stats(arch):
     assert "no holds" in run(["holds", "list"], root).output
     assert hid in run(["holds", "list", "--all"], root).output
     assert run(["stats", "--json"], root).exit_code == 0
+
+
+def test_cli_clips_show_explains_the_rule(arch):
+    cat, root = arch
+    c = add_clip(cat, root, 1, "street", datetime.now(UTC) - timedelta(days=3))
+    r = run(["clips", "show", c.id], root)
+    assert r.exit_code == 0, r.output
+    assert "external site" in r.output and "2 calendar months" in r.output and "kept until" in r.output
+    (root / "anonymizer.toml").write_text((root / "anonymizer.toml").read_text()
+                                          + '\n[policy.camera]\nstreet = "1 day"\n')
+    r = run(["clips", "show", c.id, "--json"], root)
+    d = json.loads(r.output)
+    assert d["retention_rule"].startswith("camera street override") and d["retention_now"].startswith("delete")

@@ -13,6 +13,7 @@ from anonymizer.cli.ingest import clip_dict
 from anonymizer.config import load_config
 from anonymizer.domain.clips import STATES
 from anonymizer.domain.sites import PURPOSES
+from anonymizer.pipelines.purge import explain_clip
 from anonymizer.store.catalogue import Catalogue, ClipFilter
 
 
@@ -78,8 +79,11 @@ def show(config_path: Path, clip_id: str, as_json: bool) -> None:
         c = cat.get(clip_id)
         with cat.engine.connect() as conn:
             copies = cat.derived(conn, c.id)
+        retention = explain_clip(cat, cfg.policy, c.id, datetime.now(timezone.utc), cfg.archive)
     d = clip_dict(c)
     d["anonymised_copies"] = [x.id for x in copies]
+    d["retention_rule"] = retention["rule"]
+    d["retention_now"] = retention["decision"]
     if as_json:
         click.echo(json.dumps(d, indent=2))
         return

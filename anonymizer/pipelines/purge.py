@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import String, select, type_coerce, update
 from sqlalchemy.engine import Connection
 
 from anonymizer.domain.holds import HoldInfo
@@ -32,6 +32,7 @@ from anonymizer.store.schema import clips, sites
 
 log = logging.getLogger(__name__)
 
+UTC = timezone.utc
 LOCK_NAME = ".purge.lock"
 ACTOR = "purge"
 #: States a purge may move to ``deleting``.
@@ -101,34 +102,49 @@ class PurgeReport:
         return EXIT_PARTIAL if self.failures else EXIT_OK
 
 
-def _iter_clip_rows(conn: Connection) -> Iterator[Any]:
-    q = (select(clips.c.id, clips.c.uri, clips.c.start_utc, clips.c.end_utc, clips.c.site_id, clips.c.camera_id,
-                clips.c.purpose, clips.c.state, clips.c.purge_after, clips.c.restricted, sites.c.kind,
+def _utc(value: Any) -> datetime | None:
+    """A timestamp read without the column type's per-value processing (a million of them are read per plan):
+    SQLite hands back its text form, other databases a datetime."""
+    if value is None or isinstance(value, datetime):
+        return value if value is None or value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _clip_rows(conn: Connection) -> Any:
+    """Every clip not yet deleted (a deleted clip needs no decision), with its site's kind and time zone."""
+    q = (select(clips.c.id, clips.c.uri, type_coerce(clips.c.start_utc, String),
+                type_coerce(clips.c.end_utc, String), clips.c.site_id, clips.c.camera_id, clips.c.purpose,
+                clips.c.state, type_coerce(clips.c.purge_after, String), clips.c.restricted, sites.c.kind,
                 sites.c.timezone)
-         .select_from(clips.join(sites, clips.c.site_id == sites.c.id)))
-    yield from conn.execution_options(yield_per=20000).execute(q)
+         .select_from(clips.join(sites, clips.c.site_id == sites.c.id))
+         .where(clips.c.state != "deleted"))
+    return conn.execute(q)
 
 
 def plan(cat: Catalogue, policy: Policy, now: datetime, root: Path) -> Plan:
-    """Read the catalogue and decide for every clip. Touches no file except to resolve the real path of the clips
-    that would be deleted (a symlink out of the archive root turns a deletion into an anomaly)."""
-    root_norm = os.path.normpath(os.path.abspath(root))
+    """Read the catalogue and decide for every clip not yet deleted. Touches no file except to resolve the real
+    path of the clips that would be deleted (a symlink out of the archive root turns a deletion into an anomaly)."""
+    prefix = os.path.normpath(os.path.abspath(root)).rstrip(os.sep) + os.sep
     with cat.engine.connect() as conn:
         stored = get_state(conn, POLICY_FINGERPRINT)
         stale = stored != policy.fingerprint()
         infos: list[ClipInfo] = []
         uris: dict[str, str] = {}
         stored_deadlines: dict[str, datetime | None] = {}
-        for r in _iter_clip_rows(conn):
-            uri = r.uri
-            # Stored deadlines computed under another policy are ignored: decide() recomputes them.
-            pa = r.purge_after if not stale or r.state in ("deleted", "anonymised") else None
-            infos.append(ClipInfo(r.id, r.start_utc, r.end_utc, r.site_id, r.kind, r.timezone, r.camera_id,
-                                  r.purpose, r.state, pa, bool(r.restricted),
-                                  inside(os.path.normpath(uri), root_norm)))
-            uris[r.id] = uri
+        append = infos.append
+        for (cid, uri, start, end, site_id, camera_id, purpose, state, pa, restricted, kind,
+             tz) in _clip_rows(conn):
+            pa = _utc(pa)
             if stale:
-                stored_deadlines[r.id] = r.purge_after
+                stored_deadlines[cid] = pa
+                if state != "anonymised":
+                    pa = None  # computed under another policy: decide() recomputes it
+            # Lexical check here (no file system access for a million clips); the clips to delete are checked
+            # again below with every symlink resolved. Ingest stores absolute resolved paths; ".." is refused.
+            in_root = uri.startswith(prefix) and "/.." not in uri
+            append(ClipInfo(cid, _utc(start), _utc(end), site_id, kind, tz, camera_id, purpose, state, pa,
+                            bool(restricted), in_root))
+            uris[cid] = uri
         hold_list = [hold_info(h) for h in all_holds(conn)]
     decisions = decide(infos, hold_list, policy, now)
     by_id = {c.id: c for c in infos}
@@ -279,3 +295,22 @@ def decisions_as_dicts(report: PurgeReport) -> list[dict[str, Any]]:
 
 __all__ = ["DELETE", "KEEP", "Plan", "PurgeReport", "ClipOutcome", "plan", "purge", "decisions_as_dicts",
            "LOCK_NAME"]
+
+
+def explain_clip(cat: Catalogue, policy: Policy, clip_id: str, now: datetime, root: Path) -> dict[str, Any]:
+    """Which retention rule applies to one clip and why, and what a purge would do with it now."""
+    with cat.engine.connect() as conn:
+        row = conn.execute(select(clips.c.id, clips.c.uri, clips.c.start_utc, clips.c.end_utc, clips.c.site_id,
+                                  clips.c.camera_id, clips.c.purpose, clips.c.state, clips.c.purge_after,
+                                  clips.c.restricted, sites.c.kind, sites.c.timezone)
+                           .select_from(clips.join(sites, clips.c.site_id == sites.c.id))
+                           .where(clips.c.id == clip_id)).one()
+        hold_list = [hold_info(h) for h in all_holds(conn)]
+        stale = get_state(conn, POLICY_FINGERPRINT) != policy.fingerprint()
+    c = ClipInfo(row.id, row.start_utc, row.end_utc, row.site_id, row.kind, row.timezone, row.camera_id,
+                 row.purpose, row.state, None if stale and row.state != "anonymised" else row.purge_after,
+                 bool(row.restricted), row.state == "deleted" or resolved_inside(row.uri, root))
+    d = decide([c], hold_list, policy, now)[0]
+    return {"rule": _rule_text(c, policy), "rule_level": effective_rule(
+                c.site_kind, c.purpose, c.anonymised, policy, c.site_id, c.camera_id).level,
+            "purge_after": _fmt(d.purge_after), "decision": f"{d.action}: {d.detail}", "holds": list(d.holds)}
