@@ -409,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="JSON on stdout instead of the table")
     ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads (default 2)")
     ap.add_argument("--ref", default=None, help="measure this committed revision instead of the working tree")
+    ap.add_argument("--save", type=Path, default=None, help="also write the JSON to this file")
     for name, typ in (("face_threshold", float), ("plate_threshold", float), ("face_max_side", int),
                       ("plate_max_side", int), ("face_stride", int), ("plate_stride", int),
                       ("carry_frames", int), ("face_scale", float), ("plate_pad", float),
@@ -431,6 +432,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.json:
             print(f"# {res['set']}: done in {res['seconds']} s", file=sys.stderr)
     source = describe()
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text(json.dumps({"anonymizer": source, "settings": asdict(settings), "results": results},
+                                        indent=2) + "\n")
     if args.json:
         print(json.dumps({"anonymizer": source, "settings": asdict(settings), "results": results}, indent=2))
     else:

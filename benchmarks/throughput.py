@@ -346,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=900, help="seconds before a run is killed (default 900)")
     ap.add_argument("--json", action="store_true", help="JSON on stdout instead of the table")
     ap.add_argument("--ref", default=None, help="measure this committed revision instead of the working tree")
+    ap.add_argument("--save", type=Path, default=None, help="also write the JSON to this file")
     args = ap.parse_args(argv)
     if not args.clips and not args.synth:
         ap.error("give clips, --synth, or both")
@@ -371,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
             "date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "python": sys.version.split()[0],
             "anonymizer": describe()}
     results = [bench_clip(path, label, skip, args.timeout) for path, label in todo]
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
     if args.json:
         print(json.dumps({"meta": meta, "results": results}, indent=2))
     else:
