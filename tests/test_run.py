@@ -103,7 +103,7 @@ def test_second_run_on_the_same_archive_is_refused_while_one_runs(tmp_path: Path
 def test_run_killed_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, models_ready):
     batch = tmp_path / "batch"
     for i in range(5):
-        tiny_clip(batch / "door" / f"c{i}.mp4", 30 + i, n=40, size=(320, 240),
+        tiny_clip(batch / "door" / f"c{i}.mp4", 30 + i, n=24, size=(320, 240),
                   metadata={"creation_time": f"2024-06-0{i + 1}T12:00:00Z"})
     killed_cfg = setup_archive(tmp_path, "killed")
     killed = tmp_path / "killed"
