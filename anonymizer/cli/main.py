@@ -69,6 +69,10 @@ def _register() -> None:
     cli.add_command(purge_cmd.purge)
     cli.add_command(stats_cmd.stats)
 
+    from anonymizer.cli import requests as requests_cmd
+
+    cli.add_command(requests_cmd.requests_group)
+
 
 _register()
 

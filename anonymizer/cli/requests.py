@@ -1,0 +1,240 @@
+"""``anonymizer requests new|list|find|review|apply|export|report|close``: data-subject requests for the DPO."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from anonymizer.cli.config import actor, config_option
+from anonymizer.cli.timeopt import INSTANT
+from anonymizer.config import load_config
+from anonymizer.domain.requests import DEFAULT_TOLERANCE_S, DEFAULT_UNCERTAIN_TOLERANCE_S, KINDS, Tolerance
+from anonymizer.errors import EXIT_ERROR, EXIT_PARTIAL
+from anonymizer.pipelines import requests as pipeline
+from anonymizer.store.catalogue import Catalogue
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _dump(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+
+
+def _request_line(r: dict[str, Any]) -> str:
+    left = r["days_left"]
+    when = f"{-left} days overdue" if left < 0 else f"{left} days left"
+    if r["status"] != "open":
+        when = r["status"]
+    counts = f"  segments {r['segments']} (selected {r['selected']}, unhandled {r['unhandled']})" \
+        if "segments" in r and isinstance(r["segments"], int) else ""
+    return (f"{r['id']}  {r['kind']:<11} received {r['received_at'][:10]}  due {r['due_at'][:10]}  {when}  "
+            f"{r['window_start']} .. {r['window_end']} at {r['place']}{counts}")
+
+
+def _segments_text(info: dict[str, Any]) -> None:
+    click.echo(_request_line(info))
+    if not info["segments"]:
+        click.echo("  no matching recordings")
+    for s in info["segments"]:
+        c = s.get("clip") or {}
+        flags = [f for f in ("restricted" if c.get("restricted") else "",
+                             f"{s['action']} done" if s.get("handled_at") else "",
+                             "selected" if s["selected"] and not s.get("handled_at") else "") if f]
+        click.echo(f"  {s['id']}  clip {c.get('id')} ({c.get('state')}) camera {c.get('camera')}  "
+                   f"+{s['start_offset_s']:.2f}s .. +{s['end_offset_s']:.2f}s  {s['start_utc']} .. {s['end_utc']}"
+                   f"{'  [' + ', '.join(flags) + ']' if flags else ''}\n      {s['explanation']}")
+
+
+def _ids(segments: str | None, selection: Path | None, request_id: str) -> list[str] | None:
+    ids: list[str] = []
+    if segments:
+        ids += [s.strip() for s in segments.split(",") if s.strip()]
+    if selection:
+        ids += pipeline.read_selection(selection, request_id)
+    return ids or None
+
+
+segments_option = click.option("--segments", help="Segment ids, comma-separated (see 'requests find').")
+selection_option = click.option("--selection", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                                help="A selection file downloaded from the review page.")
+
+
+@click.group("requests")
+def requests_group() -> None:
+    """Data-subject requests: find recordings by time and place, review, erase, amend, restrict, export, report."""
+
+
+@requests_group.command("new")
+@config_option
+@click.option("--kind", type=click.Choice(KINDS), required=True, help="What the data subject asks for.")
+@click.option("--received", type=INSTANT, required=True, help="When the request arrived (due one month later).")
+@click.option("--from", "start", type=INSTANT, required=True, help="Start of the time the requester gave.")
+@click.option("--to", "end", type=INSTANT, required=True, help="End of the time the requester gave.")
+@click.option("--place", required=True, help="Site or camera (id or name), or a point 'lat,lon' (or 'lat,lon,radius_m').")
+@click.option("--radius", type=click.FloatRange(0), help="Radius in metres around a 'lat,lon' point [default: 100].")
+@click.option("--description", default="", help="What the requester wrote (how to recognise them, ...).")
+@click.option("--tolerance", type=click.FloatRange(0), default=DEFAULT_TOLERANCE_S, show_default=True,
+              help="Seconds the window is widened by for clips with a trusted recording time.")
+@click.option("--uncertain-tolerance", type=click.FloatRange(0), default=DEFAULT_UNCERTAIN_TOLERANCE_S,
+              show_default=True, help="Seconds the window is widened by for clips whose recording time is uncertain.")
+@json_option
+def new(config_path: Path, kind: str, received: datetime, start: datetime, end: datetime, place: str,
+        radius: float | None, description: str, tolerance: float, uncertain_tolerance: float, as_json: bool) -> None:
+    """Record a new request (audited); the due date is one calendar month after receipt."""
+    cfg = load_config(config_path)
+    with Catalogue.open(cfg.catalogue_url) as cat:
+        r = pipeline.new_request(cat, cfg, kind=kind, received=received, start=start, end=end, place=place,
+                                 radius_m=radius, description=description, now=_now(), actor=actor(),
+                                 tolerance=Tolerance(tolerance, max(tolerance, uncertain_tolerance)))
+    _dump(r) if as_json else click.echo(_request_line(r))
+
+
+@requests_group.command("list")
+@config_option
+@click.option("--all", "include_all", is_flag=True, help="Closed requests too.")
+@json_option
+def list_(config_path: Path, include_all: bool, as_json: bool) -> None:
+    """Open requests with the days left, overdue ones first."""
+    cfg = load_config(config_path)
+    with Catalogue.open(cfg.catalogue_url) as cat:
+        rows = pipeline.list_requests(cat, _now(), include_all)
+    if as_json:
+        _dump(rows)
+        return
+    if not rows:
+        click.echo("no open requests")
+    for r in rows:
+        click.echo(_request_line(r))
+
+
+@requests_group.command("find")
+@config_option
+@click.argument("request_id")
+@json_option
+def find(config_path: Path, request_id: str, as_json: bool) -> None:
+    """Match the request's time and place against the catalogue: segments with offsets and why each matched."""
+    cfg = load_config(config_path)
+    with Catalogue.open(cfg.catalogue_url) as cat:
+        info = pipeline.find(cat, cfg, request_id, now=_now(), actor=actor())
+    _dump(info) if as_json else _segments_text(info)
+
+
+@requests_group.command("show")
+@config_option
+@click.argument("request_id")
+@json_option
+def show(config_path: Path, request_id: str, as_json: bool) -> None:
+    """The request and its segments as stored (no new search)."""
+    cfg = load_config(config_path)
+    with Catalogue.open(cfg.catalogue_url) as cat:
+        info = pipeline.show(cat, request_id, _now())
+    _dump(info) if as_json else _segments_text(info)
+
+
+@requests_group.command("review")
+@config_option
+@click.argument("request_id")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the page [default: ARCHIVE/requests/ID/review.html].")
+@click.option("--every", type=click.FloatRange(min=0.1), default=pipeline.THUMB_EVERY_S, show_default=True,
+              help="Seconds between thumbnails.")
+@json_option
+def review(config_path: Path, request_id: str, out: Path | None, every: float, as_json: bool) -> None:
+    """Write a self-contained HTML page to tick the segments that show the requester (downloads a selection file)."""
+    cfg = load_config(config_path)
+    with Catalogue.open(cfg.catalogue_url) as cat:
+        r = pipeline.review(cat, cfg, request_id, now=_now(), actor=actor(), out=out, every_s=every)
+    _dump(r) if as_json else click.echo(f"{r['page']}: {r['segments']} segments, {r['thumbnails']} thumbnails")
+
+
+@requests_group.command("apply")
+@config_option
+@click.argument("request_id")
+@segments_option
+@selection_option
+@click.option("--action", type=click.Choice(pipeline.ACTIONS),
+              help="remove (the clip and its copies), redact (whole frames), cut (the segment out), restrict, "
+                   "lift (a restriction) [default by kind: erasure remove, objection redact, restriction restrict].")
+@click.option("--method", type=click.Choice(pipeline.AMEND_METHODS), default="solid", show_default=True,
+              help="How redact destroys the frames.")
+@click.option("-n", "--dry-run", is_flag=True, help="Show what would be done; change nothing.")
+@click.option("--list", "as_list", is_flag=True, help="A line per segment (the default text output).")
+@json_option
+def apply(config_path: Path, request_id: str, segments: str | None, selection: Path | None, action: str | None,
+          method: str, dry_run: bool, as_list: bool, as_json: bool) -> None:
+    """Remove, amend (redact or cut), restrict or lift the selected segments. Audited; files replaced atomically."""
+    cfg = load_config(config_path)
+    with Catalogue.open(cfg.catalogue_url) as cat:
+        r = pipeline.apply(cat, cfg, request_id, now=_now(), actor=actor(),
+                           segment_ids=_ids(segments, selection, request_id), action=action, method=method,
+                           dry_run=dry_run)
+    if as_json:
+        _dump(r)
+    else:
+        verb = "would " + r["action"] if dry_run else r["action"]
+        for it in r["segments"]:
+            outcome = it.get("outcome", "")
+            click.echo(f"{it['segment']}  clip {it['clip']}  {verb}  "
+                       f"+{it['offsets'][0]:.2f}s .. +{it['offsets'][1]:.2f}s  "
+                       f"{json.dumps(outcome, default=str) if outcome else ''}")
+    for f in r["failed"]:
+        click.echo(f"{f['segment']}: {f['error']}", err=True)
+    if r["failed"]:
+        raise SystemExit(EXIT_PARTIAL if len(r["failed"]) < len(r["segments"]) else EXIT_ERROR)
+
+
+@requests_group.command("export")
+@config_option
+@click.argument("request_id")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="A new folder, or a file ending in .zip.")
+@segments_option
+@selection_option
+@json_option
+def export(config_path: Path, request_id: str, out: Path, segments: str | None, selection: Path | None,
+           as_json: bool) -> None:
+    """Package the selected segments for an access request: video files, manifest.json, summary.txt."""
+    cfg = load_config(config_path)
+    with Catalogue.open(cfg.catalogue_url) as cat:
+        r = pipeline.export(cat, cfg, request_id, out, now=_now(), actor=actor(),
+                            segment_ids=_ids(segments, selection, request_id))
+    if as_json:
+        _dump(r)
+    else:
+        click.echo(f"{r['out']}: {len(r['segments'])} segments")
+        for it in r["segments"]:
+            click.echo(f"  {it['file']}  {it['frames']} frames  {it['start_utc']} .. {it['end_utc']}")
+
+
+@requests_group.command("report")
+@config_option
+@click.argument("request_id")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for report.json and report.html [default: ARCHIVE/requests/ID].")
+@json_option
+def report(config_path: Path, request_id: str, out_dir: Path | None, as_json: bool) -> None:
+    """What was asked, found and done, when and by whom: report.json and report.html (audited)."""
+    cfg = load_config(config_path)
+    with Catalogue.open(cfg.catalogue_url) as cat:
+        r = pipeline.report(cat, cfg, request_id, now=_now(), actor=actor(), out_dir=out_dir)
+    _dump(r) if as_json else click.echo(f"{r['html']}\n{r['json']}")
+
+
+@requests_group.command("close")
+@config_option
+@click.argument("request_id")
+@click.option("--note", default="", help="A closing note (written to the audit log).")
+@json_option
+def close(config_path: Path, request_id: str, note: str, as_json: bool) -> None:
+    """Close a request; refused while selected segments remain unhandled."""
+    cfg = load_config(config_path)
+    with Catalogue.open(cfg.catalogue_url) as cat:
+        r = pipeline.close(cat, request_id, now=_now(), actor=actor(), note=note)
+    _dump(r) if as_json else click.echo(_request_line(r))
