@@ -138,3 +138,26 @@ def test_a_short_last_interval_still_joins_the_track():
     # Backward extension follows the motion: the plate was further right before frame 10.
     boxes, _ = c.boxes(1)
     assert covers(boxes, np.array([462, 273, 564, 300], np.float32))
+
+
+def test_backfill_finds_where_a_new_object_came_from():
+    """An object first detected on keyframe 10, seen again at frame 5 by a look back: its frames before 10
+    follow its motion instead of a held box."""
+    c = BoxCarrier(CarryParams(stride=10, extend=0))
+    c.observe(0, Detections.empty())
+    c.observe(10, Detections.from_boxes([moving_box(10, speed=-12)]))
+    born = c.births(10)
+    assert len(born) == 1
+    assert c.backfill_frames(10, 0) == [5, 1]
+    got = c.backfill(5, Detections.from_boxes([moving_box(5, speed=-12), [600, 400, 620, 420]]), born)
+    assert got == born and born[0].frames == [5, 10]
+    for f in range(1, 11):
+        assert covers(c.boxes(f)[0], moving_box(f, speed=-12)), f
+
+
+def test_extrapolated_boxes_grow_with_distance():
+    c = BoxCarrier(CarryParams(stride=5, extend=5, growth=0.05))
+    c.observe(0, Detections.from_boxes([[100, 100, 140, 140]]))
+    near = c.boxes(1)[0][0]
+    far = c.boxes(8)[0][0]
+    assert (far[2] - far[0]) > (near[2] - near[0]) > 40

@@ -23,12 +23,15 @@ from anonymizer.domain.detections import Detections
 class CarryParams:
     """``stride``: frames between keyframes; ``extend``: extra frames covered before and after a track;
     ``max_gap``: keyframes a track may miss and still be joined; ``match_distance``: centre distance, in box
-    sizes, under which a detection continues a track."""
+    sizes, under which a detection continues a track (generous: a wrong join only widens the covered area, a
+    missed join leaves moving objects to held boxes); ``growth``: how much an extrapolated box grows per frame
+    away from its observation, in box sizes per side (where the object went is less certain farther out)."""
 
     stride: int = 1
     extend: int = 4
     max_gap: int = 2
-    match_distance: float = 1.5
+    match_distance: float = 2.5
+    growth: float = 0.05
 
     def __post_init__(self) -> None:
         if self.stride < 1:
@@ -86,6 +89,11 @@ def _centre(box: np.ndarray) -> np.ndarray:
 
 def _hull(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array([min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])], np.float32)
+
+
+def _grow(box: np.ndarray, frames: int, growth: float) -> np.ndarray:
+    pad = growth * _size(box) * abs(frames)
+    return (box + np.array([-pad, -pad, pad, pad], np.float32)).astype(np.float32)
 
 
 def _interpolate(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
@@ -146,6 +154,48 @@ class BoxCarrier:
             if di not in used_d:
                 self.tracks.append(Track([frame], [detections.xyxy[di].copy()]))
 
+    def births(self, frame: int) -> list[Track]:
+        """Tracks first seen on keyframe ``frame``."""
+        return [t for t in self.tracks if t.frames == [frame]]
+
+    def backfill_frames(self, frame: int, previous_keyframe: int) -> list[int]:
+        """Frames between two keyframes worth a look for where a track born on ``frame`` came from: the
+        midpoint, then the frame just after the previous keyframe (latest first)."""
+        candidates = [(previous_keyframe + frame) // 2, previous_keyframe + 1]
+        out: list[int] = []
+        for f in candidates:
+            if previous_keyframe < f < frame and f not in out:
+                out.append(f)
+        return out
+
+    def backfill(self, frame: int, detections: Detections, tracks: list[Track]) -> list[Track]:
+        """Add detections from an earlier, non-key ``frame`` to tracks that start after it (each takes its
+        nearest detection within the matching gate); returns the tracks that got one. This finds where an
+        object that appeared between keyframes came from, so its backward extension follows its motion."""
+        p = self.params
+        taken: set[int] = set()
+        extended: list[Track] = []
+        for track in tracks:
+            if not track.frames or track.frames[0] <= frame:
+                continue
+            first = track.boxes[0]
+            best, best_cost = -1, float("inf")
+            for di, (box, _score) in enumerate(detections):
+                if di in taken:
+                    continue
+                ratio = _size(box) / _size(first)
+                if not 1 / 3 <= ratio <= 3:
+                    continue
+                cost = float(np.linalg.norm(_centre(first) - _centre(box))) / max(_size(first), _size(box))
+                if cost <= p.match_distance and cost < best_cost:
+                    best, best_cost = di, cost
+            if best >= 0:
+                taken.add(best)
+                track.frames.insert(0, frame)
+                track.boxes.insert(0, detections.xyxy[best].copy())
+                extended.append(track)
+        return extended
+
     def boxes(self, frame: int) -> tuple[np.ndarray, int]:
         """Boxes covering ``frame`` and how many of them were detected on that very frame."""
         p = self.params
@@ -157,10 +207,10 @@ class BoxCarrier:
                 continue
             if frame < first:
                 back = track.boxes[0] + track.first_velocity() * (frame - first)
-                out.append(_hull(back, track.boxes[0]))
+                out.append(_grow(_hull(back, track.boxes[0]), first - frame, p.growth))
             elif frame > last:
                 ahead = track.predict(frame)
-                out.append(_hull(ahead, track.boxes[-1]))
+                out.append(_grow(_hull(ahead, track.boxes[-1]), frame - last, p.growth))
             else:
                 i = int(np.searchsorted(track.frames, frame, side="right")) - 1
                 if track.frames[i] == frame:

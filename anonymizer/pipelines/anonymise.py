@@ -52,6 +52,7 @@ class ClipReport:
     settings: dict = field(default_factory=dict)
     keyframes: dict[str, int] = field(default_factory=dict)
     detections: dict[str, int] = field(default_factory=dict)
+    backfill_detections: dict[str, int] = field(default_factory=dict)
     frames_with_regions: int = 0
     frames_carried_only: int = 0
     verification: dict = field(default_factory=dict)
@@ -193,6 +194,25 @@ def anonymise_file(
             if progress is not None:
                 progress(1)
 
+        def observe(kind: str, carrier: BoxCarrier, frame: Frame) -> None:
+            """Detect on a keyframe; for an object first seen here, look back at buffered frames between the
+            keyframes to find where it came from (its earlier frames are then covered along its motion)."""
+            previous = carrier.last_keyframe
+            dets = _detect(frame, detectors[kind], width, height)
+            carrier.observe(frame.index, dets)
+            report.keyframes[kind] += 1
+            report.detections[kind] += len(dets)
+            born = carrier.births(frame.index) if previous >= 0 else []
+            if not born:
+                return
+            by_index = {f.index: f for f in buffer}
+            for f in carrier.backfill_frames(frame.index, previous):
+                if f not in by_index or by_index[f].av_frame is None or not born:
+                    continue
+                found = _detect(by_index[f], detectors[kind], width, height)
+                report.backfill_detections[kind] = report.backfill_detections.get(kind, 0) + 1
+                born = carrier.backfill(f, found, born)
+
         def ready(index: int) -> bool:
             return all(c.last_keyframe >= index + c.reach for c in carriers.values())
 
@@ -211,14 +231,11 @@ def anonymise_file(
                             report.audio = "kept"
                         else:
                             report.audio = "dropped"
+                buffer.append(frame)
                 for kind, carrier in carriers.items():
                     if carrier.is_keyframe(frame.index):
-                        dets = _detect(frame, detectors[kind], width, height)
-                        carrier.observe(frame.index, dets)
-                        report.keyframes[kind] += 1
-                        report.detections[kind] += len(dets)
+                        observe(kind, carrier, frame)
                 last = frame
-                buffer.append(frame)
                 while buffer and ready(buffer[0].index):
                     emit(buffer.popleft())
             if last is None:
@@ -226,10 +243,7 @@ def anonymise_file(
             # The last frame is always a keyframe, so nothing that appears at the very end is missed.
             for kind, carrier in carriers.items():
                 if carrier.last_keyframe < last.index:
-                    dets = _detect(last, detectors[kind], width, height)
-                    carrier.observe(last.index, dets)
-                    report.keyframes[kind] += 1
-                    report.detections[kind] += len(dets)
+                    observe(kind, carrier, last)
             while buffer:
                 emit(buffer.popleft())
             assert writer is not None
