@@ -218,7 +218,9 @@ def candidates(conn: Any, window: Window, place: Place, index: PlaceIndex, toler
     widest = timedelta(seconds=tolerance.widest)
     lo = window.start - widest - timedelta(seconds=longest_clip_s(conn))
     hi = window.end + widest
-    cond = [clips.c.start_utc >= lo, clips.c.start_utc <= hi, clips.c.state.in_(MATCHED_STATES)]
+    # Only the time range goes to an index (ix_clips_start_utc); a condition on state would make SQLite pick
+    # ix_clips_state instead (most clips share a state) and scan the catalogue. The matcher drops deleted clips.
+    cond = [clips.c.start_utc >= lo, clips.c.start_utc <= hi]
     if place.kind == "camera":
         cond.append(clips.c.camera_id == place.id)
     else:
