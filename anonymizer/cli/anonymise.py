@@ -11,7 +11,7 @@ import click
 from anonymizer.cli import progress as progress_bars
 from anonymizer.cli.options import settings_from, settings_options
 from anonymizer.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL
-from anonymizer.pipelines.batch import BatchResult, Outcome, Task, anonymise_batch, plan_tasks
+from anonymizer.pipelines.batch import BatchResult, Outcome, Task, anonymise_batch, expected_frames, plan_tasks
 from anonymizer.settings import AnonymiseSettings
 
 
@@ -57,7 +57,7 @@ def run_and_render(tasks: list[Task], settings: AnonymiseSettings, overwrite: bo
         open_bars.clear()
         if not progress_bars.enabled():
             return None
-        b = progress_bars.bar(None, task.src.name, position=1, leave=False)
+        b = progress_bars.bar(expected_frames(task.src), task.src.name, position=1, leave=False)
         open_bars.append(b)
         return b.update
 

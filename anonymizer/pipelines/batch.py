@@ -125,6 +125,16 @@ def check_models() -> None:
         installed(spec)
 
 
+def expected_frames(path: Path) -> int | None:
+    """Frames the container declares (for progress bars); None when unknown or unreadable."""
+    from anonymizer.media.probe import probe
+
+    try:
+        return probe(path).frames or None
+    except AnonymizerError:
+        return None
+
+
 def default_workers(n_tasks: int) -> int:
     return max(1, min(n_tasks, os.cpu_count() or 1))
 
