@@ -260,3 +260,16 @@ def test_review_page_has_thumbnails_and_checkboxes(world):
     assert page.count("data:image/jpeg;base64,") == r["thumbnails"] >= 4
     assert "http://" not in page and "https://" not in page  # self-contained
     assert "request.review" in actions(world)
+
+
+def test_written_files_are_private(world):
+    import stat
+
+    req = new(world, "objection", "2024-06-01T10:00:00Z", "2024-06-01T10:00:01Z", "lab1")
+    cli_json("requests", "find", req["id"], "-c", world["cfg"])
+    page = Path(cli_json("requests", "review", req["id"], "-c", world["cfg"])["page"])
+    rep = cli_json("requests", "report", req["id"], "-c", world["cfg"])
+    for p in (page, Path(rep["json"]), Path(rep["html"])):
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
+    for d in (page.parent, page.parent.parent):
+        assert stat.S_IMODE(d.stat().st_mode) == 0o700, d

@@ -104,7 +104,9 @@ def _place(row: Any) -> Place:
 
 def _private_file(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically with mode 0600 (a temporary sibling renamed into place)."""
-    path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    missing = [d for d in [path.parent, *path.parent.parents] if not d.exists()]
+    for d in reversed(missing):  # every folder created here is private, not only the last one
+        d.mkdir(mode=DIR_MODE, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
