@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test env models bench clean
+.PHONY: demo test env models browser bench clean
 
 $(BIN)/anonymizer: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,16 @@ models: env
 demo: models
 	$(BIN)/anonymizer demo demo
 
-test: models
+# The DPO review page is tested in a real headless Chromium (Debian's packages). Installed here when missing and
+# possible (root with apt-get); otherwise that one test says why it did not run.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium and chromium-driver for the browser test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) || echo "chromium could not be installed: the browser test will be skipped"; \
+	else echo "chromium not installed and cannot be installed here: the review-page browser test will be skipped"; fi
+
+test: models browser
 	$(BIN)/python -m pytest -q
 
 clean:
