@@ -89,6 +89,11 @@ class Config:
     def anonymised_root(self) -> Path:
         return self.archive / "anonymised"
 
+    @property
+    def raw_root(self) -> Path:
+        """Where ingest imports clips from batches outside the archive root: raw/<site>/<camera>/<YYYY>/<MM>/."""
+        return self.archive / "raw"
+
 
 def default_catalogue_url(archive: Path) -> str:
     return f"sqlite:///{archive / CATALOGUE_NAME}"

@@ -154,8 +154,29 @@ def test_ingest_batch(archive: Path, tmp_path: Path):
         assert c.state == "raw" and c.width == 160 and c.height == 120 and c.frames == 3 and c.codec == "h264"
         assert c.rate == "25" and not c.has_audio and c.start.tzinfo == UTC
         assert c.id == c.sha256[:16] and c.size == Path(c.uri).stat().st_size
+    # the batch lies outside the archive root: every clip imported into ARCHIVE/raw/<site>/<camera>/<YYYY>/<MM>/
+    # (the month of its start in the site's calendar), the original kept where it was
+    raw = archive.resolve() / "raw"
+    assert {n: Path(c.uri) for n, c in got.items()} == {
+        "20240601_103000.mp4": raw / "hq" / "lab1" / "2024" / "06" / "20240601_103000.mp4",
+        "clip_a.mp4": raw / "street" / "gate" / "2024" / "06" / "clip_a.mp4",
+        "side.mp4": raw / "hq" / "door" / "2024" / "05" / "side.mp4",
+        "notime.mp4": raw / "hq" / "door" / "2024" / "06" / "notime.mp4",
+    }
+    originals = {"20240601_103000.mp4": clips["filename"], "clip_a.mp4": clips["container"],
+                 "side.mp4": clips["sidecar"], "notime.mp4": clips["mtime"]}
+    for n, c in got.items():
+        assert c.imported_from == str(originals[n].resolve()) and originals[n].exists()
+        assert Path(c.uri).read_bytes() == originals[n].read_bytes()
+    assert (raw / "hq" / "door" / "2024" / "05" / "side.mp4.json").read_text() == \
+        (tmp_path / "batch" / "door" / "side.mp4.json").read_text()
+    warnings = [l for l in r.stderr.splitlines() if l.startswith("warning: ")]
+    assert len(warnings) == 1 and "4 originals" in warnings[0] and "not covered by the retention policy" in \
+        warnings[0] and "--move" in warnings[0]
     events = rows(archive, "audit")
     assert [e.action for e in events] == ["ingest"] * 4
+    assert sorted(json.loads(e.details)["imported_from"] for e in events) == sorted(
+        str(p.resolve()) for p in originals.values())
 
     # a rerun registers nothing new and says the same about the bad files
     again = invoke("ingest", str(tmp_path / "batch"), "-c", cfg, "--json")
@@ -238,3 +259,222 @@ def test_catalogue_commands_are_documented():
                     "audit export"):
         assert f"`anonymizer {command}" in readme, command
         assert invoke(*command.split(), "--help").exit_code == 0
+
+
+# ---------------------------------------------------------------------------- import into the archive root
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def door_batch(root: Path, name: str = "b", seeds=(41, 42)) -> list[Path]:
+    """Clips of camera door (site hq, Europe/Berlin), starting 31 May 23:30 UTC: 1 June in Berlin."""
+    made = []
+    for i, seed in enumerate(seeds):
+        made.append(tiny_clip(root / name / "door" / f"c{i}.mp4", seed,
+                              metadata={"creation_time": "2024-05-31T23:30:00Z"}))
+    return made
+
+
+def test_import_copies_into_the_archive_with_sha256_check_and_private_modes(archive: Path, tmp_path: Path):
+    originals = door_batch(tmp_path)
+    (tmp_path / "b" / "door" / "c0.json").write_text('{"camera": "door"}')
+    r = invoke("ingest", str(tmp_path / "b"), "-c", str(archive / "anonymizer.toml"))
+    assert r.exit_code == 0, r.output
+    month = archive / "raw" / "hq" / "door" / "2024" / "06"  # local date in Berlin, not the UTC one (May)
+    assert files_under(archive / "raw") == ["hq/door/2024/06/c0.mp4", "hq/door/2024/06/c0.mp4.json",
+                                            "hq/door/2024/06/c1.mp4"]
+    from anonymizer.pipelines.ingest import sha256_of
+
+    got = {Path(c.uri).name: c for c in rows(archive)}
+    for o in originals:
+        c = got[o.name]
+        assert Path(c.uri) == (month / o.name).resolve() and c.imported_from == str(o.resolve())
+        assert sha256_of(Path(c.uri))[0] == sha256_of(o)[0] == c.sha256 and o.exists()
+        assert stat.S_IMODE(Path(c.uri).stat().st_mode) in (0o640, 0o600)
+    assert stat.S_IMODE((month / "c0.mp4.json").stat().st_mode) in (0o640, 0o600)
+    for d in (archive / "raw", month.parent.parent.parent, month.parent.parent, month.parent, month):
+        assert stat.S_IMODE(d.stat().st_mode) == 0o700, d
+    assert f"-> {(month / 'c0.mp4').resolve()}" in r.stdout
+    assert r.stderr.count("warning: ") == 1 and "2 originals" in r.stderr
+    shown = json.loads(invoke("clips", "show", got["c0.mp4"].id, "-c", str(archive / "anonymizer.toml"),
+                              "--json").stdout)
+    assert shown["imported_from"] == str(originals[0].resolve())
+
+
+def test_a_copy_that_does_not_match_the_source_sha256_is_not_registered(archive: Path, tmp_path: Path,
+                                                                       monkeypatch):
+    import anonymizer.pipelines.ingest as ingest_mod
+
+    door_batch(tmp_path, seeds=(43,))
+    real = ingest_mod.shutil.copyfileobj
+
+    def corrupting(src, dst, length=0):
+        real(src, dst, length)
+        dst.write(b"\0")  # a bad write (or a file still growing): the copy's sha256 differs
+
+    monkeypatch.setattr(ingest_mod.shutil, "copyfileobj", corrupting)
+    r = invoke("ingest", str(tmp_path / "b"), "-c", str(archive / "anonymizer.toml"))
+    assert r.exit_code == 1
+    assert "does not match the sha256" in r.stderr and "nothing was registered" in r.stderr
+    assert rows(archive) == [] and rows(archive, "audit") == []
+    assert files_under(archive / "raw") == []  # no temporary file left either
+    monkeypatch.setattr(ingest_mod.shutil, "copyfileobj", real)
+    assert invoke("ingest", str(tmp_path / "b"), "-c", str(archive / "anonymizer.toml")).exit_code == 0
+    assert files_under(archive / "raw") == ["hq/door/2024/06/c0.mp4"]
+
+
+def test_move_removes_the_originals_only_after_the_commit(archive: Path, tmp_path: Path, monkeypatch):
+    import anonymizer.pipelines.ingest as ingest_mod
+
+    originals = door_batch(tmp_path)
+    (tmp_path / "b" / "door" / "c1.mp4.json").write_text('{"camera": "door"}')
+    cfg = str(archive / "anonymizer.toml")
+    real_register = ingest_mod.register_clip
+
+    def crash(*_a, **_k):
+        raise RuntimeError("killed between the copy and the catalogue commit")
+
+    monkeypatch.setattr(ingest_mod, "register_clip", crash)
+    with pytest.raises(RuntimeError):
+        invoke("ingest", str(tmp_path / "b"), "-c", cfg, "--move")
+    # the copy is there, unregistered; the original is untouched
+    assert files_under(archive / "raw") == ["hq/door/2024/06/c0.mp4"]
+    assert rows(archive) == [] and all(o.exists() for o in originals)
+    (archive / "raw" / "hq" / "door" / "2024" / "06" / ".c1.mp4.import-12345").write_bytes(b"half a copy")
+
+    monkeypatch.setattr(ingest_mod, "register_clip", real_register)
+    r = invoke("ingest", str(tmp_path / "b"), "-c", cfg, "--move", "--json")
+    assert r.exit_code == 0, r.output
+    assert "warning: " not in r.stderr  # nothing is left outside the archive
+    out = json.loads(r.stdout)
+    assert [c["original_removed"] for c in out["clips"]] == [True, True]
+    assert not any(o.exists() for o in originals) and not (tmp_path / "b" / "door" / "c1.mp4.json").exists()
+    # the leftover copy was recognised (same sha256: no clash name), the half-written temporary file replaced
+    assert files_under(archive / "raw") == ["hq/door/2024/06/c0.mp4", "hq/door/2024/06/c1.mp4",
+                                            "hq/door/2024/06/c1.mp4.json"]
+    events = rows(archive, "audit")
+    assert [e.action for e in events] == ["ingest", "ingest.remove_original"] * 2
+    for registered, removed in zip(events[::2], events[1::2]):
+        assert registered.object == removed.object and registered.seq < removed.seq
+        assert json.loads(removed.details)["original"] == json.loads(registered.details)["imported_from"]
+    assert invoke("audit", "verify", "-c", cfg).exit_code == 0
+
+
+def test_move_of_an_already_imported_batch_removes_the_verified_originals(archive: Path, tmp_path: Path):
+    originals = door_batch(tmp_path)
+    cfg = str(archive / "anonymizer.toml")
+    assert invoke("ingest", str(tmp_path / "b"), "-c", cfg).exit_code == 0
+    (c0, c1) = sorted(rows(archive), key=lambda c: Path(c.uri).name)
+    Path(c1.uri).write_bytes(b"damaged")  # the archive copy no longer vouches for the original
+    r = invoke("ingest", str(tmp_path / "b"), "-c", cfg, "--move")
+    assert r.exit_code == 3
+    assert not originals[0].exists() and originals[1].exists()
+    assert "c1.mp4: not removed (--move)" in r.stderr and "1 originals" in r.stderr
+    assert [e.action for e in rows(archive, "audit")] == ["ingest", "ingest", "ingest.remove_original"]
+
+
+def test_in_place_registers_outside_the_root_and_the_purge_reports_them(archive: Path, tmp_path: Path):
+    from anonymizer.config import load_config
+    from anonymizer.pipelines.purge import purge
+    from anonymizer.store.catalogue import Catalogue
+
+    originals = door_batch(tmp_path)
+    cfg = str(archive / "anonymizer.toml")
+    assert invoke("ingest", str(tmp_path / "b"), "-c", cfg, "--in-place", "--move").exit_code == 2
+    r = invoke("ingest", str(tmp_path / "b"), "-c", cfg, "--in-place")
+    assert r.exit_code == 0, r.output
+    assert sorted(c.uri for c in rows(archive)) == sorted(str(o.resolve()) for o in originals)
+    assert all(c.imported_from is None for c in rows(archive)) and files_under(archive / "raw") == []
+    warnings = [l for l in r.stderr.splitlines() if l.startswith("warning: ")]
+    assert len(warnings) == 1 and "registered in place outside the archive root" in warnings[0]
+    assert json.loads(rows(archive, "audit")[0].details)["imported_from"] is None
+    # rerun: nothing new
+    again = json.loads(invoke("ingest", str(tmp_path / "b"), "-c", cfg, "--json", "--in-place").stdout)
+    assert (again["registered"], again["known"], again["failed"]) == (0, 2, 0)
+    assert files_under(archive / "raw") == []
+
+    conf = load_config(Path(cfg))
+    with Catalogue.open(conf.catalogue_url) as cat:
+        report = purge(cat, conf.policy, datetime(2025, 1, 1, tzinfo=UTC), conf.archive)  # marketing: 6 months
+    assert report.exit_code == 3 and len(report.failures) == 2 and all(o.exists() for o in originals)
+
+    # ingested again without --in-place: the clips are imported after all (same ids), and the purge can keep its word
+    ids = sorted(c.id for c in rows(archive))
+    r = invoke("ingest", str(tmp_path / "b"), "-c", cfg)
+    assert r.exit_code == 0, r.output
+    assert sorted(c.id for c in rows(archive)) == ids
+    assert files_under(archive / "raw") == ["hq/door/2024/06/c0.mp4", "hq/door/2024/06/c1.mp4"]
+    assert sorted(c.imported_from for c in rows(archive)) == sorted(str(o.resolve()) for o in originals)
+    assert [e.action for e in rows(archive, "audit")][-2:] == ["ingest.import"] * 2
+    assert "2 originals" in r.stderr
+    with Catalogue.open(conf.catalogue_url) as cat:
+        report = purge(cat, conf.policy, datetime(2025, 1, 1, tzinfo=UTC), conf.archive)
+    assert report.exit_code == 0 and [o.outcome for o in report.outcomes] == ["deleted", "deleted"]
+    assert files_under(archive / "raw") == [] and all(o.exists() for o in originals)
+
+
+def test_rerun_is_idempotent(archive: Path, tmp_path: Path):
+    door_batch(tmp_path)
+    cfg = str(archive / "anonymizer.toml")
+    assert invoke("ingest", str(tmp_path / "b"), "-c", cfg).exit_code == 0
+    before = (rows(archive), files_under(archive / "raw"), rows(archive, "audit"))
+    r = invoke("ingest", str(tmp_path / "b"), "-c", cfg, "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert (out["registered"], out["known"], out["failed"]) == (0, 2, 0)
+    assert "2 originals" in out["warning"]  # the originals are still outside: still said
+    assert (rows(archive), files_under(archive / "raw"), rows(archive, "audit")) == before
+    # the same content elsewhere is still a duplicate, named
+    shutil.copy(tmp_path / "b" / "door" / "c0.mp4", tmp_path / "b" / "door" / "copy.mp4")
+    r = invoke("ingest", str(tmp_path / "b"), "-c", cfg)
+    c0 = next(c for c in rows(archive) if c.uri.endswith("c0.mp4"))
+    assert r.exit_code == 3 and f"copy.mp4: duplicate of clip {c0.id} ({c0.uri}" in r.stderr
+    assert files_under(archive / "raw") == before[1]
+
+
+def test_name_clash_gets_a_short_sha_prefix(archive: Path, tmp_path: Path):
+    cfg = str(archive / "anonymizer.toml")
+    door_batch(tmp_path, "day1", seeds=(51,))
+    door_batch(tmp_path, "day2", seeds=(52,))  # another recording, the same name, camera and month
+    assert invoke("ingest", str(tmp_path / "day1"), "-c", cfg).exit_code == 0
+    assert invoke("ingest", str(tmp_path / "day2"), "-c", cfg).exit_code == 0
+    second = next(c for c in rows(archive) if c.imported_from.startswith(str((tmp_path / "day2").resolve())))
+    assert files_under(archive / "raw") == sorted(["hq/door/2024/06/c0.mp4", f"hq/door/2024/06/{second.sha256[:8]}-c0.mp4"])
+    assert Path(second.uri).name == f"{second.sha256[:8]}-c0.mp4"
+    assert Path(second.uri).read_bytes() == (tmp_path / "day2" / "door" / "c0.mp4").read_bytes()
+
+
+def test_a_batch_inside_the_archive_root_is_registered_in_place(archive: Path):
+    made = door_batch(archive / "incoming")
+    r = invoke("ingest", str(archive / "incoming" / "b"), "-c", str(archive / "anonymizer.toml"))
+    assert r.exit_code == 0 and "warning: " not in r.stderr
+    assert sorted(c.uri for c in rows(archive)) == sorted(str(p.resolve()) for p in made)
+    assert all(c.imported_from is None for c in rows(archive)) and files_under(archive / "raw") == []
+
+
+def test_purge_deletes_an_imported_clip_when_due(archive: Path, tmp_path: Path):
+    from datetime import timedelta
+
+    from anonymizer.config import load_config
+    from anonymizer.pipelines.purge import purge
+    from anonymizer.store.catalogue import Catalogue
+
+    original = tiny_clip(tmp_path / "b" / "gate" / "g.mp4", 61, metadata={"creation_time": "2024-06-01T12:00:00Z"})
+    cfg = str(archive / "anonymizer.toml")
+    assert invoke("ingest", str(tmp_path / "b"), "-c", cfg, "--move").exit_code == 0
+    (clip,) = rows(archive)
+    assert Path(clip.uri).exists() and not original.exists()
+    conf = load_config(Path(cfg))
+    with Catalogue.open(conf.catalogue_url) as cat:
+        early = purge(cat, conf.policy, clip.purge_after - timedelta(seconds=1), conf.archive)
+        assert early.outcomes == [] and Path(clip.uri).exists()
+        report = purge(cat, conf.policy, clip.purge_after + timedelta(seconds=1), conf.archive)
+    assert report.exit_code == 0 and not report.failures
+    assert [(o.clip_id, o.outcome) for o in report.outcomes] == [(clip.id, "deleted")]
+    assert not Path(clip.uri).exists() and rows(archive)[0].state == "deleted"
+    # a rerun of the ingest does not bring the purged footage back
+    tiny_clip(tmp_path / "b" / "gate" / "g.mp4", 61, metadata={"creation_time": "2024-06-01T12:00:00Z"})
+    r = invoke("ingest", str(tmp_path / "b"), "-c", cfg, "--json")
+    assert json.loads(r.stdout)["known"] == 1 and files_under(archive / "raw") == []

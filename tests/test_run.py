@@ -26,8 +26,8 @@ def setup_archive(root: Path, name: str = "archive") -> str:
 def catalogue_view(archive: Path, batch: Path) -> dict:
     """What must be the same after an interrupted-and-resumed run and an uninterrupted one."""
     clips = rows(archive)
-    raw = sorted((c.id, Path(c.uri).relative_to(batch).as_posix(), c.camera_id, c.start, c.time_source,
-                  c.purge_after, c.frames) for c in clips if c.state == "raw")
+    raw = sorted((c.id, Path(c.imported_from).relative_to(batch).as_posix(), Path(c.uri).relative_to(archive).as_posix(),
+                  c.camera_id, c.start, c.time_source, c.purge_after, c.frames) for c in clips if c.state == "raw")
     copies = sorted((c.derived_from, Path(c.uri).relative_to(archive).as_posix(), c.frames, c.purge_after,
                      Path(c.report_uri).exists()) for c in clips if c.state == "anonymised")
     actions = sorted(e.action for e in rows(archive, "audit"))
@@ -60,7 +60,9 @@ def test_run_anonymises_records_and_reruns_to_nothing(tmp_path: Path, models_rea
     assert len(raws) == 2 and len(copies) == 2
     for copy in copies:
         raw = raws[copy.derived_from]
-        rel = Path(raw.uri).relative_to(batch)
+        rel = Path(raw.imported_from).relative_to(batch)  # the batch lies outside the archive: imported
+        assert Path(raw.uri).parent == (archive / "raw" / raw.site_id / raw.camera_id / "2024" / "06").resolve()
+        assert Path(raw.uri).read_bytes() == (batch / rel).read_bytes()
         assert Path(copy.uri) == (archive / "anonymised" / "batch" / rel).resolve()
         assert copy.purge_after is None and raw.purge_after is not None
         assert (copy.start, copy.camera_id, copy.site_id, copy.frames) == (raw.start, raw.camera_id, raw.site_id, 4)
@@ -87,7 +89,16 @@ def test_run_anonymises_records_and_reruns_to_nothing(tmp_path: Path, models_rea
     assert again.exit_code == 3
     summary = json.loads(again.stdout)
     assert summary["anonymised"] == [] and summary["already_anonymised"] == 2
+    assert "2 originals" in summary["warning"] and again.stderr.count("warning: ") == 1
     assert catalogue_view(archive, batch) == before
+
+    # --move: the originals go once verified against their archive copies; the clips are still the batch's
+    moved = invoke("run", str(batch), "-c", cfg, "-j", "1", "--json", "--move", *fast)
+    assert moved.exit_code == 3 and "warning: " not in moved.stderr
+    assert not (batch / "door" / "a.mp4").exists() and not (batch / "lab1" / "sub" / "20240601_103000.mov").exists()
+    assert json.loads(moved.stdout)["already_anonymised"] == 2
+    assert catalogue_view(archive, batch)["raw"] == before["raw"]
+    assert sorted(e.action for e in rows(archive, "audit")).count("ingest.remove_original") == 2
 
 
 def test_second_run_on_the_same_archive_is_refused_while_one_runs(tmp_path: Path):

@@ -11,7 +11,7 @@ import click
 
 from anonymizer.cli import progress as progress_bars
 from anonymizer.cli.config import actor, config_option
-from anonymizer.cli.ingest import echo_outcome, outcome_dict, summary
+from anonymizer.cli.ingest import echo_outcome, echo_warning, import_mode, import_options, outcome_dict, summary
 from anonymizer.cli.options import settings_from, settings_options
 from anonymizer.config import load_config
 from anonymizer.pipelines.batch import Task
@@ -33,17 +33,23 @@ def run_dict(o: RunOutcome) -> dict[str, Any]:
 @click.option("--camera", help="Camera of every clip of the batch (default: sidecar, or a folder named after it).")
 @click.option("-j", "--workers", type=click.IntRange(0, 256), default=0,
               help="Worker processes (0: one per CPU core, at most one per clip).")
+@import_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @config_option
 @settings_options
-def run(batch: Path, camera: str | None, workers: int, as_json: bool, config_path: Path, **kwargs: Any) -> None:
+def run(batch: Path, camera: str | None, workers: int, move: bool, in_place: bool, as_json: bool,
+        config_path: Path, **kwargs: Any) -> None:
     """Ingest BATCH, then anonymise every clip of it not anonymised yet into ARCHIVE/anonymised/<BATCH name>/
     (the batch's tree mirrored), recording each copy, its report and its sha256 in the catalogue.
+
+    Ingest as with 'anonymizer ingest': clips outside the archive root are imported into ARCHIVE/raw/ first (the
+    originals kept, with a warning, unless --move; --in-place registers them where they lie).
 
     Settings come from the configuration's [anonymise] table; options given here override them. Rerunning does
     nothing new; a run that was killed resumes where it stopped. Exit 3 when some clips failed or may leak (one
     line each on stderr), 75 when another run holds the archive.
     """
+    mode = import_mode(move, in_place)
     cfg = load_config(config_path)
     settings = cfg.anonymise.with_(**settings_from(kwargs))
     bar = progress_bars.bar(None, "clips", position=0)
@@ -63,7 +69,7 @@ def run(batch: Path, camera: str | None, workers: int, as_json: bool, config_pat
     with Catalogue.open(cfg.catalogue_url) as cat:
         result = run_batch(batch, cfg, cat, datetime.now(timezone.utc), camera, settings, workers, actor(),
                            on_ingest=lambda o: echo_outcome(o, as_json), on_done=on_done,
-                           clip_progress=clip_progress)
+                           clip_progress=clip_progress, mode=mode)
     bar.close()
     done = [o for o in result.anonymised if o.copy is not None]
     if as_json:
@@ -71,7 +77,9 @@ def run(batch: Path, camera: str | None, workers: int, as_json: bool, config_pat
             "ingest": [outcome_dict(o) for o in result.ingest.outcomes],
             "anonymised": [run_dict(o) for o in result.anonymised],
             "already_anonymised": result.already, "failed": len(result.failed),
+            "warning": result.ingest.retention_warning(),
         }, indent=2))
+    echo_warning(result.ingest)
     click.echo(f"ingest: {summary(result.ingest)}; anonymise: {len(done)} done, {result.already} done before, "
                f"{len(result.anonymised) - len(done)} failed", err=True)
     raise SystemExit(result.exit_code())

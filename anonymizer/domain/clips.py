@@ -41,3 +41,4 @@ class ClipRecord:
     purge_after: datetime | None = None
     restricted: bool = False
     ingested_at: datetime | None = None
+    imported_from: str | None = None  # original path of a clip imported into the archive (uri is the archive copy)

@@ -5,6 +5,17 @@ a probe of the video, its sha256, its recording start (sidecar, filename pattern
 camera's clock, modification time marked uncertain) and its ``purge_after`` from the retention policy. Each clip is
 registered with its audit event in one transaction: completely or not at all. A clip that cannot be registered
 gets one line naming the file, the cause and the fix; the rest of the batch goes on.
+
+Every clip ends up under the archive root, where the purge can delete it on time. A file already inside the root
+is registered where it lies. A file outside it is imported (unless ``in_place``) into
+``ARCHIVE/raw/<site>/<camera>/<YYYY>/<MM>/<name>`` (the recording start's month in the site's calendar; a short
+sha256 prefix on a name clash): copied to a hidden temporary file beside its destination, fsynced, checked
+against the source's sha256, renamed; its sidecar copied beside it; then registered with the archive path as its
+uri and the original path as ``imported_from``. With ``move`` the original is removed once the clip is committed.
+A rerun finds an imported clip by its sha256 and source path and does nothing; a crash between the copy and the
+commit leaves at most a hidden temporary file (removed by the next ingest into that folder) or an unregistered
+file with the same sha256 at the destination (registered as it is by the next ingest). One ingest per archive at
+a time (a lock; exit 75 for the second).
 """
 
 from __future__ import annotations
@@ -12,11 +23,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from dataclasses import dataclass, field
+import shutil
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator
+
+from sqlalchemy import update
 
 from anonymizer.config import CONFIG_NAME, Config
 from anonymizer.domain.clips import ClipRecord, clip_id
@@ -27,6 +41,7 @@ from anonymizer.domain.recording_time import (
     parse_filename_time,
     parse_sidecar,
     recording_start,
+    zone,
 )
 from anonymizer.domain.retention import purge_after
 from anonymizer.domain.sites import Camera
@@ -43,15 +58,26 @@ from anonymizer.errors import (
 )
 from anonymizer.media.probe import probe
 from anonymizer.pipelines.batch import VIDEO_SUFFIXES
-from anonymizer.store.catalogue import Catalogue
+from anonymizer.store.catalogue import DIR_MODE, Catalogue
+from anonymizer.store.lock import FileLock
+from anonymizer.store.schema import clips
 
 log = logging.getLogger(__name__)
 UTC = timezone.utc
 CHUNK = 1 << 20
 
 REGISTERED = "registered"
-KNOWN = "known"  # registered before, same file at the same place: nothing to do
+KNOWN = "known"  # registered before, same file at the same place (or imported before from it): nothing to do
 FAILED = "failed"
+
+#: How clips outside the archive root are brought in.
+IMPORT = "import"  # copy into ARCHIVE/raw, keep the original (the default)
+MOVE = "move"  # copy into ARCHIVE/raw, remove the original once the clip is committed
+IN_PLACE = "in-place"  # register it where it lies (the purge cannot delete it: reported as an anomaly)
+MODES = (IMPORT, MOVE, IN_PLACE)
+FILE_MODE = 0o640
+LOCK_NAME = ".ingest.lock"
+TEMP_MARK = ".import-"  # hidden temporary files: .<name>.import-<pid>
 
 
 @dataclass
@@ -59,20 +85,41 @@ class IngestOutcome:
     path: Path
     status: str
     clip: ClipRecord | None = None
-    error: str | None = None
+    error: str | None = None  # a failure, or (for a registered or known clip) an original that --move could not remove
     exit_code: int = EXIT_OK
+    outside: bool = False  # the original lies outside the archive root and is still there
+    moved: bool = False  # the original was removed (--move)
 
 
 @dataclass
 class IngestResult:
     outcomes: list[IngestOutcome] = field(default_factory=list)
+    batch: Path | None = None
+    archive: Path | None = None
+    mode: str = IMPORT
 
     def having(self, status: str) -> list[IngestOutcome]:
         return [o for o in self.outcomes if o.status == status]
 
     @property
     def failed(self) -> list[IngestOutcome]:
-        return self.having(FAILED)
+        return [o for o in self.outcomes if o.status == FAILED or o.error]
+
+    def retention_warning(self) -> str | None:
+        """One line when originals of catalogued clips remain outside the archive root, or None."""
+        outside = [o for o in self.outcomes if o.outside and o.clip is not None and o.status in (REGISTERED, KNOWN)]
+        in_place = len([o for o in outside if o.clip is not None and o.clip.imported_from is None])
+        originals = len(outside) - in_place
+        parts = []
+        if originals:
+            parts.append(f"{originals} originals in {self.batch} stay outside the archive root {self.archive} and "
+                         "are not covered by the retention policy (only their imported copies are): remove them, "
+                         "or ingest with --move")
+        if in_place:
+            parts.append(f"{in_place} clips of {self.batch} are registered in place outside the archive root "
+                         f"{self.archive}: the retention policy cannot be kept for them (the purge will not delete "
+                         "them and reports them as failures); ingest again without --in-place to import them")
+        return "; ".join(parts) or None
 
     def exit_code(self) -> int:
         if not self.failed:
@@ -96,6 +143,12 @@ def sidecar_for(path: Path) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` lies under ``root``, both with every symlink resolved (as the purge checks it)."""
+    p, r = os.path.realpath(path), os.path.realpath(root).rstrip(os.sep)
+    return p == r or p.startswith(r + os.sep)
 
 
 def batch_files(batch: Path, config: Config) -> Iterator[Path]:
@@ -147,8 +200,11 @@ def _camera_for(path: Path, batch: Path, config: Config, given: str | None, side
 
 
 def prepare_clip(path: Path, batch: Path, config: Config, now: datetime, camera: str | None,
-                 catalogue: Catalogue) -> ClipRecord | IngestOutcome:
-    """Everything about one clip that needs no write: the record to insert, or an outcome (known or failed)."""
+                 catalogue: Catalogue, mode: str = IMPORT) -> ClipRecord | IngestOutcome:
+    """Everything about one clip that needs no write: the record to insert, or an outcome (known or failed).
+
+    A clip to import comes back with ``imported_from`` set and ``uri`` still the source: ``import_clip`` gives it
+    its archive path."""
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         raise _Fail(f"{path}: not a video file (suffix {path.suffix or 'none'!r}); fix: move it out of the batch "
                     "folder, or rename it if it is a video")
@@ -164,18 +220,24 @@ def prepare_clip(path: Path, batch: Path, config: Config, now: datetime, camera:
     site = config.sites[cam.site]
 
     uri = str(path.resolve())
+    to_import = mode != IN_PLACE and not inside(path, config.archive)
     sha, size = sha256_of(path)
     with catalogue.engine.connect() as conn:
         same = catalogue.by_sha256(conn, sha)
         at_uri = [c for c in catalogue.by_uri(conn, uri) if c.state != "deleted"]
+        earlier = [c for c in catalogue.by_imported_from(conn, uri) if c.state != "deleted"] if to_import else []
     if same is not None:
-        if same.uri == uri:
+        if same.uri == uri or same.imported_from == uri:
             return IngestOutcome(path, KNOWN, clip=same)
         raise _Fail(f"{path}: duplicate of clip {same.id} ({same.uri}, state {same.state}), same sha256; fix: "
                     "nothing to register, remove the copy", DuplicateClipError.exit_code)
     if at_uri:
         raise _Fail(f"{path}: changed since it was registered as clip {at_uri[0].id} (sha256 differs); fix: restore "
                     "the original file, or move the new one to another name")
+    if earlier:
+        raise _Fail(f"{path}: imported before from this path as clip {earlier[0].id} ({earlier[0].uri}, state "
+                    f"{earlier[0].state}) with other content (sha256 differs: this file changed, or the archive "
+                    "copy was amended); fix: move the new file to another name, or remove it if it is the old one")
 
     try:
         info = probe(path)
@@ -203,8 +265,109 @@ def prepare_clip(path: Path, batch: Path, config: Config, now: datetime, camera:
         start=when.start, end=end, time_source=when.source, time_uncertain=when.uncertain, codec=info.codec,
         width=info.width, height=info.height, rate=str(Fraction(info.rate)) if info.rate else None,
         frames=info.frames, duration_s=info.duration, has_audio=info.has_audio, state="raw",
-        purge_after=deadline, ingested_at=now,
+        purge_after=deadline, ingested_at=now, imported_from=uri if to_import else None,
     )
+
+
+def _component(value: str, what: str, path: Path) -> str:
+    """A site or camera id used as a folder name: one plain path component."""
+    if not value or value in (".", "..") or os.sep in value or (os.altsep and os.altsep in value) or "\0" in value:
+        raise _Fail(f"{path}: {what} id {value!r} cannot name a folder of the archive; fix: rename it in the "
+                    "configuration (no slash, not . or ..)")
+    return value
+
+
+def private_dirs(path: Path, top: Path) -> None:
+    """Create ``path`` and its missing parents (below ``top``, which exists) with mode 0700."""
+    missing = []
+    p = path
+    while not p.exists() and p != top and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=DIR_MODE, exist_ok=True)
+        os.chmod(d, DIR_MODE)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def import_folder(record: ClipRecord, config: Config, path: Path) -> Path:
+    """ARCHIVE/raw/<site>/<camera>/<YYYY>/<MM>: the month of the recording start in the site's calendar."""
+    site = config.sites[record.site_id]
+    local = record.start.astimezone(zone(site.timezone))
+    root = Path(os.path.realpath(config.raw_root))
+    return (root / _component(site.id, "site", path) / _component(record.camera_id, "camera", path)
+            / f"{local.year:04d}" / f"{local.month:02d}")
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Hidden temporary files an interrupted ingest left in ``folder`` (the ingest lock says no one writes them)."""
+    if folder.is_dir():
+        for p in folder.iterdir():
+            if p.name.startswith(".") and TEMP_MARK in p.name:
+                log.info("removed %s, left by an interrupted ingest", p)
+                p.unlink(missing_ok=True)
+
+
+def _copy_atomic(src: Path, dst: Path, sha: str | None) -> None:
+    """Copy ``src`` to a hidden temporary file beside ``dst``, fsync, check its sha256 (when given), rename."""
+    tmp = dst.with_name(f".{dst.name}{TEMP_MARK}{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+            shutil.copyfileobj(inp, out, CHUNK)
+            out.flush()
+            os.fsync(out.fileno())
+        if sha is not None and sha256_of(tmp)[0] != sha:
+            raise _Fail(f"{src}: its copy in the archive does not match the sha256 read before (the file changed "
+                        "while it was imported, or a read or write error); nothing was registered; fix: run "
+                        "ingest again once the file is complete")
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(dst.parent)
+
+
+def import_clip(path: Path, record: ClipRecord, config: Config, catalogue: Catalogue) -> ClipRecord:
+    """Bring the file (and its sidecar) into ARCHIVE/raw; the record with its archive path as uri.
+
+    The destination is the original name, else ``<sha8>-<name>`` (then longer prefixes) when that name is taken by
+    another file or by any clip of the catalogue. A file already there with the same sha256 is what an interrupted
+    ingest left: it is registered as it is."""
+    folder = import_folder(record, config, path)
+    private_dirs(folder, Path(os.path.realpath(config.archive)))
+    _remove_leftovers(folder)
+    name = path.name
+    candidates = [folder / n for n in (name, f"{record.sha256[:8]}-{name}", f"{record.sha256[:16]}-{name}",
+                                       f"{record.sha256}-{name}")]
+    with catalogue.engine.connect() as conn:
+        # a uri names one clip for ever, deleted ones included
+        free = [d for d in candidates if not catalogue.by_uri(conn, str(d))]
+    dest = None
+    for d in free:
+        if os.path.lexists(d):
+            if d.is_file() and not d.is_symlink() and sha256_of(d)[0] == record.sha256:
+                log.info("%s: found at %s (an interrupted ingest copied it), registering it", path, d)
+                dest = d
+                break
+            continue  # another file of that name: a clash
+        _copy_atomic(path, d, record.sha256)
+        dest = d
+        break
+    if dest is None:
+        raise _Fail(f"{path}: no free name for it in {folder}; fix: rename the file and ingest again")
+    side = sidecar_for(path)
+    if side is not None:
+        _copy_atomic(side, dest.with_name(dest.name + ".json"), None)
+    return replace(record, uri=str(dest))
 
 
 def register_clip(catalogue: Catalogue, record: ClipRecord, actor: str, now: datetime) -> None:
@@ -215,6 +378,48 @@ def register_clip(catalogue: Catalogue, record: ClipRecord, actor: str, now: dat
             "uri": record.uri, "sha256": record.sha256, "camera": record.camera_id, "site": record.site_id,
             "start": record.start.isoformat(), "time_source": record.time_source,
             "purge_after": record.purge_after.isoformat() if record.purge_after else None,
+            "imported_from": record.imported_from,
+        })
+
+
+def adopt_in_place(path: Path, clip: ClipRecord, config: Config, catalogue: Catalogue, actor: str,
+                   now: datetime) -> ClipRecord:
+    """A clip registered in place outside the archive root (``--in-place``, or before imports existed): import its
+    file now and point the clip at the archive copy (one transaction, audited)."""
+    record = import_clip(path, replace(clip, imported_from=clip.uri), config, catalogue)
+    with catalogue.transaction() as conn:
+        res = conn.execute(update(clips).where(clips.c.id == clip.id, clips.c.uri == clip.uri)
+                           .values(uri=record.uri, imported_from=record.imported_from))
+        if res.rowcount != 1:
+            raise _Fail(f"{path}: clip {clip.id} changed while it was being imported; fix: run ingest again")
+        catalogue.audit_append(conn, now, actor, "ingest.import", f"clip {clip.id}", {
+            "uri": record.uri, "imported_from": record.imported_from, "sha256": record.sha256,
+        })
+    return record
+
+
+def remove_original(catalogue: Catalogue, path: Path, clip: ClipRecord, actor: str, now: datetime) -> None:
+    """--move: remove the batch original (and its sidecar) of a committed clip whose archive copy is verified,
+    and audit it. Raises _Fail when the archive copy cannot vouch for it."""
+    if clip.state != "deleted":  # a clip the purge deleted: its original is all that is left, and is overdue
+        if not os.path.isfile(clip.uri) or sha256_of(Path(clip.uri))[0] != clip.sha256:
+            raise _Fail(f"{path}: not removed (--move): its archive copy {clip.uri} is missing or differs from "
+                        "the catalogue's sha256; fix: check the archive copy, then remove the original by hand")
+    real = Path(os.path.realpath(path))
+    side = sidecar_for(path)
+    try:
+        os.unlink(real)
+        if real != path and os.path.islink(path):
+            os.unlink(path)
+        if side is not None:
+            os.unlink(side)
+    except OSError as exc:
+        raise _Fail(f"{path}: imported as clip {clip.id}, but the original could not be removed ({exc.strerror}); "
+                    "fix: remove it by hand, it is not covered by the retention policy") from exc
+    with catalogue.transaction() as conn:
+        catalogue.audit_append(conn, now, actor, "ingest.remove_original", f"clip {clip.id}", {
+            "original": str(real), "sidecar": str(side) if side else None, "uri": clip.uri, "sha256": clip.sha256,
+            "clip_state": clip.state,
         })
 
 
@@ -226,37 +431,82 @@ def ingest_batch(
     camera: str | None = None,
     actor: str = "anonymizer",
     on_outcome: Callable[[IngestOutcome], None] | None = None,
+    mode: str = IMPORT,
 ) -> IngestResult:
-    """Register every clip of ``batch`` (a folder, walked recursively, or one file)."""
+    """Register every clip of ``batch`` (a folder, walked recursively, or one file); clips outside the archive root
+    are imported into it first (``mode``: IMPORT, MOVE or IN_PLACE; see the module docstring)."""
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r}: expected one of {MODES}")
     if not batch.exists():
         raise ClipError(f"{batch}: no such batch folder")
     if camera is not None and camera not in config.cameras:
         raise ConfigError(f"--camera {camera}: unknown camera (configured: {', '.join(config.cameras) or 'none'})")
-    with catalogue.transaction() as conn:
-        catalogue.sync(conn, config.sites.values(), config.cameras.values())
-    result = IngestResult()
-    for path in batch_files(batch, config):
-        try:
-            prepared = prepare_clip(path, batch, config, now, camera, catalogue)
-            if isinstance(prepared, IngestOutcome):
-                outcome = prepared
-            else:
-                register_clip(catalogue, prepared, actor, now)
-                outcome = IngestOutcome(path, REGISTERED, clip=prepared)
-        except _Fail as exc:
-            outcome = IngestOutcome(path, FAILED, error=str(exc), exit_code=exc.exit_code)
-        except DuplicateClipError as exc:  # registered by someone else between our check and our insert
-            outcome = IngestOutcome(path, FAILED, error=f"{path}: {exc}", exit_code=exc.exit_code)
-        except OSError as exc:
-            outcome = IngestOutcome(path, FAILED, error=f"{path}: cannot read ({exc.strerror}); fix: check the "
-                                    "file's permissions", exit_code=EXIT_ERROR)
-        except AnonymizerError as exc:
-            if not isinstance(exc, ClipError):
-                raise
-            outcome = IngestOutcome(path, FAILED, error=f"{path}: {exc}", exit_code=exc.exit_code)
-        if outcome.status == FAILED:
-            log.debug("ingest failed: %s", outcome.error)
-        result.outcomes.append(outcome)
-        if on_outcome is not None:
-            on_outcome(outcome)
+    with FileLock(config.archive / LOCK_NAME, "ingest"):
+        with catalogue.transaction() as conn:
+            catalogue.sync(conn, config.sites.values(), config.cameras.values())
+        result = IngestResult(batch=batch, archive=config.archive, mode=mode)
+        for path in batch_files(batch, config):
+            outcome = _ingest_one(path, batch, config, catalogue, now, camera, actor, mode)
+            if outcome.status == FAILED:
+                log.debug("ingest failed: %s", outcome.error)
+            result.outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
     return result
+
+
+def _ingest_one(path: Path, batch: Path, config: Config, catalogue: Catalogue, now: datetime, camera: str | None,
+                actor: str, mode: str) -> IngestOutcome:
+    outcome: IngestOutcome | None = None
+    try:
+        prepared = prepare_clip(path, batch, config, now, camera, catalogue, mode)
+        if isinstance(prepared, IngestOutcome):
+            outcome = prepared
+            known = outcome.clip
+            if (known is not None and mode != IN_PLACE and known.imported_from is None
+                    and known.state in ("raw", "amended") and known.uri == str(path.resolve())
+                    and not inside(path, config.archive)):
+                outcome.clip = adopt_in_place(path, known, config, catalogue, actor, now)
+        else:
+            record = prepared
+            if record.imported_from is not None:
+                record = import_clip(path, record, config, catalogue)
+            try:
+                register_clip(catalogue, record, actor, now)
+            except DuplicateClipError:
+                if record.imported_from is not None:  # our copy, unregistered: not left behind in the archive
+                    with catalogue.engine.connect() as conn:
+                        ours = not catalogue.by_uri(conn, record.uri)
+                    if ours:
+                        Path(record.uri).unlink(missing_ok=True)
+                        Path(record.uri + ".json").unlink(missing_ok=True)
+                raise
+            outcome = IngestOutcome(path, REGISTERED, clip=record)
+        clip = outcome.clip
+        outside = clip is not None and not inside(path, config.archive)
+        outcome.outside = outside
+        if outside and mode == MOVE and clip is not None and clip.imported_from == str(path.resolve()):
+            remove_original(catalogue, path, clip, actor, now)
+            outcome.outside, outcome.moved = False, True
+        return outcome
+    except _Fail as exc:
+        if outcome is not None:  # registered (or known), but --move could not remove the original
+            outcome.error, outcome.exit_code = str(exc), exc.exit_code
+            return outcome
+        return IngestOutcome(path, FAILED, error=str(exc), exit_code=exc.exit_code)
+    except DuplicateClipError as exc:  # registered by someone else between our check and our insert
+        return IngestOutcome(path, FAILED, error=f"{path}: {exc}", exit_code=exc.exit_code)
+    except OSError as exc:
+        if outcome is not None:  # registered (or known); checking the archive copy for --move failed
+            outcome.error = (f"{path}: registered as clip {outcome.clip.id if outcome.clip else '?'}, but the "
+                             f"original was not removed ({exc.strerror}); fix: check the archive copy, then remove "
+                             "the original by hand")
+            outcome.exit_code = EXIT_ERROR
+            return outcome
+        return IngestOutcome(path, FAILED, error=f"{path}: cannot read or copy ({exc.strerror}); fix: check the "
+                             "file's permissions and the archive's free space", exit_code=EXIT_ERROR)
+    except AnonymizerError as exc:
+        if not isinstance(exc, ClipError):
+            raise
+        return IngestOutcome(path, FAILED, error=f"{path}: {exc}", exit_code=exc.exit_code)
+

@@ -24,7 +24,7 @@ from anonymizer.media.probe import probe
 from anonymizer.media.writer import temp_path_for
 from anonymizer.pipelines.anonymise import report_path_for
 from anonymizer.pipelines.batch import Outcome, Task, anonymise_batch, output_name
-from anonymizer.pipelines.ingest import IngestOutcome, IngestResult, ingest_batch, sha256_of
+from anonymizer.pipelines.ingest import FAILED, IMPORT, IngestOutcome, IngestResult, ingest_batch, sha256_of
 from anonymizer.settings import AnonymiseSettings
 from anonymizer.store.catalogue import DIR_MODE, Catalogue, ClipFilter
 from anonymizer.store.lock import FileLock
@@ -60,9 +60,19 @@ class RunResult:
         return EXIT_PARTIAL if succeeded or len(self.failed) < total else EXIT_ERROR
 
 
-def output_for(raw_uri: str, batch: Path, config: Config) -> Path:
-    """ARCHIVE/anonymised/<batch folder name>/<the clip's path inside the batch>."""
-    src = Path(raw_uri)
+def batch_path(raw: ClipRecord, batch: Path) -> Path:
+    """Where the clip lies (or lay, when it was imported into ARCHIVE/raw) in the batch."""
+    root = str(batch.resolve())
+    for p in (raw.uri, raw.imported_from):
+        if p and (p == root or p.startswith(root.rstrip(os.sep) + os.sep)):
+            return Path(p)
+    return Path(raw.imported_from or raw.uri)
+
+
+def output_for(raw: ClipRecord | str, batch: Path, config: Config) -> Path:
+    """ARCHIVE/anonymised/<batch folder name>/<the clip's path inside the batch> (for a clip imported into
+    ARCHIVE/raw, the path its original had in the batch)."""
+    src = Path(raw) if isinstance(raw, str) else batch_path(raw, batch)
     root = batch.resolve()
     if root.is_file():
         return config.anonymised_root / output_name(src)
@@ -134,24 +144,29 @@ def run_batch(
     on_ingest: Callable[[IngestOutcome], None] | None = None,
     on_done: Callable[[RunOutcome], None] | None = None,
     clip_progress: Callable[[Task, int], Callable[[int], None] | None] | None = None,
+    mode: str = IMPORT,
 ) -> RunResult:
+    """Ingest ``batch`` (``mode`` as for ``ingest_batch``: clips outside the archive root are imported into it),
+    then anonymise every clip of it, found by where it lies or where it was imported from."""
     settings = settings or config.anonymise
     with FileLock(config.archive / ".run.lock", "run"):
-        ingested = ingest_batch(batch, config, catalogue, now, camera, actor, on_ingest)
+        ingested = ingest_batch(batch, config, catalogue, now, camera, actor, on_ingest, mode=mode)
         result = RunResult(ingested)
         root = batch.resolve()
         prefix = str(root) if root.is_file() else str(root) + os.sep
         todo: dict[Task, ClipRecord] = {}
         # a file that failed ingest (changed since registered, say) is not anonymised under its old record
-        failed = {str(o.path.resolve()) for o in ingested.failed}
+        failed = {str(o.path.resolve()) for o in ingested.outcomes if o.status == FAILED}
+        found = {c.id: c for c in catalogue.find(ClipFilter(state="raw", uri_prefix=prefix))}
+        found.update((c.id, c) for c in catalogue.find(ClipFilter(state="raw", imported_from_prefix=prefix)))
         with catalogue.engine.connect() as conn:
-            for raw in catalogue.find(ClipFilter(state="raw", uri_prefix=prefix)):
-                if raw.uri in failed:
+            for raw in sorted(found.values(), key=lambda c: (c.start, c.id)):
+                if raw.uri in failed or raw.imported_from in failed:
                     continue
                 if catalogue.derived(conn, raw.id):
                     result.already += 1
                     continue
-                dst = output_for(raw.uri, batch, config)
+                dst = output_for(raw, batch, config)
                 owners = [c for c in catalogue.by_uri(conn, str(dst.resolve())) if c.state != "deleted"]
                 if owners:
                     err = OutputExistsError(

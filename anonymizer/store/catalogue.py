@@ -69,6 +69,7 @@ class ClipFilter:
     until: datetime | None = None
     expiring_before: datetime | None = None
     uri_prefix: str | None = None
+    imported_from_prefix: str | None = None
     limit: int | None = None
 
 
@@ -171,6 +172,10 @@ class Catalogue:
     def by_uri(self, conn: Connection, uri: str) -> list[ClipRecord]:
         return [_record(r) for r in conn.execute(select(clips).where(clips.c.uri == uri).order_by(clips.c.id))]
 
+    def by_imported_from(self, conn: Connection, source: str) -> list[ClipRecord]:
+        q = select(clips).where(clips.c.imported_from == source).order_by(clips.c.id)
+        return [_record(r) for r in conn.execute(q)]
+
     def derived(self, conn: Connection, raw_id: str, state: str = "anonymised") -> list[ClipRecord]:
         q = select(clips).where(clips.c.derived_from == raw_id, clips.c.state == state).order_by(clips.c.id)
         return [_record(r) for r in conn.execute(q)]
@@ -208,6 +213,8 @@ class Catalogue:
         if f.uri_prefix is not None:
             # a prefix test without LIKE wildcards (paths may hold % and _)
             cond.append(func.substr(clips.c.uri, 1, len(f.uri_prefix)) == f.uri_prefix)
+        if f.imported_from_prefix is not None:
+            cond.append(func.substr(clips.c.imported_from, 1, len(f.imported_from_prefix)) == f.imported_from_prefix)
         q = select(clips).where(*cond).order_by(clips.c.start_utc, clips.c.id)
         if f.limit:
             q = q.limit(f.limit)

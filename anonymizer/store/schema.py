@@ -109,11 +109,13 @@ clips = Table(
     Column("purge_after", UtcDateTime),
     Column("restricted", Boolean, nullable=False, default=False),
     Column("ingested_at", UtcDateTime, nullable=False),
+    Column("imported_from", String(2048)),  # the original path of a clip imported into ARCHIVE/raw (0004)
     Index("ix_clips_uri", "uri"),
     Index("ix_clips_state", "state"),
     Index("ix_clips_start_utc", "start_utc"),
     Index("ix_clips_purge_after", "purge_after"),
     Index("ix_clips_derived_from", "derived_from"),
+    Index("ix_clips_imported_from", "imported_from"),
 )
 
 audit_events = Table(
