@@ -151,3 +151,25 @@ def test_run_killed_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, model
     assert r.exit_code == 0, r.output
     assert catalogue_view(killed, batch) == catalogue_view(tmp_path / "clean", batch)
     assert invoke("audit", "verify", "-c", killed_cfg).exit_code == 0
+
+
+def test_run_leaves_restricted_clips_alone(tmp_path: Path, models_ready):
+    """A restriction request flags clips: no command processes them until it is lifted (retention still runs)."""
+    from sqlalchemy import update
+
+    from anonymizer.store.catalogue import Catalogue
+    from anonymizer.store.schema import clips as clips_table
+
+    cfg = setup_archive(tmp_path)
+    archive = tmp_path / "archive"
+    batch = tmp_path / "batch"
+    tiny_clip(batch / "door" / "a.mp4", 31, n=3, size=(160, 120), metadata={"creation_time": "2024-06-01T12:00:00Z"})
+    assert invoke("ingest", str(batch), "-c", cfg).exit_code == 0
+    (raw,) = rows(archive)
+    with Catalogue.open(f"sqlite:///{archive / 'catalogue.sqlite'}") as cat, cat.transaction() as conn:
+        conn.execute(update(clips_table).where(clips_table.c.id == raw.id).values(restricted=True))
+    r = invoke("run", str(batch), "-c", cfg, "-j", "1", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["restricted"] == [raw.id]
+    assert [c.state for c in rows(archive)] == ["raw"]
+    assert not (archive / "anonymised").exists() or not any((archive / "anonymised").rglob("*.mp4"))

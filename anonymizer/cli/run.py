@@ -77,9 +77,11 @@ def run(batch: Path, camera: str | None, workers: int, move: bool, in_place: boo
             "ingest": [outcome_dict(o) for o in result.ingest.outcomes],
             "anonymised": [run_dict(o) for o in result.anonymised],
             "already_anonymised": result.already, "failed": len(result.failed),
+            "restricted": result.restricted,
             "warning": result.ingest.retention_warning(),
         }, indent=2))
     echo_warning(result.ingest)
     click.echo(f"ingest: {summary(result.ingest)}; anonymise: {len(done)} done, {result.already} done before, "
-               f"{len(result.anonymised) - len(done)} failed", err=True)
+               f"{len(result.anonymised) - len(done)} failed"
+               + (f", {len(result.restricted)} restricted (left alone)" if result.restricted else ""), err=True)
     raise SystemExit(result.exit_code())

@@ -47,6 +47,7 @@ class RunResult:
     ingest: IngestResult
     anonymised: list[RunOutcome] = field(default_factory=list)
     already: int = 0  # clips of the batch anonymised by an earlier run
+    restricted: list[str] = field(default_factory=list)  # ids left alone: a data-subject restriction holds them
 
     @property
     def failed(self) -> list[Any]:
@@ -162,6 +163,10 @@ def run_batch(
         with catalogue.engine.connect() as conn:
             for raw in sorted(found.values(), key=lambda c: (c.start, c.id)):
                 if raw.uri in failed or raw.imported_from in failed:
+                    continue
+                if raw.restricted:  # a restriction request: no processing until it is lifted
+                    log.warning("%s: clip %s is restricted by a data-subject request; not anonymised", raw.uri, raw.id)
+                    result.restricted.append(raw.id)
                     continue
                 if catalogue.derived(conn, raw.id):
                     result.already += 1
