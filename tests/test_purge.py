@@ -300,3 +300,14 @@ def test_cli_clips_show_explains_the_rule(arch):
     r = run(["clips", "show", c.id, "--json"], root)
     d = json.loads(r.output)
     assert d["retention_rule"].startswith("camera street override") and d["retention_now"].startswith("delete")
+
+
+def test_the_imported_sidecar_goes_with_its_clip(arch):
+    cat, root = arch
+    due = add_clip(cat, root, 11, "gate", NOW - timedelta(days=4))
+    kept = add_clip(cat, root, 12, "gate", NOW - timedelta(days=1))
+    for c in (due, kept):
+        Path(c.uri + ".json").write_text('{"start": "2024-05-28T10:00:00Z", "camera": "gate"}')
+    purge(cat, POLICY, NOW, root)
+    assert not Path(due.uri).exists() and not Path(due.uri + ".json").exists()
+    assert Path(kept.uri).exists() and Path(kept.uri + ".json").exists()

@@ -199,6 +199,10 @@ def _delete_one(cat: Catalogue, d: Decision, c: ClipInfo, uri: str, root: Path, 
         os.unlink(real)
         if real != uri and os.path.islink(uri):
             os.unlink(uri)
+        # The sidecar ingest copied beside an imported clip (CLIP.json: its recording time and camera) goes too.
+        sidecar = real + ".json"
+        if os.path.isfile(sidecar) and resolved_inside(sidecar, root):
+            os.unlink(sidecar)
     except FileNotFoundError:
         if resumed:
             detail = "finished a deletion an interrupted purge had started"
