@@ -140,19 +140,38 @@ def test_a_short_last_interval_still_joins_the_track():
     assert covers(boxes, np.array([462, 273, 564, 300], np.float32))
 
 
-def test_backfill_finds_where_a_new_object_came_from():
-    """An object first detected on keyframe 10, seen again at frame 5 by a look back: its frames before 10
-    follow its motion instead of a held box."""
+def test_refinement_finds_where_a_new_object_came_from():
+    """An object first detected on keyframe 10: the frames between keyframes deserve a look; a detection at
+    frame 5 joins its track, so its frames before 10 follow its motion instead of a held box."""
     c = BoxCarrier(CarryParams(stride=10, extend=0))
     c.observe(0, Detections.empty())
     c.observe(10, Detections.from_boxes([moving_box(10, speed=-12)]))
-    born = c.births(10)
-    assert len(born) == 1
-    assert c.backfill_frames(10, 0) == [5, 1]
-    got = c.backfill(5, Detections.from_boxes([moving_box(5, speed=-12), [600, 400, 620, 420]]), born)
-    assert got == born and born[0].frames == [5, 10]
+    assert c.needs_refinement(0, 10)
+    c.refine(5, Detections.from_boxes([moving_box(5, speed=-12), [600, 400, 620, 420]]))
+    assert [t.frames for t in c.tracks] == [[5, 10], [5]]  # the stray detection is kept, on its own track
     for f in range(1, 11):
         assert covers(c.boxes(f)[0], moving_box(f, speed=-12)), f
+
+
+def test_refinement_is_asked_for_departures_and_fast_motion_only():
+    slow = BoxCarrier(CarryParams(stride=5, extend=0))
+    run(slow, 11, lambda f: Detections.from_boxes([moving_box(f, speed=1)]))
+    assert not slow.needs_refinement(5, 10)
+    fast = BoxCarrier(CarryParams(stride=5, extend=0))
+    run(fast, 11, lambda f: Detections.from_boxes([moving_box(f, speed=10)]))  # 50 px per interval, box 70
+    assert fast.needs_refinement(5, 10)
+    gone = BoxCarrier(CarryParams(stride=5, extend=0))
+    run(gone, 11, lambda f: Detections.from_boxes([moving_box(f, speed=1)]) if f < 6 else Detections.empty())
+    assert gone.needs_refinement(5, 10) and not gone.needs_refinement(0, 5)
+
+
+def test_refined_observations_stay_in_frame_order():
+    c = BoxCarrier(CarryParams(stride=8, extend=0))
+    run(c, 17, lambda f: Detections.from_boxes([moving_box(f, speed=9)]))
+    for f in (4, 2, 6, 12):
+        c.refine(f, Detections.from_boxes([moving_box(f, speed=9)]))
+    (track,) = c.tracks
+    assert track.frames == sorted(track.frames) == [0, 2, 4, 6, 8, 12, 16]
 
 
 def test_extrapolated_boxes_grow_with_distance():

@@ -25,13 +25,16 @@ class CarryParams:
     ``max_gap``: keyframes a track may miss and still be joined; ``match_distance``: centre distance, in box
     sizes, under which a detection continues a track (generous: a wrong join only widens the covered area, a
     missed join leaves moving objects to held boxes); ``growth``: how much an extrapolated box grows per frame
-    away from its observation, in box sizes per side (where the object went is less certain farther out)."""
+    away from its observation, in box sizes per side (where the object went is less certain farther out);
+    ``refine_motion``: motion between two detections, in box sizes, above which the frames between them are
+    looked at too."""
 
     stride: int = 1
     extend: int = 4
     max_gap: int = 2
     match_distance: float = 2.5
     growth: float = 0.05
+    refine_motion: float = 0.5
 
     def __post_init__(self) -> None:
         if self.stride < 1:
@@ -154,47 +157,76 @@ class BoxCarrier:
             if di not in used_d:
                 self.tracks.append(Track([frame], [detections.xyxy[di].copy()]))
 
-    def births(self, frame: int) -> list[Track]:
-        """Tracks first seen on keyframe ``frame``."""
-        return [t for t in self.tracks if t.frames == [frame]]
+    def needs_refinement(self, a: int, b: int) -> bool:
+        """Whether the frames between two frames the detector ran on (``a`` < ``b``) deserve a look of their own:
+        an object appeared at ``b`` (when did it come in, and from where?), one seen at ``a`` was not found at
+        ``b`` (did it leave, or did the detector miss it?), or one moved more than ``refine_motion`` box sizes
+        between them (its path in between may not be straight)."""
+        if b - a <= 1:
+            return False
+        for t in self.tracks:
+            at_a, at_b = a in t.frames, b in t.frames
+            if at_b and not at_a and t.frames[0] == b:
+                return True
+            if at_a and not at_b and t.frames[-1] <= b:
+                return True
+            if at_a and at_b:
+                box_a, box_b = t.boxes[t.frames.index(a)], t.boxes[t.frames.index(b)]
+                shift = float(np.linalg.norm(_centre(box_b) - _centre(box_a))) / max(_size(box_a), _size(box_b))
+                if shift > self.params.refine_motion:
+                    return True
+        return False
 
-    def backfill_frames(self, frame: int, previous_keyframe: int) -> list[int]:
-        """Frames between two keyframes worth a look for where a track born on ``frame`` came from: the
-        midpoint, then the frame just after the previous keyframe (latest first)."""
-        candidates = [(previous_keyframe + frame) // 2, previous_keyframe + 1]
-        out: list[int] = []
-        for f in candidates:
-            if previous_keyframe < f < frame and f not in out:
-                out.append(f)
-        return out
-
-    def backfill(self, frame: int, detections: Detections, tracks: list[Track]) -> list[Track]:
-        """Add detections from an earlier, non-key ``frame`` to tracks that start after it (each takes its
-        nearest detection within the matching gate); returns the tracks that got one. This finds where an
-        object that appeared between keyframes came from, so its backward extension follows its motion."""
+    def refine(self, frame: int, detections: Detections) -> None:
+        """Add the detections of a frame between keyframes: each joins the track whose expected box there is
+        nearest (within the gate), or starts a track of its own. Never drops a detection."""
         p = self.params
-        taken: set[int] = set()
-        extended: list[Track] = []
-        for track in tracks:
-            if not track.frames or track.frames[0] <= frame:
+        pairs: list[tuple[float, int, int]] = []
+        for ti, track in enumerate(self.tracks):
+            if frame in track.frames:
                 continue
-            first = track.boxes[0]
-            best, best_cost = -1, float("inf")
+            expected = self._expected(track, frame)
+            if expected is None:
+                continue
             for di, (box, _score) in enumerate(detections):
-                if di in taken:
-                    continue
-                ratio = _size(box) / _size(first)
+                ratio = _size(box) / _size(expected)
                 if not 1 / 3 <= ratio <= 3:
                     continue
-                cost = float(np.linalg.norm(_centre(first) - _centre(box))) / max(_size(first), _size(box))
-                if cost <= p.match_distance and cost < best_cost:
-                    best, best_cost = di, cost
-            if best >= 0:
-                taken.add(best)
-                track.frames.insert(0, frame)
-                track.boxes.insert(0, detections.xyxy[best].copy())
-                extended.append(track)
-        return extended
+                cost = float(np.linalg.norm(_centre(expected) - _centre(box))) / max(_size(expected), _size(box))
+                if cost <= p.match_distance:
+                    pairs.append((cost, ti, di))
+        pairs.sort()
+        used_t: set[int] = set()
+        used_d: set[int] = set()
+        for _cost, ti, di in pairs:
+            if ti in used_t or di in used_d:
+                continue
+            used_t.add(ti)
+            used_d.add(di)
+            track = self.tracks[ti]
+            i = int(np.searchsorted(track.frames, frame))
+            track.frames.insert(i, frame)
+            track.boxes.insert(i, detections.xyxy[di].copy())
+        for di in range(len(detections)):
+            if di not in used_d:
+                self.tracks.append(Track([frame], [detections.xyxy[di].copy()]))
+
+    def _expected(self, track: Track, frame: int) -> np.ndarray | None:
+        """Where a track's object should be on ``frame``: interpolated inside its span, extrapolated within the
+        matching horizon outside it."""
+        p = self.params
+        first, last = track.frames[0], track.frames[-1]
+        horizon = p.stride * (p.max_gap + 1)
+        if first <= frame <= last:
+            i = int(np.searchsorted(track.frames, frame, side="right")) - 1
+            f0, f1 = track.frames[i], track.frames[i + 1]
+            t = (frame - f0) / (f1 - f0)
+            return track.boxes[i] + (track.boxes[i + 1] - track.boxes[i]) * t
+        if frame < first and first - frame <= horizon:
+            return track.boxes[0] + track.first_velocity() * (frame - first)
+        if frame > last and frame - last <= horizon:
+            return track.predict(frame)
+        return None
 
     def boxes(self, frame: int) -> tuple[np.ndarray, int]:
         """Boxes covering ``frame`` and how many of them were detected on that very frame."""
