@@ -30,6 +30,7 @@ import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -404,7 +405,8 @@ def render(results: list[dict], settings: AnonymiseSettings) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("sets", nargs="+", type=Path, help="set folders or their annotations.json")
+    ap.add_argument("sets", nargs="*", type=Path, help="set folders or their annotations.json")
+    ap.add_argument("--show", type=Path, default=None, help="print the table of a JSON saved with --save, run nothing")
     ap.add_argument("--limit", type=int, default=None, help="only the first N rows of each set")
     ap.add_argument("--json", action="store_true", help="JSON on stdout instead of the table")
     ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads (default 2)")
@@ -417,6 +419,13 @@ def main(argv: list[str] | None = None) -> int:
         ap.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None,
                         help=f"override the anonymiser's {name} (default: its own default)")
     args = ap.parse_args(argv)
+    if args.show:
+        saved = json.loads(args.show.read_text())
+        print(f"anonymizer: {saved['anonymizer']['source']}")
+        print(render(saved["results"], SimpleNamespace(**saved["settings"])))  # type: ignore[arg-type]
+        return 0
+    if not args.sets:
+        ap.error("give at least one set")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     overrides = {k: getattr(args, k) for k in ("face_threshold", "plate_threshold", "face_max_side",
                                                "plate_max_side", "face_stride", "plate_stride", "carry_frames",

@@ -301,7 +301,7 @@ def bench_clip(path: Path, label: str, skip: set[str], timeout: float, repeat: i
 ROWS = (
     ("ceiling", "ceiling: PyAV decode -> libx264 (crf 23, veryfast)"),
     ("media", "media layer: VideoReader -> VideoWriter"),
-    ("ours", "ours: anonymise_file, defaults (residual 16)"),
+    ("ours", "ours: anonymise_file, defaults"),
     ("ours_noresidual", "ours: residual_samples=0"),
     ("deface", "deface 1.5.0 CLI, defaults (whole command)"),
 )
@@ -325,6 +325,8 @@ def render(results: list[dict], meta: dict) -> str:
             if run is None:
                 continue
             rel = run["fps"] / ceiling if run.get("fps") and ceiling else None
+            if key == "ours" and run.get("residual_samples") is not None:
+                title = f"{title} (residual {run['residual_samples']})"
             lines.append(
                 f"  {title:<46} {run.get('frames') or 0:>6} {_f(run.get('seconds'), '.1f'):>8} "
                 f"{_f(run.get('fps')):>7} {_f(rel, '.3f'):>9} {_f(run['peak_rss_mib'], '.0f'):>5} MiB "
@@ -359,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("clips", nargs="*", type=Path, help="video files to time")
+    ap.add_argument("--show", type=Path, default=None, help="print the table of a JSON saved with --save, run nothing")
     ap.add_argument("--synth", default="", help="comma-separated synthetic clips to make and time: 360p,720p,1080p")
     ap.add_argument("--synth-frames", type=int, default=150, help="frames of each synthetic clip (default 150)")
     ap.add_argument("--frames", type=int, default=None, help="cut real clips to their first N frames")
@@ -372,6 +375,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ref", default=None, help="measure this committed revision instead of the working tree")
     ap.add_argument("--save", type=Path, default=None, help="also write the JSON to this file")
     args = ap.parse_args(argv)
+    if args.show:
+        saved = json.loads(args.show.read_text())
+        print(render(saved["results"], saved["meta"]))
+        return 0
     if not args.clips and not args.synth:
         ap.error("give clips, --synth, or both")
     todo: list[tuple[Path, str]] = []
