@@ -21,7 +21,7 @@ from anonymizer.store.schema import clips
 from tests.purge_helpers import add_clip, open_archive
 
 UTC = timezone.utc
-N_CLIPS = 150
+N_CLIPS = 600  # enough that six kills, each after a random share of the work, all land mid-purge on a fast machine
 KILLS = 6
 
 
