@@ -129,19 +129,26 @@ class BoxCarrier:
         self.last_keyframe = frame
         p = self.params
         horizon = p.stride * (p.max_gap + 1)
-        live = [t for t in self.tracks if frame - t.frames[-1] <= horizon]
-        pairs: list[tuple[float, int, int]] = []
-        for ti, track in enumerate(live):
-            pred = track.predict(frame)
-            for di, (box, _score) in enumerate(detections):
-                size = max(_size(pred), _size(box))
-                ratio = _size(box) / _size(pred)
-                if not 1 / 3 <= ratio <= 3:
-                    continue
-                cost = float(np.linalg.norm(_centre(pred) - _centre(box))) / size
+        candidates = []
+        for track in self.tracks:
+            if frame - track.frames[-1] <= horizon:
                 # Keyframes missed since the track was last seen (the clip's last frame can come sooner).
                 missed = max(0, -(-(frame - track.frames[-1]) // p.stride) - 1)
-                if cost <= p.match_distance * (1 + 0.5 * missed):
+                candidates.append((track, track.predict(frame), p.match_distance * (1 + 0.5 * missed)))
+        self._assign(frame, detections, candidates)
+
+    def _assign(self, frame: int, detections: Detections,
+                candidates: list[tuple[Track, np.ndarray, float]]) -> None:
+        """Join detections to tracks, greedily by centre distance (in box sizes) to where each track's object is
+        expected, within each track's gate and a 3x size ratio; every detection left over starts a track. Never
+        drops a detection."""
+        pairs: list[tuple[float, int, int]] = []
+        for ti, (_track, expected, gate) in enumerate(candidates):
+            for di, (box, _score) in enumerate(detections):
+                if not 1 / 3 <= _size(box) / _size(expected) <= 3:
+                    continue
+                cost = float(np.linalg.norm(_centre(expected) - _centre(box))) / max(_size(expected), _size(box))
+                if cost <= gate:
                     pairs.append((cost, ti, di))
         pairs.sort()
         used_t: set[int] = set()
@@ -151,8 +158,10 @@ class BoxCarrier:
                 continue
             used_t.add(ti)
             used_d.add(di)
-            live[ti].frames.append(frame)
-            live[ti].boxes.append(detections.xyxy[di].copy())
+            track = candidates[ti][0]
+            i = int(np.searchsorted(track.frames, frame))
+            track.frames.insert(i, frame)
+            track.boxes.insert(i, detections.xyxy[di].copy())
         for di in range(len(detections)):
             if di not in used_d:
                 self.tracks.append(Track([frame], [detections.xyxy[di].copy()]))
@@ -180,36 +189,12 @@ class BoxCarrier:
     def refine(self, frame: int, detections: Detections) -> None:
         """Add the detections of a frame between keyframes: each joins the track whose expected box there is
         nearest (within the gate), or starts a track of its own. Never drops a detection."""
-        p = self.params
-        pairs: list[tuple[float, int, int]] = []
-        for ti, track in enumerate(self.tracks):
-            if frame in track.frames:
-                continue
-            expected = self._expected(track, frame)
-            if expected is None:
-                continue
-            for di, (box, _score) in enumerate(detections):
-                ratio = _size(box) / _size(expected)
-                if not 1 / 3 <= ratio <= 3:
-                    continue
-                cost = float(np.linalg.norm(_centre(expected) - _centre(box))) / max(_size(expected), _size(box))
-                if cost <= p.match_distance:
-                    pairs.append((cost, ti, di))
-        pairs.sort()
-        used_t: set[int] = set()
-        used_d: set[int] = set()
-        for _cost, ti, di in pairs:
-            if ti in used_t or di in used_d:
-                continue
-            used_t.add(ti)
-            used_d.add(di)
-            track = self.tracks[ti]
-            i = int(np.searchsorted(track.frames, frame))
-            track.frames.insert(i, frame)
-            track.boxes.insert(i, detections.xyxy[di].copy())
-        for di in range(len(detections)):
-            if di not in used_d:
-                self.tracks.append(Track([frame], [detections.xyxy[di].copy()]))
+        candidates = []
+        for track in self.tracks:
+            expected = None if frame in track.frames else self._expected(track, frame)
+            if expected is not None:
+                candidates.append((track, expected, self.params.match_distance))
+        self._assign(frame, detections, candidates)
 
     def _expected(self, track: Track, frame: int) -> np.ndarray | None:
         """Where a track's object should be on ``frame``: interpolated inside its span, extrapolated within the
