@@ -2,7 +2,7 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 from anonymizer.domain.geometry import (
-    clip_boxes, iou_matrix, letterbox_params, nms, pad_fraction, scale_about_centre, union_box,
+    clip_boxes, iou_matrix, nms, scale_about_centre,
 )
 
 coord = st.floats(0, 2000, allow_nan=False, width=32)
@@ -45,22 +45,11 @@ def test_scaling_keeps_centre_and_contains_original(a, f):
     assert np.allclose(s[:, 2] - s[:, 0], (a[:, 2] - a[:, 0]) * f, rtol=1e-4, atol=1e-2)
 
 
-def test_pad_fraction_pads_each_side():
-    p = pad_fraction(np.array([[100, 100, 200, 150]], np.float32), 0.1)
-    assert np.allclose(p, [[90, 95, 210, 155]])
-
-
 @given(boxes(), st.integers(1, 4000), st.integers(1, 4000))
 def test_clip_boxes_stay_inside(a, w, h):
     c = clip_boxes(a, w, h)
     assert (c[:, [0, 2]] >= 0).all() and (c[:, [0, 2]] <= w).all()
     assert (c[:, [1, 3]] >= 0).all() and (c[:, [1, 3]] <= h).all()
-
-
-@given(boxes())
-def test_union_holds_all(a):
-    u = union_box(a)
-    assert (a[:, 0] >= u[0]).all() and (a[:, 3] <= u[3]).all()
 
 
 @given(boxes(), st.floats(0.1, 0.9))
@@ -72,14 +61,6 @@ def test_nms_keeps_best_and_no_overlapping_pair(a, thr):
     m = iou_matrix(kept, kept)
     np.fill_diagonal(m, 0)
     assert (m < thr).all()
-
-
-@given(st.integers(2, 4000), st.integers(2, 4000), st.integers(32, 1280), st.integers(32, 1280))
-def test_letterbox_fits_inside(sw, sh, dw, dh):
-    r, px, py, nw, nh = letterbox_params(sw, sh, dw, dh)
-    assert nw <= dw + 1 and nh <= dh + 1
-    assert px >= -0.5 and py >= -0.5
-    assert abs(nw - sw * r) <= 0.5 and abs(nh - sh * r) <= 0.5
 
 
 def test_thin_plates_get_a_vertical_margin():

@@ -45,17 +45,6 @@ def scale_about_centre(xyxy: np.ndarray, factor_x: float, factor_y: float | None
     return np.stack([cx - hw, cy - hh, cx + hw, cy + hh], axis=1).astype(np.float32)
 
 
-def pad_fraction(xyxy: np.ndarray, fraction: float) -> np.ndarray:
-    """Pad each box by ``fraction`` of its width (left and right) and height (top and bottom)."""
-    return scale_about_centre(xyxy, 1 + 2 * fraction)
-
-
-def union_box(xyxy: np.ndarray) -> np.ndarray:
-    """The smallest box that holds all the given boxes."""
-    xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
-    return np.array([xyxy[:, 0].min(), xyxy[:, 1].min(), xyxy[:, 2].max(), xyxy[:, 3].max()], np.float32)
-
-
 def nms(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
     """Greedy non-maximum suppression; returns the kept indices, best score first."""
     order = np.argsort(-np.asarray(scores), kind="stable")
@@ -68,10 +57,3 @@ def nms(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarra
         keep.append(int(i))
         suppressed |= ious[i] >= iou_threshold
     return np.asarray(keep, dtype=np.int64)
-
-
-def letterbox_params(src_w: int, src_h: int, dst_w: int, dst_h: int) -> tuple[float, float, float, int, int]:
-    """Scale and padding that fit a src image into dst keeping aspect: (ratio, pad_x, pad_y, new_w, new_h)."""
-    ratio = min(dst_w / src_w, dst_h / src_h)
-    new_w, new_h = int(round(src_w * ratio)), int(round(src_h * ratio))
-    return ratio, (dst_w - new_w) / 2, (dst_h - new_h) / 2, new_w, new_h

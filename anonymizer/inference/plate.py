@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from anonymizer.domain.detections import Detections
-from anonymizer.domain.geometry import letterbox_params, nms
+from anonymizer.domain.geometry import nms
 
 YOLO_STRIDES = (8, 16, 32)
 PAD_VALUE = 114
