@@ -39,39 +39,18 @@ def cli(verbose: int, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from anonymizer.cli import anonymise as anonymise_cmd
-    from anonymizer.cli import demo as demo_cmd
-    from anonymizer.cli import models as models_cmd
+    # Imported here, after ``cli`` exists: the command modules import helpers from this package.
+    from anonymizer.cli import (
+        anonymise, audit, clips, config, demo, holds, ingest, init, models, purge, requests, run, stats,
+    )
 
-    cli.add_command(models_cmd.models)
-    cli.add_command(anonymise_cmd.anonymise)
-    cli.add_command(demo_cmd.demo)
-
-    from anonymizer.cli import audit as audit_cmd
-    from anonymizer.cli import clips as clips_cmd
-    from anonymizer.cli import config as config_cmd
-    from anonymizer.cli import ingest as ingest_cmd
-    from anonymizer.cli import init as init_cmd
-    from anonymizer.cli import run as run_cmd
-
-    cli.add_command(init_cmd.init)
-    cli.add_command(config_cmd.config_group)
-    cli.add_command(ingest_cmd.ingest)
-    cli.add_command(run_cmd.run)
-    cli.add_command(clips_cmd.clips)
-    cli.add_command(audit_cmd.audit)
-
-    from anonymizer.cli import holds as holds_cmd
-    from anonymizer.cli import purge as purge_cmd
-    from anonymizer.cli import stats as stats_cmd
-
-    cli.add_command(holds_cmd.holds)
-    cli.add_command(purge_cmd.purge)
-    cli.add_command(stats_cmd.stats)
-
-    from anonymizer.cli import requests as requests_cmd
-
-    cli.add_command(requests_cmd.requests_group)
+    for command in (
+        models.models, anonymise.anonymise, demo.demo,                                   # the main job
+        init.init, config.config_group, ingest.ingest, run.run, clips.clips, audit.audit,  # the catalogue
+        holds.holds, purge.purge, stats.stats,                                           # retention
+        requests.requests_group,                                                         # data-subject requests
+    ):
+        cli.add_command(command)
 
 
 _register()
