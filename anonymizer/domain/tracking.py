@@ -56,8 +56,13 @@ class CarryParams:
     def reach(self) -> int:
         """Frames after ``f`` that must have been observed before the boxes of ``f`` are final: a track that
         starts up to ``lead`` frames later covers ``f``, and its second observation (which sets the velocity of
-        its backward extension) can come ``stride * (max_gap + 1)`` frames after its first."""
-        return self.lead + self.stride * (self.max_gap + 1)
+        its backward extension) can come ``horizon`` frames after its first."""
+        return self.lead + self.horizon
+
+    @property
+    def horizon(self) -> int:
+        """Frames after its last observation during which a track can still be joined."""
+        return self.stride * (self.max_gap + 1)
 
 
 @dataclass
@@ -128,7 +133,7 @@ class BoxCarrier:
             raise ValueError(f"keyframe {frame} after {self.last_keyframe}")
         self.last_keyframe = frame
         p = self.params
-        horizon = p.stride * (p.max_gap + 1)
+        horizon = p.horizon
         candidates = []
         for track in self.tracks:
             if frame - track.frames[-1] <= horizon:
@@ -201,7 +206,7 @@ class BoxCarrier:
         matching horizon outside it."""
         p = self.params
         first, last = track.frames[0], track.frames[-1]
-        horizon = p.stride * (p.max_gap + 1)
+        horizon = p.horizon
         if first <= frame <= last:
             i = int(np.searchsorted(track.frames, frame, side="right")) - 1
             f0, f1 = track.frames[i], track.frames[i + 1]
@@ -243,7 +248,7 @@ class BoxCarrier:
     def forget_before(self, frame: int) -> None:
         """Drop tracks that can no longer cover ``frame`` or any later frame, nor be continued."""
         p = self.params
-        horizon = p.stride * (p.max_gap + 1)
+        horizon = p.horizon
         self.tracks = [
             t for t in self.tracks
             if t.frames[-1] + p.trail >= frame or self.last_keyframe - t.frames[-1] <= horizon

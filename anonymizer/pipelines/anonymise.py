@@ -215,16 +215,16 @@ def anonymise_file(
             report.detections[kind] += len(dets)
             if previous < 0:
                 return
-            by_index = {f.index: f for f in buffer}
             pending = [(previous, frame.index, 1)]
             while pending:
                 a, b, depth = pending.pop()
                 if depth > REFINE_DEPTH or not carrier.needs_refinement(a, b):
                     continue
                 m = (a + b) // 2
-                if m not in by_index or by_index[m].av_frame is None:
+                mid = next((f for f in buffer if f.index == m), None)
+                if mid is None or mid.av_frame is None:
                     continue
-                found = _detect(by_index[m], detectors[kind], width, height)
+                found = _detect(mid, detectors[kind], width, height)
                 carrier.refine(m, found)
                 report.refined_frames[kind] = report.refined_frames.get(kind, 0) + 1
                 report.detections[kind] += len(found)
