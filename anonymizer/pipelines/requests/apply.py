@@ -1,0 +1,204 @@
+"""``requests apply``: remove, amend (redact or cut), restrict or lift the selected segments."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select, update
+
+from anonymizer.config import Config
+from anonymizer.domain.holds import HoldIndex
+from anonymizer.domain.regions import Regions
+from anonymizer.domain.requests import frames_in
+from anonymizer.errors import AnonymizerError, ConfigError
+from anonymizer.imaging.redact import redact_yuv420
+from anonymizer.media.probe import probe
+from anonymizer.media.reader import Frame, read_timestamps
+from anonymizer.media.segments import rewrite
+from anonymizer.pipelines.ingest import sha256_of
+from anonymizer.pipelines.requests.common import (
+    RequestError, amend_targets, audit_object, family, load_request, mark_handled, restricting_requests,
+)
+from anonymizer.store.catalogue import Catalogue
+from anonymizer.store.holds import all_holds, hold_info
+from anonymizer.store.requests import request_segments, segments
+from anonymizer.store.schema import clips
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("remove", "redact", "cut", "restrict", "lift")
+AMEND_METHODS = ("solid", "blur")
+DEFAULT_ACTION = {"erasure": "remove", "objection": "redact", "restriction": "restrict"}
+
+
+def whole_frame(method: str):  # type: ignore[no-untyped-def]
+    """A function that destroys a whole frame in place: ``solid`` (black) or ``blur`` (a colour gradient)."""
+    def modify(frame: Frame) -> bool:
+        h, w = frame.planes[0].shape
+        regions = Regions(np.zeros((0, 4), np.float32), np.array([[0, 0, w, h]], np.float32))
+        redact_yuv420(frame.planes, regions, method)
+        return True
+    return modify
+
+
+def _rewrite_clip(cat: Catalogue, conn: Any, row: Any, a: float, b: float, action: str, method: str
+                  ) -> dict[str, Any]:
+    path = Path(row.uri)
+    times = read_timestamps(path)
+    end_s = row.duration_s if row.duration_s else None
+    hit = set(frames_in(a, b, times, end_s))
+    if not hit:
+        return {"clip": row.id, "frames": 0, "note": "no frame of the clip is shown during the segment"}
+    if action == "cut" and len(hit) == len(times):
+        raise RequestError(f"clip {row.id}: the segment covers every frame; use --action remove instead of cut")
+    mode = path.stat().st_mode & 0o777
+    if action == "cut":
+        res = rewrite(path, path, keep=lambda i: i not in hit, mode=mode)
+    else:
+        fn = whole_frame(method)
+        res = rewrite(path, path, modify=lambda f: fn(f) if f.index in hit else False, mode=mode)
+    sha, size = sha256_of(path)
+    info = probe(path)
+    end = row.start_utc + timedelta(seconds=info.duration) if info.duration is not None else row.end_utc
+    state = "amended" if row.state == "raw" else row.state  # a copy stays anonymised footage (no limit)
+    conn.execute(update(clips).where(clips.c.id == row.id).values(
+        sha256=sha, size=size, frames=res.frames_out, duration_s=info.duration, end_utc=end, state=state,
+        has_audio=False))
+    first, last = min(hit), max(hit)
+    return {"clip": row.id, "uri": row.uri, "frames": len(hit), "first_frame": first, "last_frame": last,
+            "first_s": times[first], "last_s": times[last], "frames_before": len(times),
+            "frames_after": res.frames_out, "old_sha256": row.sha256, "sha256": sha, "state": state,
+            "method": method if action == "redact" else None}
+
+
+def apply(cat: Catalogue, config: Config, request_id: str, *, now: datetime, actor: str,
+          segment_ids: list[str] | None = None, action: str | None = None, method: str = "solid",
+          dry_run: bool = False) -> dict[str, Any]:
+    """Carry out ``action`` on the selected segments (those given, else those selected before and not handled)."""
+    if method not in AMEND_METHODS:
+        raise ConfigError(f"amend method {method!r}: expected one of {', '.join(AMEND_METHODS)}")
+    with cat.engine.connect() as conn:
+        row = load_request(conn, request_id)
+        segs = {s.id: s for s in request_segments(conn, request_id)}
+    if row.status != "open":
+        raise RequestError(f"request {request_id} is {row.status}")
+    action = action or DEFAULT_ACTION.get(row.kind)
+    if action is None:
+        raise ConfigError(f"request {request_id} is an {row.kind} request: use 'anonymizer requests export', or "
+                          f"give --action ({', '.join(ACTIONS)})")
+    if action not in ACTIONS:
+        raise ConfigError(f"action {action!r}: expected one of {', '.join(ACTIONS)}")
+    if segment_ids:
+        unknown = [s for s in segment_ids if s not in segs]
+        if unknown:
+            raise ConfigError(f"request {request_id} has no segments {', '.join(unknown)} "
+                              f"(see 'anonymizer requests find {request_id}')")
+        chosen = list(dict.fromkeys(segment_ids))
+    else:
+        chosen = [s.id for s in segs.values() if s.selected and s.handled_at is None]
+    if action == "lift":
+        chosen = [s.id for s in segs.values() if s.action == "restrict" and s.handled_at is not None]
+    if not chosen:
+        raise ConfigError(f"request {request_id}: no segment selected (give --segments or --selection)")
+    plan = [{"segment": sid, "clip": segs[sid].clip_id, "action": action,
+             "offsets": [segs[sid].start_offset_s, segs[sid].end_offset_s],
+             "already": segs[sid].action if segs[sid].handled_at is not None and action != "lift" else None}
+            for sid in chosen]
+    result: dict[str, Any] = {"request": request_id, "action": action, "dry_run": dry_run, "segments": plan,
+                              "failed": []}
+    if dry_run:
+        return result
+    if action != "lift":
+        with cat.transaction() as conn:
+            conn.execute(update(segments).where(segments.c.id.in_(chosen)).values(selected=True))
+            cat.audit_append(conn, now, actor, "request.select", audit_object(request_id), {"segments": chosen,
+                                                                                   "action": action})
+    with cat.engine.connect() as conn:
+        holds = HoldIndex([hold_info(h) for h in all_holds(conn)], now)
+    for item in plan:
+        if item["already"]:
+            item["outcome"] = f"already handled ({item['already']})"
+            continue
+        sid = item["segment"]
+        seg = segs[sid]
+        try:
+            item["outcome"] = _apply_one(cat, request_id, seg, action, method, holds, now, actor)
+        except AnonymizerError as exc:
+            item["outcome"] = f"failed: {exc}"
+            result["failed"].append({"segment": sid, "error": str(exc)})
+            log.warning("request %s segment %s: %s", request_id, sid, exc)
+    return result
+
+
+def _apply_one(cat: Catalogue, request_id: str, seg: Any, action: str, method: str, holds: HoldIndex,
+               now: datetime, actor: str) -> dict[str, Any]:
+    with cat.transaction() as conn:
+        current = conn.execute(select(segments).where(segments.c.id == seg.id)).first()
+        if action != "lift" and current.handled_at is not None:
+            return {"note": f"handled already ({current.action})"}
+        if action == "remove":
+            fam = family(conn, seg.clip_id)
+            for c in fam:
+                held = holds.matching(c.id, c.camera_id, c.site_id, c.start_utc, c.end_utc)
+                if held:
+                    raise RequestError(f"clip {c.id} is held ({', '.join(held)}); release the hold or record why "
+                                       "the footage must be kept")
+            removed = []
+            for c in fam:
+                Path(c.uri).unlink(missing_ok=True)
+                conn.execute(update(clips).where(clips.c.id == c.id).values(state="deleted"))
+                cat.audit_append(conn, now, actor, "request.remove", f"clip {c.id}", {
+                    "request": request_id, "segment": seg.id, "uri": c.uri, "sha256": c.sha256, "state": c.state})
+                removed.append({"clip": c.id, "uri": c.uri, "state": c.state})
+            ids = {c.id for c in fam} | {seg.clip_id}
+            same = [s.id for s in request_segments(conn, request_id) if s.clip_id in ids and s.handled_at is None]
+            outcome = {"removed": removed}
+            mark_handled(conn, same or [seg.id], "remove", now, outcome)
+            return outcome
+        if action in ("redact", "cut"):
+            targets = amend_targets(conn, seg.clip_id)
+            if not targets:
+                raise RequestError(f"clip {seg.clip_id} is deleted: nothing to amend")
+            for c in targets:
+                if c.restricted:
+                    raise RequestError(f"clip {c.id} is restricted (requests "
+                                       f"{', '.join(restricting_requests(conn, c.id)) or '?'}); lift the restriction first")
+            done = [_rewrite_clip(cat, conn, c, seg.start_offset_s, seg.end_offset_s, action, method)
+                    for c in targets]
+            for d in done:
+                cat.audit_append(conn, now, actor, f"request.{action}", f"clip {d['clip']}",
+                                 {"request": request_id, "segment": seg.id, **d})
+            ids = {c.id for c in targets}
+            same = [s.id for s in request_segments(conn, request_id)
+                    if s.clip_id in ids and s.handled_at is None and s.id != seg.id]
+            outcome = {"amended": done}
+            mark_handled(conn, [seg.id] + same, action, now, outcome)
+            return outcome
+        if action == "restrict":
+            fam = family(conn, seg.clip_id)
+            for c in fam:
+                conn.execute(update(clips).where(clips.c.id == c.id).values(restricted=True))
+            outcome = {"restricted": [c.id for c in fam]}
+            cat.audit_append(conn, now, actor, "request.restrict", audit_object(request_id), {"segment": seg.id, **outcome})
+            mark_handled(conn, [seg.id], "restrict", now, outcome)
+            return outcome
+        # lift
+        fam = family(conn, seg.clip_id)
+        lifted, kept = [], []
+        for c in fam:
+            others = restricting_requests(conn, c.id, except_request=request_id)
+            if others:
+                kept.append({"clip": c.id, "still_restricted_by": others})
+                continue
+            conn.execute(update(clips).where(clips.c.id == c.id).values(restricted=False))
+            lifted.append(c.id)
+        outcome = {"lifted": lifted, "kept": kept}
+        cat.audit_append(conn, now, actor, "request.lift", audit_object(request_id), {"segment": seg.id, **outcome})
+        conn.execute(update(segments).where(segments.c.id == seg.id).values(
+            action="lift", outcome=json.dumps(outcome, sort_keys=True), handled_at=now))
+        return outcome

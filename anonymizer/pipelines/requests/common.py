@@ -1,0 +1,120 @@
+"""What every request action shares: the error type, loading a request, its audit object, its folder, and the
+clip family queries (a raw clip with its copies; open restrictions)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from hashlib import sha256
+from pathlib import Path
+from typing import Any, Iterable
+
+from sqlalchemy import select, update
+
+from anonymizer.config import Config
+from anonymizer.domain.requests import CameraInfo, Place, PlaceIndex, SiteInfo, days_left
+from anonymizer.errors import AnonymizerError
+from anonymizer.store.requests import as_plain, get_request, requests, segments
+from anonymizer.store.schema import clips
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+class RequestError(AnonymizerError):
+    """A request cannot be found, changed or closed as asked."""
+
+
+def place_index(config: Config) -> PlaceIndex:
+    return PlaceIndex(
+        {s.id: SiteInfo(s.id, s.name, s.lat, s.lon, s.radius_m) for s in config.sites.values()},
+        {c.id: CameraInfo(c.id, c.site) for c in config.cameras.values()},
+    )
+
+
+def audit_object(request_id: str) -> str:
+    return f"request:{request_id}"
+
+
+def segment_id(request_id: str, clip_id: str) -> str:
+    return "s" + sha256(f"{request_id}/{clip_id}".encode()).hexdigest()[:10]
+
+
+def load_request(conn: Any, request_id: str) -> Any:
+    row = get_request(conn, request_id)
+    if row is None:
+        raise RequestError(f"no request {request_id!r} (list them with 'anonymizer requests list --all')")
+    return row
+
+
+def request_place(row: Any) -> Place:
+    return Place(row.place_kind, row.place_id, row.lat, row.lon, row.radius_m)
+
+
+def private_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically with mode 0600 (a temporary sibling renamed into place)."""
+    missing = [d for d in [path.parent, *path.parent.parents] if not d.exists()]
+    for d in reversed(missing):  # every folder created here is private, not only the last one
+        d.mkdir(mode=DIR_MODE, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def request_dir(config: Config, request_id: str) -> Path:
+    return config.archive / "requests" / request_id
+
+
+def describe(row: Any, now: datetime) -> dict[str, Any]:
+    d = as_plain(row)
+    d["days_left"] = days_left(row.due_at, now)
+    d["overdue"] = row.status == "open" and d["days_left"] < 0
+    d["place"] = request_place(row).text()
+    return d
+
+
+def family(conn: Any, clip_id: str) -> list[Any]:
+    """The clip's raw original and every copy derived from it that is not deleted (the original first)."""
+    row = conn.execute(select(clips).where(clips.c.id == clip_id)).first()
+    if row is None:
+        return []
+    root = row
+    if row.derived_from:
+        parent = conn.execute(select(clips).where(clips.c.id == row.derived_from)).first()
+        root = parent if parent is not None else row
+    out = [root] if root.state != "deleted" else []
+    out += [r for r in conn.execute(select(clips).where(clips.c.derived_from == root.id).order_by(clips.c.id))
+            if r.state != "deleted"]
+    return out
+
+
+def amend_targets(conn: Any, clip_id: str) -> list[Any]:
+    """The clip itself and, for a raw original, its copies (same timeline, so the same offsets)."""
+    row = conn.execute(select(clips).where(clips.c.id == clip_id)).first()
+    if row is None or row.state == "deleted":
+        return []
+    out = [row]
+    if row.derived_from is None:
+        out += [r for r in conn.execute(select(clips).where(clips.c.derived_from == row.id).order_by(clips.c.id))
+                if r.state != "deleted"]
+    return out
+
+
+def restricting_requests(conn: Any, clip_id: str, except_request: str | None = None) -> list[str]:
+    """Open requests whose handled restriction covers this clip."""
+    q = select(segments.c.request_id).join(requests, requests.c.id == segments.c.request_id).where(
+        segments.c.action == "restrict", segments.c.handled_at.is_not(None), requests.c.status == "open")
+    fam = [r.id for r in family(conn, clip_id)] or [clip_id]
+    q = q.where(segments.c.clip_id.in_(fam))
+    return sorted({r.request_id for r in conn.execute(q)} - {except_request})
+
+
+def mark_handled(conn: Any, seg_ids: Iterable[str], action: str, now: datetime, outcome: dict[str, Any]) -> None:
+    conn.execute(update(segments).where(segments.c.id.in_(list(seg_ids))).values(
+        action=action, handled_at=now, outcome=json.dumps(outcome, sort_keys=True, default=str), selected=True))

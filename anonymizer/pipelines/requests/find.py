@@ -1,0 +1,76 @@
+"""``requests find``: narrow the catalogue by time and place in SQL, run the pure matcher, store the segments."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from anonymizer.config import Config
+from anonymizer.domain.requests import ClipSpan, Place, PlaceIndex, Tolerance, Window, candidate_sites, match
+from anonymizer.pipelines.requests.common import (
+    RequestError, audit_object, load_request, place_index, request_place, segment_id,
+)
+from anonymizer.pipelines.requests.records import show
+from anonymizer.store.catalogue import Catalogue
+from anonymizer.store.requests import longest_clip_s, request_segments, segments
+from anonymizer.store.schema import clips
+
+def candidates(conn: Any, window: Window, place: Place, index: PlaceIndex, tolerance: Tolerance) -> list[ClipSpan]:
+    """Clips that may match, narrowed in SQL: recording start within [from - tol - longest clip, to + tol] (the
+    start index), state, and the place's site or camera."""
+    widest = timedelta(seconds=tolerance.widest)
+    lo = window.start - widest - timedelta(seconds=longest_clip_s(conn))
+    hi = window.end + widest
+    # Only the time range goes to an index (ix_clips_start_utc); a condition on state would make SQLite pick
+    # ix_clips_state instead (most clips share a state) and scan the catalogue. The matcher drops deleted clips.
+    cond = [clips.c.start_utc >= lo, clips.c.start_utc <= hi]
+    if place.kind == "camera":
+        cond.append(clips.c.camera_id == place.id)
+    else:
+        sites = candidate_sites(place, index)
+        if sites is not None:
+            if not sites:
+                return []
+            cond.append(clips.c.site_id.in_(list(sites)))
+    q = select(clips.c.id, clips.c.camera_id, clips.c.site_id, clips.c.start_utc, clips.c.end_utc,
+               clips.c.time_source, clips.c.time_uncertain, clips.c.state).where(*cond)
+    return [ClipSpan(r.id, r.camera_id, r.site_id, r.start_utc, r.end_utc, r.time_source, bool(r.time_uncertain),
+                     r.state) for r in conn.execute(q)]
+
+
+def find(cat: Catalogue, config: Config, request_id: str, *, now: datetime, actor: str) -> dict[str, Any]:
+    """Match the request against the catalogue and store the segments (handled ones are kept as they are)."""
+    index = place_index(config)
+    with cat.transaction() as conn:
+        row = load_request(conn, request_id)
+        window = Window(row.window_start, row.window_end)
+        tol = Tolerance(row.tolerance_s, row.uncertain_tolerance_s)
+        place = request_place(row)
+        found = match(window, place, candidates(conn, window, place, index, tol), index, tol)
+        if row.status != "open":
+            raise RequestError(f"request {request_id} is {row.status}")
+        existing = {s.id: s for s in request_segments(conn, request_id)}
+        keep = set()
+        for seg in found:
+            sid = segment_id(request_id, seg.clip_id)
+            keep.add(sid)
+            values = dict(start_offset_s=seg.start_offset_s, end_offset_s=seg.end_offset_s, start_utc=seg.start,
+                          end_utc=seg.end, tolerance_s=seg.tolerance_s, explanation=seg.explanation, found_at=now)
+            old = existing.get(sid)
+            if old is None:
+                conn.execute(segments.insert().values(id=sid, request_id=request_id, clip_id=seg.clip_id,
+                                                      selected=False, **values))
+            elif old.handled_at is None:
+                conn.execute(update(segments).where(segments.c.id == sid).values(**values))
+        gone = [s.id for s in existing.values() if s.id not in keep and s.handled_at is None and not s.selected]
+        if gone:
+            conn.execute(segments.delete().where(segments.c.id.in_(gone)))
+        cat.audit_append(conn, now, actor, "request.find", audit_object(request_id), {
+            "window": [window.start.isoformat(), window.end.isoformat()], "place": place.text(),
+            "tolerance_s": [tol.certain_s, tol.uncertain_s],
+            "segments": [{"segment": segment_id(request_id, s.clip_id), "clip": s.clip_id,
+                          "offsets": [round(s.start_offset_s, 6), round(s.end_offset_s, 6)]} for s in found],
+        })
+    return show(cat, request_id, now)

@@ -1,0 +1,98 @@
+"""Request records: new, list, show, close."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from anonymizer.config import Config
+from anonymizer.domain.requests import KINDS, RequestRuleError, Tolerance, Window, due_date, parse_place
+from anonymizer.errors import ConfigError
+from anonymizer.pipelines.requests.common import RequestError, place_index, audit_object, load_request, describe
+from anonymizer.store.catalogue import Catalogue
+from anonymizer.store.requests import as_plain, request_segments, requests
+from anonymizer.store.schema import clips
+
+def new_request(cat: Catalogue, config: Config, *, kind: str, received: datetime, start: datetime, end: datetime,
+                place: str, now: datetime, actor: str, radius_m: float | None = None, description: str = "",
+                tolerance: Tolerance = Tolerance()) -> dict[str, Any]:
+    if kind not in KINDS:
+        raise ConfigError(f"request kind {kind!r}: expected one of {', '.join(KINDS)}")
+    try:
+        window = Window(start, end)
+        where = parse_place(place, place_index(config), radius_m)
+        due = due_date(received)
+    except RequestRuleError as exc:
+        raise ConfigError(f"request: {exc}") from exc
+    if received > now:
+        raise ConfigError(f"request: received {received.isoformat()} is in the future")
+    rid = "r" + secrets.token_hex(4)
+    with cat.transaction() as conn:
+        conn.execute(requests.insert().values(
+            id=rid, kind=kind, status="open", received_at=received, due_at=due, window_start=window.start,
+            window_end=window.end, place_text=place.strip(), place_kind=where.kind, place_id=where.id, lat=where.lat,
+            lon=where.lon, radius_m=where.radius_m, tolerance_s=tolerance.certain_s,
+            uncertain_tolerance_s=tolerance.uncertain_s, description=description.strip(), created_at=now,
+            created_by=actor,
+        ))
+        row = load_request(conn, rid)
+        cat.audit_append(conn, now, actor, "request.new", audit_object(rid), as_plain(row))
+    return describe(row, now)
+
+
+def list_requests(cat: Catalogue, now: datetime, include_closed: bool = False) -> list[dict[str, Any]]:
+    """Open requests (all with ``include_closed``), overdue first, then by due date."""
+    q = select(requests)
+    if not include_closed:
+        q = q.where(requests.c.status == "open")
+    with cat.engine.connect() as conn:
+        rows = [describe(r, now) for r in conn.execute(q)]
+        for d in rows:
+            segs = request_segments(conn, d["id"])
+            d["segments"] = len(segs)
+            d["selected"] = sum(1 for s in segs if s.selected)
+            d["unhandled"] = sum(1 for s in segs if s.selected and s.handled_at is None)
+    rows.sort(key=lambda d: (not d["overdue"], d["status"] != "open", d["due_at"], d["id"]))
+    return rows
+
+
+def show(cat: Catalogue, request_id: str, now: datetime) -> dict[str, Any]:
+    with cat.engine.connect() as conn:
+        row = load_request(conn, request_id)
+        out = describe(row, now)
+        out["segments"] = [_segment_view(conn, s) for s in request_segments(conn, request_id)]
+    return out
+
+
+def _segment_view(conn: Any, s: Any) -> dict[str, Any]:
+    d = as_plain(s)
+    d["explanation"] = s.explanation
+    d["outcome"] = json.loads(s.outcome) if s.outcome else None
+    c = conn.execute(select(clips).where(clips.c.id == s.clip_id)).first()
+    if c is not None:
+        d["clip"] = {"id": c.id, "uri": c.uri, "camera": c.camera_id, "site": c.site_id, "state": c.state,
+                     "sha256": c.sha256, "restricted": bool(c.restricted), "derived_from": c.derived_from,
+                     "start_utc": c.start_utc.isoformat(), "time_source": c.time_source,
+                     "time_uncertain": bool(c.time_uncertain)}
+    return d
+
+
+def close(cat: Catalogue, request_id: str, *, now: datetime, actor: str, note: str = "") -> dict[str, Any]:
+    """Close a request; refused while a selected segment is still unhandled."""
+    with cat.transaction() as conn:
+        row = load_request(conn, request_id)
+        if row.status != "open":
+            raise RequestError(f"request {request_id} is already {row.status}")
+        pending = [s.id for s in request_segments(conn, request_id) if s.selected and s.handled_at is None]
+        if pending:
+            raise RequestError(f"request {request_id}: {len(pending)} selected segments are not handled yet "
+                               f"({', '.join(pending)}); apply or export them first")
+        conn.execute(update(requests).where(requests.c.id == request_id).values(
+            status="closed", closed_at=now, closed_by=actor, close_note=note.strip() or None))
+        row = load_request(conn, request_id)
+        cat.audit_append(conn, now, actor, "request.close", audit_object(request_id), as_plain(row))
+    return describe(row, now)

@@ -1,0 +1,84 @@
+"""``requests report``: what was asked, found and done, as JSON and HTML."""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import datetime
+from hashlib import sha256
+from pathlib import Path
+from typing import Any
+
+from anonymizer.config import Config
+from anonymizer.pipelines.requests.common import audit_object, private_file, request_dir
+from anonymizer.pipelines.requests.records import show
+from anonymizer.store.catalogue import Catalogue
+
+_REPORT = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Request {rid}: report</title>
+<style>body {{ font-family: sans-serif; margin: 1.5em; }} td, th {{ border: 1px solid #bbb; padding: .3em; }}
+table {{ border-collapse: collapse; }}</style></head><body>
+<h1>Request {rid}: report</h1>
+<h2>What was asked</h2>
+<p>{kind} request received {received} (due {due}; status {status}). Recordings from {wstart} to {wend} at
+{place}.</p><p>{description}</p>
+<h2>What was found</h2>
+<p>{found}</p>
+<table><tr><th>segment</th><th>clip</th><th>camera / site</th><th>time (UTC)</th><th>why it matched</th>
+<th>selected</th><th>done</th></tr>
+{rows}
+</table>
+<h2>What was done, when and by whom</h2>
+<table><tr><th>#</th><th>time (UTC)</th><th>who</th><th>what</th><th>details</th></tr>
+{events}
+</table>
+<p>Audit chain head at the time of this report: <code>{head}</code>.</p>
+</body></html>
+"""
+
+
+def report(cat: Catalogue, config: Config, request_id: str, *, now: datetime, actor: str,
+           out_dir: Path | None = None) -> dict[str, Any]:
+    """What was asked, found and done (with the audit events of the request and its clips), as JSON and HTML."""
+    info = show(cat, request_id, now)
+    seg_ids = {s["id"] for s in info["segments"]}
+    events = []
+    for e in cat.audit_events():
+        d = json.loads(e.details)
+        if e.object == audit_object(request_id) or (isinstance(d, dict) and d.get("request") == request_id
+                                            and (d.get("segment") in seg_ids or "segment" not in d)):
+            events.append({"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                           "object": e.object, "hash": e.hash})
+    rows = []
+    for s in info["segments"]:
+        c = s.get("clip") or {}
+        rows.append(
+            f"<tr><td>{s['id']}</td><td>{html.escape(c.get('id', ''))} ({html.escape(c.get('state', ''))})</td>"
+            f"<td>{html.escape(c.get('camera', ''))} / {html.escape(c.get('site', ''))}</td>"
+            f"<td>{html.escape(s['start_utc'])} .. {html.escape(s['end_utc'])}</td>"
+            f"<td>{html.escape(s['explanation'])}</td><td>{'yes' if s['selected'] else 'no'}</td>"
+            f"<td>{html.escape(s['action'] or '-')} {html.escape(s['handled_at'] or '')}</td></tr>")
+    ev_rows = [f"<tr><td>{e['seq']}</td><td>{e['at']}</td><td>{html.escape(e['actor'])}</td>"
+               f"<td>{html.escape(e['action'])}</td><td>{html.escape(e['object'])}</td></tr>" for e in events]
+    head = cat.audit_verify().head
+    doc = {"request": {k: v for k, v in info.items() if k != "segments"}, "segments": info["segments"],
+           "events": events, "audit_head": head, "written_at": now.isoformat(), "written_by": actor}
+    page = _REPORT.format(
+        rid=html.escape(request_id), kind=html.escape(info["kind"].capitalize()),
+        received=html.escape(info["received_at"]), due=html.escape(info["due_at"]),
+        status=html.escape(info["status"]), wstart=html.escape(info["window_start"]),
+        wend=html.escape(info["window_end"]), place=html.escape(info["place"]),
+        description=html.escape(info["description"] or ""),
+        found=f"{len(info['segments'])} recording segment(s) matched; "
+              f"{sum(1 for s in info['segments'] if s['selected'])} were selected as showing the requester.",
+        rows="\n".join(rows), events="\n".join(ev_rows), head=head)
+    folder = out_dir or request_dir(config, request_id)
+    jpath, hpath = folder / "report.json", folder / "report.html"
+    blob = json.dumps(doc, indent=2, ensure_ascii=False, default=str).encode("utf-8")
+    private_file(jpath, blob)
+    private_file(hpath, page.encode("utf-8"))
+    with cat.transaction() as conn:
+        cat.audit_append(conn, now, actor, "request.report", audit_object(request_id), {
+            "json": str(jpath), "html": str(hpath), "sha256": sha256(blob).hexdigest()})
+    return {"request": request_id, "json": str(jpath), "html": str(hpath), "events": len(events),
+            "segments": len(info["segments"])}
