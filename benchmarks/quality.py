@@ -6,7 +6,13 @@ Reads any set in the common annotation format (``annotations.json``: one row per
 - blur-coverage recall: a ground-truth box is covered when at least 80 % of its area lies inside the pixels the
   anonymiser redacted (the privacy figure);
 - recall at IoU >= 0.5 and precision of the raw detector of the row's kind (detector quality);
-- for video: the frames in which some ground-truth box is not covered (leaked frames).
+- for video: the frames in which some ground-truth box is not covered (leaked frames), and a second, pixel-level
+  figure from the output video itself: frames where the central 80 % ellipse of a ground-truth box keeps >= 0.2
+  of the input's Laplacian energy (``pixel_leak.py``);
+- cover-recall by object size (faces >= 16 / >= 20 px, plates >= 40 px wide, all).
+
+Everything is scored in display orientation (``--rotate N`` scores a copy of the set's videos stored rotated with
+a display matrix, see ``rotated_set.py``).
 
 Photos and extracted frames (``image`` rows) go through ``regions_for_image`` (every detector, as on a keyframe).
 Video rows (``video`` + ``frame``) go through the real pipeline, ``anonymise_file``, into a temporary folder; its
@@ -31,10 +37,13 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Iterator
 
 import numpy as np
 
+import pixel_leak
 from bench_source import describe, maybe_reexec
+from rotated_set import make_rotated_set
 
 maybe_reexec()  # --ref REV: measure a committed revision (before anonymizer is imported)
 
@@ -50,6 +59,25 @@ COVERAGE = 0.8  # share of a ground-truth box that must be redacted for it to co
 MATCH_IOU = 0.5
 IGNORE_OVERLAP = 0.5  # an unmatched detection at least this much inside an ignore box is not counted
 MAX_LISTED = 50  # misses listed per set in --json output
+# Recall by object size. A face's size is max(width, height) of its ground-truth box, a plate's its width (what
+# limits a plate's legibility), both in pixels of the frame as displayed.
+SIZE_BUCKETS = {"face": (16, 20), "plate": (40,)}
+SIZE_BINS = (0, 12, 16, 20, 24, 32, 48, 64, 96, 160)  # finer histogram in --json: [lo, hi) px, last bin open
+
+
+def box_size(kind: str, box: np.ndarray) -> float:
+    w, h = float(box[2] - box[0]), float(box[3] - box[1])
+    return w if kind == "plate" else max(w, h)
+
+
+def size_keys(kind: str, size: float) -> list[str]:
+    """The buckets a box of this size counts in: "all", ">=N" for each threshold it reaches, and its bin."""
+    keys = ["all"] + [f">={t}" for t in SIZE_BUCKETS.get(kind, ()) if size >= t]
+    for lo, hi in zip(SIZE_BINS, SIZE_BINS[1:] + (None,)):
+        if size >= lo and (hi is None or size < hi):
+            keys.append(f"{lo}-{hi}" if hi is not None else f"{lo}+")
+            break
+    return keys
 
 log = logging.getLogger("benchmarks.quality")
 
@@ -112,12 +140,35 @@ class Tally:
     ignored_detections: int = 0
     rows_leaked: int = 0  # rows (images / frames) with at least one uncovered box
     misses: list[dict] = field(default_factory=list)
+    # {"face >=16": [gt, covered, matched], ...}: recall by size (see SIZE_BUCKETS)
+    sizes: dict[str, list[int]] = field(default_factory=dict)
 
     def add(self, other: "Tally") -> None:
         for name in ("rows", "gt", "covered", "matched", "detections", "true_positives", "ignored_gt",
                      "ignored_detections", "rows_leaked"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.misses.extend(other.misses)
+        for key, counts in other.sizes.items():
+            mine = self.sizes.setdefault(key, [0, 0, 0])
+            for i, v in enumerate(counts):
+                mine[i] += v
+
+    def size_figures(self) -> dict:
+        """{"face >=16": {"gt", "covered", "coverage_recall", "matched", "recall_iou50"}, ...} in a stable order."""
+        def order(key: str) -> tuple:
+            kind, bucket = key.split(" ", 1)
+            if bucket == "all":
+                return (kind, 0, 0)
+            if bucket.startswith(">="):
+                return (kind, 1, int(bucket[2:]))
+            return (kind, 2, int(bucket.split("-")[0].rstrip("+")))
+
+        out = {}
+        for key in sorted(self.sizes, key=order):
+            gt, covered, matched = self.sizes[key]
+            out[key] = {"gt": gt, "covered": covered, "coverage_recall": round(covered / gt, 4) if gt else None,
+                        "matched": matched, "recall_iou50": round(matched / gt, 4) if gt else None}
+        return out
 
     def figures(self) -> dict:
         def ratio(a: int, b: int) -> float | None:
@@ -131,6 +182,7 @@ class Tally:
             "ignored_detections": self.ignored_detections,
             "precision": ratio(self.true_positives, self.detections),
             "rows_leaked": self.rows_leaked,
+            "by_size": self.size_figures(),
         }
 
 
@@ -151,10 +203,11 @@ def coverage(mask: np.ndarray, box: np.ndarray) -> float | None:
     return float(mask[y1:y2, x1:x2].mean())
 
 
-def match(gt: np.ndarray, ignore: np.ndarray, dets: Detections) -> tuple[int, int, int]:
-    """Greedy matching by score, VOC style: (matched ground truth, true positives, detections on ignore boxes)."""
+def match(gt: np.ndarray, ignore: np.ndarray, dets: Detections) -> tuple[np.ndarray, int, int]:
+    """Greedy matching by score, VOC style: (which ground-truth boxes are matched, true positives, detections on
+    ignore boxes)."""
     if len(dets) == 0:
-        return 0, 0, 0
+        return np.zeros(len(gt), bool), 0, 0
     order = np.argsort(-dets.scores, kind="stable")
     boxes = dets.xyxy[order].astype(np.float64)
     ious = iou_matrix(boxes, gt) if len(gt) else np.zeros((len(boxes), 0))
@@ -170,7 +223,7 @@ def match(gt: np.ndarray, ignore: np.ndarray, dets: Detections) -> tuple[int, in
                 continue
         if len(ignore) and _on_ignore(box, ignore):
             ignored += 1
-    return int(taken.sum()), tp, ignored
+    return taken, tp, ignored
 
 
 def _on_ignore(box: np.ndarray, ignore: np.ndarray) -> bool:
@@ -186,12 +239,14 @@ def score_row(row: Row, mask: np.ndarray, dets: Detections) -> Tally:
     t = Tally(rows=1, ignored_gt=len(row.ignore))
     leaked = False
     gt = []
+    hit = []
     for box in row.boxes:
         cov = coverage(mask, box)
         if cov is None:  # a degenerate (or off-frame) box: neither hit nor miss
             t.ignored_gt += 1
             continue
         gt.append(box)
+        hit.append(cov >= COVERAGE)
         t.gt += 1
         if cov >= COVERAGE:
             t.covered += 1
@@ -201,8 +256,14 @@ def score_row(row: Row, mask: np.ndarray, dets: Detections) -> Tally:
                 t.misses.append({"row": row.index, "where": row.where, "box": [round(float(v), 1) for v in box],
                                  "covered": round(cov, 3)})
     gt_arr = np.asarray(gt, np.float64).reshape(-1, 4)
-    matched, tp, ignored = match(gt_arr, row.ignore, dets)
-    t.matched, t.true_positives, t.ignored_detections = matched, tp, ignored
+    taken, tp, ignored = match(gt_arr, row.ignore, dets)
+    t.matched, t.true_positives, t.ignored_detections = int(taken.sum()), tp, ignored
+    for box, covered, matched in zip(gt_arr, hit, taken):
+        for key in size_keys(row.kind, box_size(row.kind, box)):
+            counts = t.sizes.setdefault(f"{row.kind} {key}", [0, 0, 0])
+            counts[0] += 1
+            counts[1] += int(covered)
+            counts[2] += int(matched)
     t.detections = len(dets) - ignored
     t.rows_leaked = int(leaked)
     return t
@@ -221,50 +282,113 @@ def _read_rgb(path: Path) -> np.ndarray:
 
 
 def eval_images(root: Path, rows: list[Row], settings: AnonymiseSettings, detectors: dict) -> Tally:
+    """Each image once through ``regions_for_image``, however many rows (kinds) it has."""
     total = Tally()
+    by_image: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
-        rgb = _read_rgb(root / row.image)  # type: ignore[operator]
+        by_image[row.image].append(row)  # type: ignore[index]
+    for image, image_rows in by_image.items():
+        rgb = _read_rgb(root / image)
         height, width = rgb.shape[:2]
         regions, found = regions_for_image(rgb, settings, detectors)
         mask = region_mask(regions, width, height)
-        total.add(score_row(row, mask, found.get(row.kind, Detections.empty())))
+        for row in image_rows:
+            total.add(score_row(row, mask, found.get(row.kind, Detections.empty())))
     return total
 
 
-def _detect_frames(path: Path, wanted: set[int], kinds: set[str], detectors: dict) -> tuple[dict, int]:
-    """Raw detections on the wanted frames, scaled as the pipeline scales its keyframes (swscale to the
-    detector's input size): {frame: {kind: Detections}}, and the number of frames decoded."""
+def to_display(array: np.ndarray, rotation: int) -> np.ndarray:
+    """A stored frame (or mask) as displayed: ``rotation`` is PyAV's ``frame.rotation``, the counter-clockwise
+    angle of the stream's display matrix (90, -90/270, 180; 0 for none)."""
+    k = (int(round(rotation / 90)) % 4) if rotation else 0
+    return np.rot90(array, k) if k else array
+
+
+def _display_rgb(frame: "object", width: int | None = None, height: int | None = None) -> np.ndarray:
+    """RGB of a decoded PyAV frame in display orientation, scaled by swscale to (width, height) given in display
+    orientation (None: native)."""
+    rotation = int(frame.rotation or 0)  # type: ignore[attr-defined]
+    quarter = (int(round(rotation / 90)) % 4) if rotation else 0
+    if width is not None and height is not None:
+        sw, sh = (height, width) if quarter % 2 else (width, height)
+        rgb = frame.reformat(width=sw, height=sh, format="rgb24").to_ndarray()  # type: ignore[attr-defined]
+    else:
+        rgb = frame.to_ndarray(format="rgb24")  # type: ignore[attr-defined]
+    return np.ascontiguousarray(to_display(rgb, rotation))
+
+
+def _decode(path: Path) -> "Iterator":
     import av
 
-    out: dict[int, dict[str, Detections]] = {}
-    last = max(wanted, default=-1)
-    n = 0
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        for index, frame in enumerate(container.decode(stream)):
-            n = index + 1
-            if index in wanted:
-                width, height = frame.width, frame.height
-                found = {}
-                for kind in kinds:
-                    det = detectors[kind].detector
-                    w, h = det.input_size(width, height)
-                    rgb = frame.reformat(width=w, height=h, format="rgb24").to_ndarray()
-                    found[kind] = det.detect(rgb, width, height)
-                out[index] = found
-            if index >= last:
-                break
-    return out, n
+        yield from container.decode(stream)
+
+
+def _compare_frames(
+    src: Path, out: Path | None, rows: list[Row], kinds: set[str], detectors: dict
+) -> tuple[dict, dict, dict]:
+    """Decode the input (and the anonymised output, frame by frame beside it) up to the last annotated frame.
+
+    Returns ({frame: {kind: raw Detections}}, {frame: [pixel result per GT box]}, info): raw detections of the
+    detector of each kind on the input frame in display orientation, scaled as the pipeline scales a keyframe
+    (swscale to the detector's input size; for an unrotated clip exactly the pipeline's keyframe input), and the
+    pixel-level figure (``pixel_leak.energy_ratio``) of every ground-truth box, input vs output, both in display
+    orientation."""
+    wanted = {r.frame: r for r in rows}
+    by_frame: dict[int, list[Row]] = defaultdict(list)
+    for r in rows:
+        by_frame[r.frame].append(r)  # type: ignore[index]
+    last = max(wanted, default=-1)
+    raw: dict[int, dict[str, Detections]] = {}
+    pixel: dict[int, list[dict]] = {}
+    info = {"decoded": 0, "rotation": 0, "output_rotation": None, "output_frames_short": 0}
+    outputs = _decode(out) if out is not None and out.exists() else None
+    for index, frame in enumerate(_decode(src)):
+        info["decoded"] = index + 1
+        if index == 0:
+            info["rotation"] = int(frame.rotation or 0)
+        out_frame = next(outputs, None) if outputs is not None else None
+        if outputs is not None and out_frame is None:
+            info["output_frames_short"] += 1
+        if out_frame is not None and info["output_rotation"] is None:
+            info["output_rotation"] = int(out_frame.rotation or 0)
+        if index in by_frame:
+            rotation = int(frame.rotation or 0)
+            quarter = (int(round(rotation / 90)) % 4) if rotation else 0
+            dw, dh = (frame.height, frame.width) if quarter % 2 else (frame.width, frame.height)
+            found = {}
+            for kind in kinds:
+                det = detectors[kind].detector
+                w, h = det.input_size(dw, dh)[:2]
+                found[kind] = det.detect(_display_rgb(frame, w, h), dw, dh)
+            raw[index] = found
+            if out_frame is not None:
+                g_in = pixel_leak.grey(_display_rgb(frame))
+                g_out = pixel_leak.grey(_display_rgb(out_frame))
+                if g_in.shape != g_out.shape:
+                    raise SystemExit(f"{out}: frame {index} is {g_out.shape} in display orientation, input {g_in.shape}")
+                pixel[index] = [
+                    {"kind": r.kind, "box": [round(float(v), 1) for v in box], **pixel_leak.energy_ratio(g_in, g_out, box)}
+                    for r in by_frame[index] for box in r.boxes
+                ]
+        if index >= last:
+            break
+    if outputs is not None:
+        outputs.close()
+    return raw, pixel, info
 
 
 def eval_video(
     root: Path, video: str, rows: list[Row], settings: AnonymiseSettings, detectors: dict, tmp: Path
 ) -> tuple[Tally, dict]:
+    """Anonymise the whole clip, then score every annotated frame in display orientation: the coverage figure from
+    the regions the pipeline reported for the frame (``on_regions``, in the pixels of the frame as stored and
+    redacted, rotated here by the clip's display matrix), the pixel figure from the output video itself."""
     src = root / video
     wanted = {r.frame for r in rows}
     regions: dict[int, Regions] = {}
-    size: dict[str, int] = {}
 
     def on_regions(index: int, r: Regions) -> None:
         if index in wanted:
@@ -274,25 +398,57 @@ def eval_video(
     dst = tmp / (Path(video).stem + ".mp4")
     report = anonymise_file(src, dst, settings, detectors, overwrite=True, on_regions=on_regions)
     pipeline_s = time.perf_counter() - started
-    size["width"], size["height"] = report.width, report.height
-    raw, decoded = _detect_frames(src, wanted, {r.kind for r in rows}, detectors)
+    raw, pixel, info = _compare_frames(src, dst, rows, {r.kind for r in rows}, detectors)
+    rotation = info["rotation"]
     total = Tally()
     leaked_frames: list[int] = []
     missing = 0
+    pixel_leaked: list[int] = []
+    pixel_boxes = {"evaluated": 0, "readable": 0, "skipped_featureless": 0, "skipped_tiny": 0, "no_output": 0}
+    pixel_misses: list[dict] = []
+    stored_w, stored_h = report.width, report.height
     for row in sorted(rows, key=lambda r: r.frame):  # type: ignore[arg-type, return-value]
         if row.frame not in regions:
             missing += 1  # annotated frame beyond the clip's end: counted as a leak, nothing was written
-            mask = np.zeros((report.height, report.width), bool)
+            mask = np.zeros((stored_h, stored_w), bool)
         else:
-            mask = region_mask(regions[row.frame], report.width, report.height)  # type: ignore[index]
+            mask = region_mask(regions[row.frame], stored_w, stored_h)  # type: ignore[index]
+        mask = to_display(mask, rotation)
         dets = raw.get(row.frame, {}).get(row.kind, Detections.empty())  # type: ignore[arg-type]
         t = score_row(row, mask, dets)
         if t.rows_leaked:
             leaked_frames.append(row.frame)  # type: ignore[arg-type]
         total.add(t)
+    for frame in sorted(wanted):
+        results = pixel.get(frame)
+        if results is None:
+            pixel_boxes["no_output"] += 1
+            continue
+        readable = False
+        for res in results:
+            if res["skipped"] == "featureless":
+                pixel_boxes["skipped_featureless"] += 1
+            elif res["skipped"] is not None:
+                pixel_boxes["skipped_tiny"] += 1
+            else:
+                pixel_boxes["evaluated"] += 1
+                if res["readable"]:
+                    pixel_boxes["readable"] += 1
+                    readable = True
+                    if len(pixel_misses) < MAX_LISTED:
+                        pixel_misses.append({"frame": frame, **res})
+        if readable:
+            pixel_leaked.append(frame)
+    either = sorted(set(leaked_frames) | set(pixel_leaked))
     detail = {
-        "video": video, "frames": report.frames, "annotated_frames": len(rows), "leaked_frames": len(leaked_frames),
-        "leaked_frame_list": leaked_frames, "longest_leak_run": _longest_run(leaked_frames),
+        "video": video, "frames": report.frames, "width": stored_w, "height": stored_h, "rotation": rotation,
+        "output_rotation": info["output_rotation"], "annotated_frames": len(rows),
+        "leaked_frames": len(leaked_frames), "leaked_frame_list": leaked_frames,
+        "longest_leak_run": _longest_run(leaked_frames),
+        "pixel_leaked_frames": len(pixel_leaked), "pixel_leaked_frame_list": pixel_leaked,
+        "pixel_longest_leak_run": _longest_run(pixel_leaked), "pixel_boxes": pixel_boxes,
+        "pixel_readable": pixel_misses,
+        "either_leaked_frames": len(either), "either_leaked_frame_list": either,
         "annotated_frames_missing": missing, "pipeline_s": round(pipeline_s, 2), "pipeline_fps": report.fps,
         "keyframes": report.keyframes, "frames_with_regions": report.frames_with_regions,
         "frames_carried_only": report.frames_carried_only,
@@ -338,6 +494,10 @@ def evaluate(path: Path, settings: AnonymiseSettings, detectors: dict, limit: in
         "video_rows": sum(len(v) for v in by_video.values()), "limit": limit,
         **total.figures(),
         "leaked_frames": sum(v["leaked_frames"] for v in videos) if videos else None,
+        "pixel_leaked_frames": sum(v["pixel_leaked_frames"] for v in videos) if videos else None,
+        "either_leaked_frames": sum(v["either_leaked_frames"] for v in videos) if videos else None,
+        "pixel_boxes": ({k: sum(v["pixel_boxes"][k] for v in videos) for k in videos[0]["pixel_boxes"]}
+                        if videos else None),
         "videos": videos,
         "detections_from": (
             "images: regions_for_image (every detector, as on a keyframe)"
@@ -377,18 +537,33 @@ def render(results: list[dict], settings: AnonymiseSettings) -> str:
             f"{_fmt(r['precision']):>6} ({r['true_positives']:>4}/{r['detections']:<4}) "
             f"{leaked:>12} {r['seconds']:>6.0f}s"
         )
-        for v in r["videos"]:
+        if r["video_rows"]:
+            pb = r["pixel_boxes"]
             lines.append(
-                f"  {v['video']:<30} frames {v['frames']:>5}  cover {_fmt(v['coverage_recall'])}  "
-                f"r@0.5 {_fmt(v['recall_iou50'])}  prec {_fmt(v['precision'])}  leaked frames "
-                f"{v['leaked_frames']}/{v['annotated_frames']} (longest run {v['longest_leak_run']})  "
+                f"  video frames leaked: coverage {r['leaked_frames']}, pixel {r['pixel_leaked_frames']}, either "
+                f"{r['either_leaked_frames']} of {r['video_rows']}  (pixel figure: {pb['readable']} of "
+                f"{pb['evaluated']} boxes readable, {pb['skipped_featureless']} featureless and "
+                f"{pb['skipped_tiny']} tiny skipped)"
+            )
+        buckets = [(k, v) for k, v in r.get("by_size", {}).items() if k.split(" ", 1)[1] == "all" or ">=" in k]
+        if buckets:
+            lines.append("  cover-recall by size: " + "  ".join(
+                f"{k} {_fmt(v['coverage_recall'])} ({v['covered']}/{v['gt']})" for k, v in buckets))
+        for v in r["videos"]:
+            rot = f" rotation {v['rotation']} (output {v['output_rotation']})" if v["rotation"] else ""
+            lines.append(
+                f"  {v['video']:<30} frames {v['frames']:>5}{rot}  cover {_fmt(v['coverage_recall'])}  "
+                f"r@0.5 {_fmt(v['recall_iou50'])}  prec {_fmt(v['precision'])}  leaked frames: coverage "
+                f"{v['leaked_frames']}/{v['annotated_frames']} (longest run {v['longest_leak_run']}), pixel "
+                f"{v['pixel_leaked_frames']} (longest run {v['pixel_longest_leak_run']})  "
                 f"residual check flagged {v['residual_possible_leaks']} of {v['residual_sampled']} sampled; "
                 f"pipeline {v['pipeline_fps']} fps"
             )
-            if v["leaked_frame_list"]:
-                shown = ", ".join(map(str, v["leaked_frame_list"][:30]))
-                more = " ..." if len(v["leaked_frame_list"]) > 30 else ""
-                lines.append(f"    leaked frames: {shown}{more}")
+            for label, key in (("coverage", "leaked_frame_list"), ("pixel", "pixel_leaked_frame_list")):
+                if v[key]:
+                    shown = ", ".join(map(str, v[key][:30]))
+                    more = " ..." if len(v[key]) > 30 else ""
+                    lines.append(f"    leaked frames ({label}): {shown}{more}")
         if r["ignored_gt_boxes"] or r["ignored_detections"]:
             lines.append(f"  ignored: {r['ignored_gt_boxes']} gt boxes, {r['ignored_detections']} detections")
     lines += [
@@ -398,6 +573,10 @@ def render(results: list[dict], settings: AnonymiseSettings) -> str:
         " of regions_for_image; video: the detector run by the harness on every annotated frame, scaled as the"
         " pipeline's keyframes (equal to the pipeline's raw detections on keyframes).",
         "leaked: video frames (fr) / images (im) with at least one GT box not covered.",
+        f"pixel: video frames where the central {int(pixel_leak.CORE * 100)} % ellipse of a GT box keeps >= "
+        f"{pixel_leak.READABLE} of the input's Laplacian energy in the output (cores below {pixel_leak.FLOOR} per"
+        " pixel skipped as featureless).",
+        "size: faces max(w, h), plates width, px of the displayed frame.",
     ]
     return "\n".join(lines)
 
@@ -412,6 +591,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads (default 2)")
     ap.add_argument("--ref", default=None, help="measure this committed revision instead of the working tree")
     ap.add_argument("--save", type=Path, default=None, help="also write the JSON to this file")
+    ap.add_argument("--rotate", type=int, default=None, choices=(90, 180, 270),
+                    help="score a copy of each set's videos stored rotated with this display matrix (counter-"
+                         "clockwise degrees; made once into .bench/rotated/, see rotated_set.py)")
     for name, typ in (("face_threshold", float), ("plate_threshold", float), ("face_max_side", int),
                       ("plate_max_side", int), ("face_stride", int), ("plate_stride", int),
                       ("carry_frames", int), ("face_scale", float), ("plate_pad", float),
@@ -436,6 +618,8 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.sets:
         if not path.exists():
             ap.error(f"{path}: no such set")
+        if args.rotate:
+            path = make_rotated_set(path, args.rotate)
         res = evaluate(path, settings, detectors, args.limit)
         results.append(res)
         if not args.json:
