@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test env models browser bench clean
+.PHONY: demo test env models browser postgresql bench clean
 
 $(BIN)/anonymizer: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,16 @@ browser:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) || echo "chromium could not be installed: the browser test will be skipped"; \
 	else echo "chromium not installed and cannot be installed here: the review-page browser test will be skipped"; fi
 
-test: models browser
+# The catalogue tests run on SQLite and on a throwaway PostgreSQL server started from Debian's packages
+# (tests/pg.py). Installed here when missing and possible; otherwise the PostgreSQL cases say why they skip.
+postgresql:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's postgresql for the catalogue tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) || echo "postgresql could not be installed: the PostgreSQL catalogue tests will be skipped"; \
+	else echo "postgresql not installed and cannot be installed here: the PostgreSQL catalogue tests will be skipped"; fi
+
+test: models browser postgresql
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -47,3 +47,54 @@ def make_scene_clip(path: Path, width=640, height=360, n=16, **kw):
         truth.append(t)
     write_video(path, frames, rate=kw.pop("rate", Fraction(25)), **kw)
     return truth
+
+
+# ------------------------------------------------------------------ catalogue backends: SQLite and PostgreSQL
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL server for the session (tests/pg.py); the PostgreSQL cases skip, saying why, where
+    the server or the driver is not installed."""
+    from tests import pg
+
+    why = pg.unavailable()
+    if why:
+        pytest.skip(why)
+    cluster = pg.Cluster().start()
+    yield cluster
+    cluster.stop()
+
+
+class CatalogueBackend:
+    """Where a test's catalogue lives: ``url(root)`` is ROOT/catalogue.sqlite, or a new PostgreSQL database."""
+
+    def __init__(self, name: str, cluster=None) -> None:
+        self.name = name
+        self._cluster = cluster
+        self._urls: dict[Path, str] = {}
+
+    def url(self, root: Path) -> str:
+        if self.name == "sqlite":
+            return f"sqlite:///{Path(root) / 'catalogue.sqlite'}"
+        if root not in self._urls:
+            self._urls[root] = self._cluster.new_database()
+        return self._urls[root]
+
+    def config_line(self, root: Path) -> str:
+        """The configuration line naming this catalogue (top-level key: put it before the first table)."""
+        return "" if self.name == "sqlite" else f'catalogue = "{self.url(root)}"\n'
+
+    def drop(self) -> None:
+        for u in self._urls.values():
+            self._cluster.drop_database(u)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request):
+    """Runs the test once on SQLite and once on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        yield CatalogueBackend("sqlite")
+        return
+    b = CatalogueBackend("postgresql", request.getfixturevalue("pg_cluster"))
+    yield b
+    b.drop()

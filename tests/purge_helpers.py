@@ -39,10 +39,12 @@ purpose = "marketing"
 """
 
 
-def open_archive(root: Path) -> Catalogue:
+def open_archive(root: Path, url: str | None = None) -> Catalogue:
+    """An archive at ``root`` whose configuration names the catalogue ``url`` (default ROOT/catalogue.sqlite)."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "anonymizer.toml").write_text(CONFIG)
-    cat = Catalogue.open(f"sqlite:///{root / 'catalogue.sqlite'}", create=True)
+    line = f'catalogue = "{url}"\n' if url else ""
+    (root / "anonymizer.toml").write_text(line + CONFIG.lstrip())
+    cat = Catalogue.open(url or f"sqlite:///{root / 'catalogue.sqlite'}", create=True)
     with cat.transaction() as conn:
         cat.sync(conn, SITES, CAMERAS)
     return cat

@@ -61,11 +61,13 @@ def invoke(*args: str, env=None):
 
 
 @pytest.fixture
-def archive(tmp_path: Path) -> Path:
+def archive(tmp_path: Path, backend) -> Path:
+    """An archive whose catalogue is ARCHIVE/catalogue.sqlite or a PostgreSQL database (``backend``)."""
     arch = tmp_path / "archive"
+    (arch).mkdir()
+    (arch / "anonymizer.toml").write_text(backend.config_line(arch) + CONFIG.lstrip())
     r = invoke("init", str(arch))
     assert r.exit_code == 0, r.output
-    (arch / "anonymizer.toml").write_text(CONFIG)
     return arch
 
 
@@ -90,10 +92,16 @@ def make_batch(root: Path) -> dict[str, Path]:
     return clips
 
 
+def catalogue_url(archive: Path) -> str:
+    from anonymizer.config import load_config
+
+    return load_config(archive / "anonymizer.toml").catalogue_url
+
+
 def rows(archive: Path, table: str = "clips"):
     from anonymizer.store.catalogue import Catalogue
 
-    with Catalogue.open(f"sqlite:///{archive / 'catalogue.sqlite'}") as cat:
+    with Catalogue.open(catalogue_url(archive)) as cat:
         return cat.find() if table == "clips" else cat.audit_events()
 
 
@@ -244,7 +252,7 @@ def test_audit_verify_and_export_through_the_cli(archive: Path, tmp_path: Path):
 
     from anonymizer.store.catalogue import Catalogue
 
-    with Catalogue.open(f"sqlite:///{archive / 'catalogue.sqlite'}") as cat, cat.engine.begin() as conn:
+    with Catalogue.open(catalogue_url(archive)) as cat, cat.engine.begin() as conn:
         conn.execute(text("UPDATE audit_events SET object = 'clip 0000000000000000' WHERE seq = 2"))
     r = invoke("audit", "verify", "-c", cfg)
     assert r.exit_code == 1

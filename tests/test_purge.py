@@ -28,9 +28,9 @@ POLICY = Policy()
 
 
 @pytest.fixture
-def arch(tmp_path: Path):
+def arch(tmp_path: Path, backend):
     root = tmp_path / "arch"
-    cat = open_archive(root)
+    cat = open_archive(root, backend.url(root))
     yield cat, root
     cat.close()
 

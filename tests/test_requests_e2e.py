@@ -52,10 +52,11 @@ def cli_json(*args):
 
 
 @pytest.fixture
-def world(tmp_path: Path):
+def world(tmp_path: Path, backend):
     arch = tmp_path / "archive"
+    arch.mkdir()
+    (arch / "anonymizer.toml").write_text(backend.config_line(arch) + CONFIG.lstrip())
     assert invoke("init", str(arch)).exit_code == 0
-    (arch / "anonymizer.toml").write_text(CONFIG)
     cfg = str(arch / "anonymizer.toml")
     batch = arch / "batch"
     clips = {

@@ -15,11 +15,14 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 
 from sqlalchemy import select
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection
 
 from anonymizer.store.schema import audit_events
 
 GENESIS = "0" * 64
+#: PostgreSQL advisory lock key that serialises appends to the chain ("audit" in ASCII).
+AUDIT_LOCK_KEY = 0x6175646974
 UTC = timezone.utc
 
 
@@ -69,7 +72,13 @@ def _row(row: Any) -> AuditEvent:
 
 
 def append(conn: Connection, at: datetime, actor: str, action: str, obj: str, details: dict[str, Any]) -> AuditEvent:
-    """Append one event inside the caller's transaction (so it commits, or not, with what it records)."""
+    """Append one event inside the caller's transaction (so it commits, or not, with what it records).
+
+    Appends are serialised so that the chain stays linear with several writers: on PostgreSQL by a transaction
+    advisory lock (held until the caller's commit or rollback), on SQLite by the write lock the catalogue's write
+    transactions take at BEGIN."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sql_text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
     last = conn.execute(
         select(audit_events.c.seq, audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
     ).first()

@@ -35,12 +35,25 @@ DIR_MODE = 0o700
 _COLUMN = {"start": "start_utc", "end": "end_utc"}  # record field -> column, where they differ
 
 
+#: Execution option of the connections ``Catalogue.transaction`` hands out: they will write.
+WRITE = "anonymizer_write"
+
+
 def _enable_sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # SQLAlchemy emits BEGIN itself (below) instead of the sqlite3 module, which begins only at the first write:
+    # a read-then-write (the audit chain's head, a clip's state) then runs in one transaction.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """A writer takes SQLite's write lock at BEGIN (waiting up to the busy timeout), so no other writer can commit
+    between what it read and what it writes; readers begin deferred and never block writers (WAL)."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -102,6 +115,7 @@ class Catalogue:
             raise CatalogueError(f"catalogue URL {url!r} cannot be used ({exc})") from exc
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _enable_sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
         cat = cls(engine)
         cat.migrate()
         return cat
@@ -110,7 +124,7 @@ class Catalogue:
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         try:
-            with self.engine.begin() as conn:
+            with self.engine.connect() as conn, conn.execution_options(**{WRITE: True}).begin():
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except OperationalError as exc:
@@ -128,7 +142,7 @@ class Catalogue:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         try:
-            with self.engine.begin() as conn:
+            with self.engine.connect() as conn, conn.execution_options(**{WRITE: True}).begin():
                 yield conn
         except OperationalError as exc:
             raise CatalogueError(f"catalogue write failed ({exc.orig}); try again") from exc
