@@ -139,13 +139,15 @@ class Tally:
     ignored_gt: int = 0
     ignored_detections: int = 0
     rows_leaked: int = 0  # rows (images / frames) with at least one uncovered box
+    images: int = 0  # distinct images (an image may have a row per kind)
+    images_leaked: int = 0
     misses: list[dict] = field(default_factory=list)
     # {"face >=16": [gt, covered, matched], ...}: recall by size (see SIZE_BUCKETS)
     sizes: dict[str, list[int]] = field(default_factory=dict)
 
     def add(self, other: "Tally") -> None:
         for name in ("rows", "gt", "covered", "matched", "detections", "true_positives", "ignored_gt",
-                     "ignored_detections", "rows_leaked"):
+                     "ignored_detections", "rows_leaked", "images", "images_leaked"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.misses.extend(other.misses)
         for key, counts in other.sizes.items():
@@ -181,7 +183,7 @@ class Tally:
             "detections": self.detections, "true_positives": self.true_positives,
             "ignored_detections": self.ignored_detections,
             "precision": ratio(self.true_positives, self.detections),
-            "rows_leaked": self.rows_leaked,
+            "rows_leaked": self.rows_leaked, "images": self.images, "images_leaked": self.images_leaked,
             "by_size": self.size_figures(),
         }
 
@@ -292,8 +294,13 @@ def eval_images(root: Path, rows: list[Row], settings: AnonymiseSettings, detect
         height, width = rgb.shape[:2]
         regions, found = regions_for_image(rgb, settings, detectors)
         mask = region_mask(regions, width, height)
+        leaked = False
         for row in image_rows:
-            total.add(score_row(row, mask, found.get(row.kind, Detections.empty())))
+            t = score_row(row, mask, found.get(row.kind, Detections.empty()))
+            leaked = leaked or bool(t.rows_leaked)
+            total.add(t)
+        total.images += 1
+        total.images_leaked += int(leaked)
     return total
 
 
@@ -416,7 +423,7 @@ def eval_video(
         mask = to_display(mask, rotation)
         dets = raw.get(row.frame, {}).get(row.kind, Detections.empty())  # type: ignore[arg-type]
         t = score_row(row, mask, dets)
-        if t.rows_leaked:
+        if t.rows_leaked and row.frame not in leaked_frames:  # a frame may have a row per kind
             leaked_frames.append(row.frame)  # type: ignore[arg-type]
         total.add(t)
     for frame in sorted(wanted):
@@ -442,7 +449,7 @@ def eval_video(
     either = sorted(set(leaked_frames) | set(pixel_leaked))
     detail = {
         "video": video, "frames": report.frames, "width": stored_w, "height": stored_h, "rotation": rotation,
-        "output_rotation": info["output_rotation"], "annotated_frames": len(rows),
+        "output_rotation": info["output_rotation"], "annotated_frames": len(wanted), "rows": len(rows),
         "leaked_frames": len(leaked_frames), "leaked_frame_list": leaked_frames,
         "longest_leak_run": _longest_run(leaked_frames),
         "pixel_leaked_frames": len(pixel_leaked), "pixel_leaked_frame_list": pixel_leaked,
@@ -492,6 +499,7 @@ def evaluate(path: Path, settings: AnonymiseSettings, detectors: dict, limit: in
     result = {
         "set": name, "path": str(path), "kinds": kinds, "image_rows": len(image_rows),
         "video_rows": sum(len(v) for v in by_video.values()), "limit": limit,
+        "video_frames": sum(len({r.frame for r in v}) for v in by_video.values()),
         **total.figures(),
         "leaked_frames": sum(v["leaked_frames"] for v in videos) if videos else None,
         "pixel_leaked_frames": sum(v["pixel_leaked_frames"] for v in videos) if videos else None,
@@ -528,8 +536,8 @@ def render(results: list[dict], settings: AnonymiseSettings) -> str:
         f"{'precision':>18} {'leaked':>12} {'time':>7}",
     ]
     for r in results:
-        leaked = (f"{r['leaked_frames']}/{r['video_rows']} fr" if r["video_rows"]
-                  else f"{r['rows_leaked']}/{r['rows']} im")
+        leaked = (f"{r['leaked_frames']}/{r.get('video_frames', r['video_rows'])} fr" if r["video_rows"]
+                  else f"{r.get('images_leaked', r['rows_leaked'])}/{r.get('images', r['rows'])} im")
         lines.append(
             f"{r['set']:<22} {','.join(r['kinds']):<10} {r['rows']:>5} {r['gt_boxes']:>5} "
             f"{_fmt(r['coverage_recall']):>6} ({r['covered']:>4}/{r['gt_boxes']:<4}) "
@@ -541,7 +549,7 @@ def render(results: list[dict], settings: AnonymiseSettings) -> str:
             pb = r["pixel_boxes"]
             lines.append(
                 f"  video frames leaked: coverage {r['leaked_frames']}, pixel {r['pixel_leaked_frames']}, either "
-                f"{r['either_leaked_frames']} of {r['video_rows']}  (pixel figure: {pb['readable']} of "
+                f"{r['either_leaked_frames']} of {r.get('video_frames', r['video_rows'])}  (pixel figure: {pb['readable']} of "
                 f"{pb['evaluated']} boxes readable, {pb['skipped_featureless']} featureless and "
                 f"{pb['skipped_tiny']} tiny skipped)"
             )
