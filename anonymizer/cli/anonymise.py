@@ -80,7 +80,8 @@ def run_and_render(tasks: list[Task], settings: AnonymiseSettings, overwrite: bo
               help="Output folder; the tree under each input folder is mirrored here.")
 @click.option("--overwrite", is_flag=True, help="Replace outputs that already exist (default: refuse).")
 @click.option("-j", "--workers", type=click.IntRange(0, 256), default=0,
-              help="Worker processes (0: one per CPU core, at most one per clip).")
+              help="Worker processes (0: one per CPU core, at most one per clip); each worker's decoder, encoder and "
+                   "detectors get cores / workers threads (at least 1).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @settings_options
 def anonymise(inputs: tuple[Path, ...], out_dir: Path, overwrite: bool, workers: int, as_json: bool, **kwargs: Any) -> None:

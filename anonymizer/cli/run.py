@@ -32,7 +32,8 @@ def run_dict(o: RunOutcome) -> dict[str, Any]:
 @click.argument("batch", type=click.Path(exists=True, path_type=Path))
 @click.option("--camera", help="Camera of every clip of the batch (default: sidecar, or a folder named after it).")
 @click.option("-j", "--workers", type=click.IntRange(0, 256), default=0,
-              help="Worker processes (0: one per CPU core, at most one per clip).")
+              help="Worker processes (0: one per CPU core, at most one per clip); each worker's decoder, encoder and "
+                   "detectors get cores / workers threads (at least 1).")
 @import_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @config_option

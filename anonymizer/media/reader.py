@@ -18,6 +18,7 @@ import numpy as np
 
 from anonymizer.errors import MediaError
 from anonymizer.media.probe import media_error
+from anonymizer.media.threads import codec_threads
 
 _SENTINEL = object()
 
@@ -67,7 +68,7 @@ def _planes(frame: av.VideoFrame) -> list[np.ndarray]:
 class VideoReader:
     """Iterate the frames of the first video stream. Use as a context manager."""
 
-    def __init__(self, path: Path, threads: int = 0, queue_size: int = 8) -> None:
+    def __init__(self, path: Path, threads: int | None = None, queue_size: int = 8) -> None:
         self.path = path
         try:
             self.container = av.open(str(path))
@@ -78,6 +79,7 @@ class VideoReader:
             raise MediaError(f"{path}: no video stream")
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = "AUTO"
+        threads = codec_threads() if threads is None else threads
         if threads:
             self.stream.codec_context.thread_count = threads
         cc = self.stream.codec_context

@@ -9,6 +9,7 @@ from pathlib import Path
 import av
 
 from anonymizer.errors import MediaError
+from anonymizer.media.threads import codec_threads
 
 CODECS = ("libx264", "libx265", "mpeg4")
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
@@ -34,7 +35,7 @@ class VideoWriter:
         crf: int = 23,
         preset: str = "veryfast",
         rotation: int = 0,
-        threads: int = 0,
+        threads: int | None = None,
         mode: int = 0o640,
     ) -> None:
         self.target = target
@@ -60,6 +61,7 @@ class VideoWriter:
         stream.time_base = time_base
         stream.codec_context.time_base = time_base
         stream.thread_type = "AUTO"
+        threads = codec_threads() if threads is None else threads
         if threads:
             stream.codec_context.thread_count = threads
         if rotation:

@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 from anonymizer.errors import AnonymizerError
 from anonymizer.inference.detectors import LoadedDetector, load_detectors
 from anonymizer.inference.manifest import installed, load_manifest
+from anonymizer.media.threads import set_codec_threads
 from anonymizer.pipelines.anonymise import ClipReport, anonymise_file
 from anonymizer.settings import AnonymiseSettings
 
@@ -91,8 +92,15 @@ _WORKER: dict[str, object] = {}
 
 
 def _init_worker(settings: AnonymiseSettings, threads: int) -> None:
+    use_thread_budget(threads)
     _WORKER["settings"] = settings
     _WORKER["detectors"] = open_detectors(settings, threads)
+
+
+def use_thread_budget(threads: int) -> None:
+    """This process's share of the batch's cores: every decoder and encoder opened from now on uses ``threads``
+    (the detectors get the same number as ONNX Runtime intra-op threads when they are opened)."""
+    set_codec_threads(threads)
 
 
 def open_detectors(settings: AnonymiseSettings, threads: int = 0) -> dict[str, LoadedDetector]:
@@ -135,8 +143,22 @@ def expected_frames(path: Path) -> int | None:
         return None
 
 
-def default_workers(n_tasks: int) -> int:
-    return max(1, min(n_tasks, os.cpu_count() or 1))
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, which containers and taskset narrow), else all cores."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def default_workers(n_tasks: int, cores: int | None = None) -> int:
+    return max(1, min(n_tasks, cores or available_cores()))
+
+
+def thread_budget(workers: int, cores: int) -> int:
+    """Threads for each worker's decoder, encoder and ONNX Runtime session: the cores shared out so that
+    workers x threads <= cores whenever workers <= cores (one thread each beyond that)."""
+    return max(1, cores // max(1, workers))
 
 
 def anonymise_batch(
@@ -151,10 +173,15 @@ def anonymise_batch(
     """Run the tasks; with one worker in this process (per-clip progress), otherwise over a process pool."""
     result = BatchResult()
     check_models()
-    workers = workers or default_workers(len(tasks))
-    cpus = os.cpu_count() or 1
+    cores = available_cores()
+    workers = workers or default_workers(len(tasks), cores)
+    threads = thread_budget(workers, cores)
+    if workers > cores:
+        log.warning("%d workers on %d cores: the machine is oversubscribed (one thread each)", workers, cores)
+    log.info("batch: %d clip(s), %d worker(s) x %d thread(s) on %d core(s)", len(tasks), workers, threads, cores)
     if executor is None and workers == 1:
-        detectors = open_detectors(settings, threads=cpus)
+        use_thread_budget(threads)
+        detectors = open_detectors(settings, threads=threads)
         for task in tasks:
             progress = clip_progress(task, 0) if clip_progress else None
             outcome = run_task(task, overwrite, settings, detectors, progress)
@@ -168,7 +195,7 @@ def anonymise_batch(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(settings, max(1, cpus // workers)),
+            initargs=(settings, threads),
         )
     try:
         futures = {executor.submit(run_task, task, overwrite): task for task in tasks}
