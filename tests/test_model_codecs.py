@@ -1,6 +1,7 @@
 """Pre- and post-processing of each model, without the runtime."""
 
 import numpy as np
+import pytest
 from hypothesis import given, strategies as st
 
 from anonymizer.domain.detections import Detections
@@ -70,3 +71,30 @@ def test_plate_letterbox_round_trip(src_w, src_h, side):
     box = Detections.from_boxes([[px, py, px + rw, py + rh]])
     back = plate.to_source(box, px, py, rw, rh, src_w, src_h)
     assert np.allclose(back.xyxy, [[0, 0, src_w, src_h]], atol=1e-2 * max(src_w, src_h))
+
+
+class _FakeSession:
+    """Plumbing only: records what the plate detector feeds a model whose input is ``input_type``."""
+
+    def __init__(self, input_type):
+        self.input_type = input_type
+        self.fed = {}
+
+    def get_inputs(self):
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(name="images", type=self.input_type)]
+
+    def run(self, _names, feed):
+        self.fed = feed
+        n = feed["anchors"].shape[2]
+        return [np.zeros((1, 5, n), feed["images"].dtype)]
+
+
+@pytest.mark.parametrize("input_type, dtype", [("tensor(float16)", np.float16), ("tensor(float)", np.float32)])
+def test_plate_detector_feeds_the_models_input_type(input_type, dtype):
+    session = _FakeSession(input_type)
+    det = plate.PlateDetector(session, 0.25, 640)
+    rw, rh = det.input_size(1280, 720)
+    det.detect(np.zeros((rh, rw, 3), np.uint8), 1280, 720)
+    assert {v.dtype for v in session.fed.values()} == {np.dtype(dtype)}

@@ -45,8 +45,10 @@ def letterbox(rgb: np.ndarray, canvas_w: int, canvas_h: int) -> tuple[np.ndarray
     return canvas, float(left), float(top)
 
 
-def to_blob(canvas: np.ndarray) -> np.ndarray:
-    return (canvas.transpose(2, 0, 1)[None].astype(np.float32) / 255.0).astype(np.float16)
+def to_blob(canvas: np.ndarray, dtype: type = np.float16) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (1, 3, H, W), 0..1, in the model's input type (float16 as shipped, float32 once
+    widened or quantised)."""
+    return (canvas.transpose(2, 0, 1)[None].astype(np.float32) / 255.0).astype(dtype)
 
 
 def decode(output: np.ndarray, threshold: float, nms_iou: float = 0.45) -> Detections:
@@ -82,7 +84,9 @@ class PlateDetector:
         self.session = session
         self.threshold = threshold
         self.max_side = max_side
-        self.input_name = session.get_inputs()[0].name
+        first = session.get_inputs()[0]
+        self.input_name = first.name
+        self.dtype = np.float16 if first.type == "tensor(float16)" else np.float32
         self._grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def input_size(self, src_w: int, src_h: int) -> tuple[int, int]:
@@ -97,8 +101,8 @@ class PlateDetector:
             rh, rw = rgb.shape[:2]
         canvas, pad_x, pad_y = letterbox(rgb, cw, ch)
         if (cw, ch) not in self._grids:
-            self._grids[(cw, ch)] = anchor_grid(cw, ch)
+            self._grids[(cw, ch)] = anchor_grid(cw, ch, self.dtype)
         anchors, strides = self._grids[(cw, ch)]
-        (out,) = self.session.run(None, {self.input_name: to_blob(canvas), "anchors": anchors, "strides": strides})
+        (out,) = self.session.run(None, {self.input_name: to_blob(canvas, self.dtype), "anchors": anchors, "strides": strides})
         dets = decode(out, self.threshold)
         return to_source(dets, pad_x, pad_y, rw, rh, src_w, src_h)

@@ -67,12 +67,38 @@ def prepare_centerface(model_bytes: bytes) -> bytes:
     return model.SerializeToString()
 
 
-def prepare_yolov8_boxes(model_bytes: bytes) -> bytes:
-    """Keep the box output only, and turn the fixed anchor grid into inputs so the input size can vary."""
+def float16_to_float32(model: "onnx.ModelProto") -> "onnx.ModelProto":
+    """The same graph computing in float32: float16 weights widened (exactly), casts to float16 retargeted, float16
+    inputs and outputs retyped. ONNX Runtime's CPU kernels already run float16 graphs through float32 casts, so
+    this buys no speed on its own (measured: benchmarks/README.md); static int8 quantisation needs a float32 graph."""
+    from onnx import TensorProto, numpy_helper
+
+    graph = model.graph
+    for idx, init in enumerate(graph.initializer):
+        if init.data_type == TensorProto.FLOAT16:
+            graph.initializer[idx].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype("float32"), init.name))
+    for node in graph.node:
+        for attr in node.attribute:
+            if node.op_type == "Cast" and attr.name == "to" and attr.i == TensorProto.FLOAT16:
+                attr.i = TensorProto.FLOAT
+            elif attr.name == "value" and attr.t.data_type == TensorProto.FLOAT16:
+                attr.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(attr.t).astype("float32"), attr.t.name))
+    for value in [*graph.input, *graph.output]:
+        if value.type.tensor_type.elem_type == TensorProto.FLOAT16:
+            value.type.tensor_type.elem_type = TensorProto.FLOAT
+    del graph.value_info[:]
+    return model
+
+
+def prepare_yolov8_boxes(model_bytes: bytes, float32: bool = False) -> bytes:
+    """Keep the box output only, and turn the fixed anchor grid into inputs so the input size can vary
+    (``float32``: also widen a float16 model to float32)."""
     import onnx
     from onnx import helper, numpy_helper
 
     model = onnx.load_from_string(model_bytes)
+    if float32:
+        model = float16_to_float32(model)
     graph = model.graph
     box_out = graph.output[0].name
     keep_outputs = [o for o in graph.output if o.name == box_out]
@@ -136,7 +162,27 @@ def prepare_yolov8_boxes(model_bytes: bytes) -> bytes:
     return model.SerializeToString()
 
 
-PREPARERS = {"centerface": prepare_centerface, "yolov8-boxes": prepare_yolov8_boxes, "none": lambda b: b}
+PREPARERS = {
+    "centerface": prepare_centerface,
+    "yolov8-boxes": prepare_yolov8_boxes,
+    "yolov8-boxes-float32": lambda b: prepare_yolov8_boxes(b, float32=True),
+    "none": lambda b: b,
+}
+
+
+def is_current(spec: ModelSpec, target: Path, lock: Path) -> bool:
+    """The installed file comes from the manifest's source, prepared as the manifest now says, and is intact."""
+    if not target.exists() or not lock.exists():
+        return False
+    try:
+        record = json.loads(lock.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return (
+        record.get("source_sha256") == spec.sha256
+        and record.get("prepare") == spec.prepare
+        and sha256_file(target) == record.get("prepared_sha256")
+    )
 
 
 def fetch(spec: ModelSpec, directory: Path | None = None, force: bool = False) -> Path:
@@ -145,11 +191,9 @@ def fetch(spec: ModelSpec, directory: Path | None = None, force: bool = False) -
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / spec.filename
     lock = lock_path(spec, directory)
-    if not force and target.exists() and lock.exists():
-        record = json.loads(lock.read_text())
-        if record.get("source_sha256") == spec.sha256 and sha256_file(target) == record.get("prepared_sha256"):
-            log.info("%s: already installed and verified", spec.name)
-            return target
+    if not force and is_current(spec, target, lock):
+        log.info("%s: already installed and verified", spec.name)
+        return target
     if spec.prepare not in PREPARERS:
         raise ModelError(f"{spec.name}: unknown preparation {spec.prepare!r}")
     with tempfile.TemporaryDirectory() as tmp:
