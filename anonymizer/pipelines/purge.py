@@ -25,9 +25,11 @@ from anonymizer.domain.holds import HoldInfo
 from anonymizer.domain.retention import (
     DELETE, KEEP, R_OUTSIDE_ROOT, ClipInfo, Decision, Policy, decide, effective_rule,
 )
+from anonymizer.store import leases as lease_rows
 from anonymizer.store.catalogue import Catalogue
 from anonymizer.store.holds import POLICY_FINGERPRINT, all_holds, get_state, hold_info, set_state
 from anonymizer.store.lock import FileLock
+from anonymizer.store.serial import serialise
 from anonymizer.store.schema import clips, sites
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,7 @@ class Plan:
 class ClipOutcome:
     clip_id: str
     uri: str
-    outcome: str  # deleted | missing | failed | skipped | restored | would_delete
+    outcome: str  # deleted | missing | failed | skipped | leased | restored | would_delete
     reason: str
     detail: str
     purge_after: str | None
@@ -86,6 +88,7 @@ class PurgeReport:
     anomalies: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    leased: list[str] = field(default_factory=list)  # due, but another command works on them: the next purge
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -188,6 +191,13 @@ def _delete_one(cat: Catalogue, d: Decision, c: ClipInfo, uri: str, root: Path, 
     if not resolved_inside(uri, root):
         raise _Refused(f"{uri} resolves outside the archive root {root}: not deleted")
     with cat.transaction() as conn:
+        # A clip another command works on (run anonymising it, a request rewriting it) is left for the next
+        # purge; the lease check and the state change are one serialised transaction (store.leases).
+        serialise(conn)
+        lease = lease_rows.active(conn, lease_rows.wall_clock(), [c.id]).get(c.id)
+        if lease is not None:
+            return ClipOutcome(c.id, uri, "leased", d.reason, f"in use by {lease.text()}: not deleted now; the "
+                               "next purge deletes it", _fmt(d.purge_after))
         res = conn.execute(update(clips).where(clips.c.id == c.id, clips.c.state.in_(DELETABLE))
                            .values(state="deleting"))
         if res.rowcount != 1:
@@ -277,6 +287,8 @@ def _notes(report: PurgeReport) -> None:
             report.failures.append(f"{o.clip_id} {o.uri}: {o.detail}")
         elif o.outcome == "missing":
             report.anomalies.append(f"{o.clip_id} {o.uri}: {o.detail}")
+        elif o.outcome == "leased":
+            report.leased.append(f"{o.clip_id} {o.uri}: {o.detail}")
     for d in report.plan.decisions:
         if d.anomaly:
             report.failures.append(f"{d.clip_id} {report.plan.uris[d.clip_id]}: due but not deleted: {d.detail}")
@@ -288,6 +300,8 @@ def _notes(report: PurgeReport) -> None:
         log.warning("purge: %s", line)
     for line in report.warnings:
         log.warning("purge: %s", line)
+    for line in report.leased:
+        log.warning("purge: skipped %s", line)
 
 
 def decisions_as_dicts(report: PurgeReport) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from anonymizer.config import Config
 from anonymizer.domain.clips import ClipRecord, clip_id
 from anonymizer.domain.retention import purge_after
-from anonymizer.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, AnonymizerError, OutputExistsError
+from anonymizer.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, AnonymizerError, LockedError, OutputExistsError
 from anonymizer.media.probe import probe
 from anonymizer.media.writer import temp_path_for
 from anonymizer.pipelines.anonymise import report_path_for
@@ -27,6 +27,7 @@ from anonymizer.pipelines.batch import Outcome, Task, anonymise_batch, output_na
 from anonymizer.pipelines.ingest import FAILED, IMPORT, IngestOutcome, IngestResult, ingest_batch, sha256_of
 from anonymizer.settings import AnonymiseSettings
 from anonymizer.store.catalogue import DIR_MODE, Catalogue, ClipFilter
+from anonymizer.store.leases import new_holder
 from anonymizer.store.lock import FileLock
 
 log = logging.getLogger(__name__)
@@ -150,67 +151,86 @@ def run_batch(
     """Ingest ``batch`` (``mode`` as for ``ingest_batch``: clips outside the archive root are imported into it),
     then anonymise every clip of it, found by where it lies or where it was imported from."""
     settings = settings or config.anonymise
+    holder = new_holder()  # each raw clip is leased while it is anonymised: purge and requests leave it alone
     with FileLock(config.archive / ".run.lock", "run"):
-        ingested = ingest_batch(batch, config, catalogue, now, camera, actor, on_ingest, mode=mode)
-        result = RunResult(ingested)
-        root = batch.resolve()
-        prefix = str(root) if root.is_file() else str(root) + os.sep
-        todo: dict[Task, ClipRecord] = {}
-        # a file that failed ingest (changed since registered, say) is not anonymised under its old record
-        failed = {str(o.path.resolve()) for o in ingested.outcomes if o.status == FAILED}
-        found = {c.id: c for c in catalogue.find(ClipFilter(state="raw", uri_prefix=prefix))}
-        found.update((c.id, c) for c in catalogue.find(ClipFilter(state="raw", imported_from_prefix=prefix)))
-        with catalogue.engine.connect() as conn:
-            for raw in sorted(found.values(), key=lambda c: (c.start, c.id)):
-                if raw.uri in failed or raw.imported_from in failed:
-                    continue
-                if raw.restricted:  # a restriction request: no processing until it is lifted
-                    log.warning("%s: clip %s is restricted by a data-subject request; not anonymised", raw.uri, raw.id)
-                    result.restricted.append(raw.id)
-                    continue
-                if catalogue.derived(conn, raw.id):
-                    result.already += 1
-                    continue
-                dst = output_for(raw, batch, config)
-                owners = [c for c in catalogue.by_uri(conn, str(dst.resolve())) if c.state != "deleted"]
-                if owners:
-                    err = OutputExistsError(
-                        f"{raw.uri}: its output {dst} is already clip {owners[0].id} from another batch; fix: "
-                        "rename the batch folder and run again")
-                    result.anonymised.append(RunOutcome(raw, dst, error=str(err), exit_code=err.exit_code))
-                    continue
-                for p in remove_leftovers(dst):
-                    log.info("removed %s, left by an interrupted run", p)
-                _private_dirs(dst.parent, config.archive)
-                todo[Task(Path(raw.uri), dst)] = raw
-        for o in result.anonymised:
-            if on_done is not None:
-                on_done(o)
-        if not todo:
-            return result
+        try:
+            return _run_locked(batch, config, catalogue, now, camera, settings, workers, actor, on_ingest, on_done,
+                               clip_progress, mode, holder)
+        finally:
+            catalogue.release_all(holder)
 
-        def done(outcome: Outcome) -> None:
-            raw = todo[outcome.task]
-            ro = RunOutcome(raw, outcome.task.dst, outcome=outcome)
-            if outcome.error:
-                ro.error, ro.exit_code = outcome.error, outcome.exit_code or EXIT_ERROR
-            elif outcome.report is not None and outcome.report.possible_leaks:
-                leaks = outcome.report.possible_leaks
-                ro.error = (f"{outcome.task.dst}: {len(leaks)} possible leaks (first: frame {leaks[0]['frame']} "
-                            f"{leaks[0]['kind']}); not recorded as anonymised; fix: check the frames listed in "
-                            f"{report_path_for(outcome.task.dst)}, lower the thresholds and run again")
-                ro.exit_code = EXIT_PARTIAL
-            else:
-                try:
-                    ro.copy = register_copy(catalogue, config, raw, outcome.task.dst, outcome, actor, now)
-                except AnonymizerError as exc:
-                    ro.error, ro.exit_code = f"{outcome.task.dst}: {exc}", exc.exit_code
-            result.anonymised.append(ro)
-            if on_done is not None:
-                on_done(ro)
 
-        # Outputs not recorded in the catalogue are ours from an interrupted run: replace them.
-        anonymise_batch(list(todo), settings, overwrite=True, workers=workers, on_done=done,
-                        clip_progress=clip_progress)
+def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime, camera: str | None,
+                settings: AnonymiseSettings, workers: int, actor: str,
+                on_ingest: Callable[[IngestOutcome], None] | None, on_done: Callable[[RunOutcome], None] | None,
+                clip_progress: Callable[[Task, int], Callable[[int], None] | None] | None, mode: str,
+                holder: str) -> RunResult:
+    ingested = ingest_batch(batch, config, catalogue, now, camera, actor, on_ingest, mode=mode)
+    result = RunResult(ingested)
+    root = batch.resolve()
+    prefix = str(root) if root.is_file() else str(root) + os.sep
+    todo: dict[Task, ClipRecord] = {}
+    # a file that failed ingest (changed since registered, say) is not anonymised under its old record
+    failed = {str(o.path.resolve()) for o in ingested.outcomes if o.status == FAILED}
+    found = {c.id: c for c in catalogue.find(ClipFilter(state="raw", uri_prefix=prefix))}
+    found.update((c.id, c) for c in catalogue.find(ClipFilter(state="raw", imported_from_prefix=prefix)))
+    with catalogue.engine.connect() as conn:
+        for raw in sorted(found.values(), key=lambda c: (c.start, c.id)):
+            if raw.uri in failed or raw.imported_from in failed:
+                continue
+            if raw.restricted:  # a restriction request: no processing until it is lifted
+                log.warning("%s: clip %s is restricted by a data-subject request; not anonymised", raw.uri, raw.id)
+                result.restricted.append(raw.id)
+                continue
+            if catalogue.derived(conn, raw.id):
+                result.already += 1
+                continue
+            dst = output_for(raw, batch, config)
+            owners = [c for c in catalogue.by_uri(conn, str(dst.resolve())) if c.state != "deleted"]
+            if owners:
+                err = OutputExistsError(
+                    f"{raw.uri}: its output {dst} is already clip {owners[0].id} from another batch; fix: "
+                    "rename the batch folder and run again")
+                result.anonymised.append(RunOutcome(raw, dst, error=str(err), exit_code=err.exit_code))
+                continue
+            refused = catalogue.lease([raw.id], holder, "run", states=("raw",))
+            if refused:  # a request is rewriting it or a purge deleting it: not anonymised now
+                err = LockedError(f"{raw.uri}: {refused[raw.id]}; not anonymised now; fix: run again later")
+                result.anonymised.append(RunOutcome(raw, dst, error=str(err), exit_code=EXIT_PARTIAL))
+                continue
+            for p in remove_leftovers(dst):
+                log.info("removed %s, left by an interrupted run", p)
+            _private_dirs(dst.parent, config.archive)
+            todo[Task(Path(raw.uri), dst)] = raw
+    for o in result.anonymised:
+        if on_done is not None:
+            on_done(o)
+    if not todo:
         return result
+
+    def done(outcome: Outcome) -> None:
+        raw = todo[outcome.task]
+        ro = RunOutcome(raw, outcome.task.dst, outcome=outcome)
+        if outcome.error:
+            ro.error, ro.exit_code = outcome.error, outcome.exit_code or EXIT_ERROR
+        elif outcome.report is not None and outcome.report.possible_leaks:
+            leaks = outcome.report.possible_leaks
+            ro.error = (f"{outcome.task.dst}: {len(leaks)} possible leaks (first: frame {leaks[0]['frame']} "
+                        f"{leaks[0]['kind']}); not recorded as anonymised; fix: check the frames listed in "
+                        f"{report_path_for(outcome.task.dst)}, lower the thresholds and run again")
+            ro.exit_code = EXIT_PARTIAL
+        else:
+            try:
+                ro.copy = register_copy(catalogue, config, raw, outcome.task.dst, outcome, actor, now)
+            except AnonymizerError as exc:
+                ro.error, ro.exit_code = f"{outcome.task.dst}: {exc}", exc.exit_code
+        result.anonymised.append(ro)
+        catalogue.release([raw.id], holder)
+        if on_done is not None:
+            on_done(ro)
+
+    # Outputs not recorded in the catalogue are ours from an interrupted run: replace them.
+    anonymise_batch(list(todo), settings, overwrite=True, workers=workers, on_done=done,
+                    clip_progress=clip_progress)
+    return result
 

@@ -24,6 +24,7 @@ from anonymizer.domain.clips import ClipRecord
 from anonymizer.domain.sites import Camera, Site
 from anonymizer.errors import CatalogueError, DuplicateClipError
 from anonymizer.store import audit
+from anonymizer.store import leases as lease_rows
 from anonymizer.store.schema import cameras, clips, sites
 
 log = logging.getLogger(__name__)
@@ -234,6 +235,27 @@ class Catalogue:
             q = q.limit(f.limit)
         with self.engine.connect() as conn:
             return [_record(r) for r in conn.execute(q)]
+
+    # ------------------------------------------------------------------ leases
+
+    def lease(self, clip_ids: Iterable[str], holder: str, command: str,
+              states: tuple[str, ...] | None = None) -> dict[str, str]:
+        """Lease clips for ``holder`` (``store.leases``); returns those refused, each with why. Leases run on the
+        wall clock, whatever time a command is told it is."""
+        with self.transaction() as conn:
+            return lease_rows.acquire(conn, clip_ids, holder, command, lease_rows.wall_clock(), states=states)
+
+    def release(self, clip_ids: Iterable[str], holder: str) -> None:
+        with self.transaction() as conn:
+            lease_rows.release(conn, clip_ids, holder)
+
+    def release_all(self, holder: str) -> None:
+        with self.transaction() as conn:
+            lease_rows.release_all(conn, holder)
+
+    def leases(self) -> dict[str, lease_rows.Lease]:
+        with self.engine.connect() as conn:
+            return lease_rows.active(conn, lease_rows.wall_clock())
 
     # ------------------------------------------------------------------ audit
 

@@ -87,7 +87,7 @@ clips = Table(
     "clips", metadata,
     Column("id", String(16), primary_key=True),
     Column("uri", String(2048), nullable=False),
-    Column("sha256", String(64), nullable=False, unique=True),
+    Column("sha256", String(64), nullable=False),  # not unique: identical copies may exist (0005)
     Column("size", BigInteger, nullable=False),
     Column("camera_id", String(64), ForeignKey("cameras.id"), nullable=False),
     Column("site_id", String(64), ForeignKey("sites.id"), nullable=False),
@@ -111,6 +111,7 @@ clips = Table(
     Column("ingested_at", UtcDateTime, nullable=False),
     Column("imported_from", String(2048)),  # the original path of a clip imported into ARCHIVE/raw (0004)
     Index("ix_clips_uri", "uri"),
+    Index("ix_clips_sha256", "sha256"),
     Index("ix_clips_state", "state"),
     Index("ix_clips_start_utc", "start_utc"),
     Index("ix_clips_purge_after", "purge_after"),
@@ -128,4 +129,25 @@ audit_events = Table(
     Column("details", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False, unique=True),
+)
+
+leases = Table(  # 0005: a clip some command is working on; the others leave it alone until released or expired
+    "leases", metadata,
+    Column("clip_id", String(16), primary_key=True),
+    Column("holder", String(200), nullable=False),  # host:pid:token of the process
+    Column("command", String(32), nullable=False),
+    Column("acquired_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
+file_intents = Table(  # 0005: a file change recorded before it is made (prepared), then with its commit (committed)
+    "file_intents", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("clip_id", String(16), nullable=False),
+    Column("op", String(16), nullable=False),  # replace (temp -> path) | unlink (path)
+    Column("path", String(2048), nullable=False),
+    Column("temp", String(2048)),
+    Column("status", String(16), nullable=False),  # prepared | committed
+    Column("owner", String(64), nullable=False),  # the request (request:ID) or command that made it
+    Column("created_at", UtcDateTime, nullable=False),
 )

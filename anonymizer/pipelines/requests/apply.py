@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select, update
 
+from anonymizer import safe_files
 from anonymizer.config import Config
 from anonymizer.domain.holds import HoldIndex
 from anonymizer.domain.regions import Regions
@@ -20,12 +21,16 @@ from anonymizer.imaging.redact import redact_yuv420
 from anonymizer.media.probe import probe
 from anonymizer.media.reader import Frame, read_timestamps
 from anonymizer.media.segments import rewrite
+from anonymizer.pipelines.file_changes import carry_out, finish_pending, roll_back
 from anonymizer.pipelines.ingest import sha256_of
 from anonymizer.pipelines.requests.common import (
     RequestError, amend_targets, audit_object, family, load_request, mark_handled, restricting_requests,
 )
+from anonymizer.safe_files import crashpoint
+from anonymizer.store import intents
 from anonymizer.store.catalogue import Catalogue
 from anonymizer.store.holds import all_holds, hold_info
+from anonymizer.store.leases import new_holder
 from anonymizer.store.requests import request_segments, segments
 from anonymizer.store.schema import clips
 
@@ -34,6 +39,9 @@ log = logging.getLogger(__name__)
 ACTIONS = ("remove", "redact", "cut", "restrict", "lift")
 AMEND_METHODS = ("solid", "blur")
 DEFAULT_ACTION = {"erasure": "remove", "objection": "redact", "restriction": "restrict"}
+ACTION_PAST = {"remove": "removed", "redact": "redacted", "cut": "cut"}
+#: States of a clip that a request may still change.
+LIVE_STATES = ("raw", "amended", "anonymised", "quarantined")
 
 
 def whole_frame(method: str):  # type: ignore[no-untyped-def]
@@ -46,8 +54,8 @@ def whole_frame(method: str):  # type: ignore[no-untyped-def]
     return modify
 
 
-def _rewrite_clip(cat: Catalogue, conn: Any, row: Any, a: float, b: float, action: str, method: str
-                  ) -> dict[str, Any]:
+def _rewrite_to(row: Any, temp: Path, a: float, b: float, action: str, method: str) -> dict[str, Any]:
+    """Write the amended clip to ``temp`` (the clip itself is untouched); what changed, for the catalogue."""
     path = Path(row.uri)
     times = read_timestamps(path)
     end_s = row.duration_s if row.duration_s else None
@@ -58,22 +66,21 @@ def _rewrite_clip(cat: Catalogue, conn: Any, row: Any, a: float, b: float, actio
         raise RequestError(f"clip {row.id}: the segment covers every frame; use --action remove instead of cut")
     mode = path.stat().st_mode & 0o777
     if action == "cut":
-        res = rewrite(path, path, keep=lambda i: i not in hit, mode=mode)
+        res = rewrite(path, temp, keep=lambda i: i not in hit, mode=mode)
     else:
         fn = whole_frame(method)
-        res = rewrite(path, path, modify=lambda f: fn(f) if f.index in hit else False, mode=mode)
-    sha, size = sha256_of(path)
-    info = probe(path)
+        res = rewrite(path, temp, modify=lambda f: fn(f) if f.index in hit else False, mode=mode)
+    sha, size = sha256_of(temp)
+    info = probe(temp)
     end = row.start_utc + timedelta(seconds=info.duration) if info.duration is not None else row.end_utc
     state = "amended" if row.state == "raw" else row.state  # a copy stays anonymised footage (no limit)
-    conn.execute(update(clips).where(clips.c.id == row.id).values(
-        sha256=sha, size=size, frames=res.frames_out, duration_s=info.duration, end_utc=end, state=state,
-        has_audio=False))
     first, last = min(hit), max(hit)
     return {"clip": row.id, "uri": row.uri, "frames": len(hit), "first_frame": first, "last_frame": last,
             "first_s": times[first], "last_s": times[last], "frames_before": len(times),
             "frames_after": res.frames_out, "old_sha256": row.sha256, "sha256": sha, "state": state,
-            "method": method if action == "redact" else None}
+            "method": method if action == "redact" else None,
+            "_values": dict(sha256=sha, size=size, frames=res.frames_out, duration_s=info.duration, end_utc=end,
+                            state=state, has_audio=False)}
 
 
 def apply(cat: Catalogue, config: Config, request_id: str, *, now: datetime, actor: str,
@@ -118,6 +125,8 @@ def apply(cat: Catalogue, config: Config, request_id: str, *, now: datetime, act
             conn.execute(update(segments).where(segments.c.id.in_(chosen)).values(selected=True))
             cat.audit_append(conn, now, actor, "request.select", audit_object(request_id), {"segments": chosen,
                                                                                    "action": action})
+    holder = new_holder()
+    finish_pending(cat, holder, now)
     with cat.engine.connect() as conn:
         holds = HoldIndex([hold_info(h) for h in all_holds(conn)], now)
     for item in plan:
@@ -127,7 +136,7 @@ def apply(cat: Catalogue, config: Config, request_id: str, *, now: datetime, act
         sid = item["segment"]
         seg = segs[sid]
         try:
-            item["outcome"] = _apply_one(cat, request_id, seg, action, method, holds, now, actor)
+            item["outcome"] = _apply_one(cat, request_id, seg, action, method, holds, now, actor, holder)
         except AnonymizerError as exc:
             item["outcome"] = f"failed: {exc}"
             result["failed"].append({"segment": sid, "error": str(exc)})
@@ -135,56 +144,46 @@ def apply(cat: Catalogue, config: Config, request_id: str, *, now: datetime, act
     return result
 
 
+def _refuse_held(holds: HoldIndex, rows: list[Any], action: str) -> None:
+    for c in rows:
+        held = holds.matching(c.id, c.camera_id, c.site_id, c.start_utc, c.end_utc)
+        if held:
+            raise RequestError(f"clip {c.id} is held ({', '.join(held)}): not {ACTION_PAST[action]}; release the "
+                               "hold ('anonymizer holds release') or record why the footage must be kept")
+
+
+def _refuse_restricted(conn: Any, rows: list[Any]) -> None:
+    for c in rows:
+        if c.restricted:
+            raise RequestError(f"clip {c.id} is restricted (requests "
+                               f"{', '.join(restricting_requests(conn, c.id)) or '?'}); lift the restriction first")
+
+
+def _take(cat: Catalogue, rows: list[Any], holder: str, now: datetime) -> None:
+    refused = cat.lease([c.id for c in rows], holder, "requests apply", states=LIVE_STATES)
+    if refused:
+        cat.release([c.id for c in rows], holder)  # all or none
+        raise RequestError("; ".join(refused.values()) + ": try again when it is done")
+
+
 def _apply_one(cat: Catalogue, request_id: str, seg: Any, action: str, method: str, holds: HoldIndex,
-               now: datetime, actor: str) -> dict[str, Any]:
-    with cat.transaction() as conn:
+               now: datetime, actor: str, holder: str) -> dict[str, Any]:
+    with cat.engine.connect() as conn:
         current = conn.execute(select(segments).where(segments.c.id == seg.id)).first()
-        if action != "lift" and current.handled_at is not None:
-            return {"note": f"handled already ({current.action})"}
-        if action == "remove":
-            fam = family(conn, seg.clip_id)
-            for c in fam:
-                held = holds.matching(c.id, c.camera_id, c.site_id, c.start_utc, c.end_utc)
-                if held:
-                    raise RequestError(f"clip {c.id} is held ({', '.join(held)}); release the hold or record why "
-                                       "the footage must be kept")
-            removed = []
-            for c in fam:
-                Path(c.uri).unlink(missing_ok=True)
-                conn.execute(update(clips).where(clips.c.id == c.id).values(state="deleted"))
-                cat.audit_append(conn, now, actor, "request.remove", f"clip {c.id}", {
-                    "request": request_id, "segment": seg.id, "uri": c.uri, "sha256": c.sha256, "state": c.state})
-                removed.append({"clip": c.id, "uri": c.uri, "state": c.state})
-            ids = {c.id for c in fam} | {seg.clip_id}
-            same = [s.id for s in request_segments(conn, request_id) if s.clip_id in ids and s.handled_at is None]
-            outcome = {"removed": removed}
-            mark_handled(conn, same or [seg.id], "remove", now, outcome)
-            return outcome
-        if action in ("redact", "cut"):
-            targets = amend_targets(conn, seg.clip_id)
-            if not targets:
-                raise RequestError(f"clip {seg.clip_id} is deleted: nothing to amend")
-            for c in targets:
-                if c.restricted:
-                    raise RequestError(f"clip {c.id} is restricted (requests "
-                                       f"{', '.join(restricting_requests(conn, c.id)) or '?'}); lift the restriction first")
-            done = [_rewrite_clip(cat, conn, c, seg.start_offset_s, seg.end_offset_s, action, method)
-                    for c in targets]
-            for d in done:
-                cat.audit_append(conn, now, actor, f"request.{action}", f"clip {d['clip']}",
-                                 {"request": request_id, "segment": seg.id, **d})
-            ids = {c.id for c in targets}
-            same = [s.id for s in request_segments(conn, request_id)
-                    if s.clip_id in ids and s.handled_at is None and s.id != seg.id]
-            outcome = {"amended": done}
-            mark_handled(conn, [seg.id] + same, action, now, outcome)
-            return outcome
+    if action != "lift" and current.handled_at is not None:
+        return {"note": f"handled already ({current.action})"}
+    if action == "remove":
+        return _remove(cat, request_id, seg, holds, now, actor, holder)
+    if action in ("redact", "cut"):
+        return _amend(cat, request_id, seg, action, method, holds, now, actor, holder)
+    with cat.transaction() as conn:
         if action == "restrict":
             fam = family(conn, seg.clip_id)
             for c in fam:
                 conn.execute(update(clips).where(clips.c.id == c.id).values(restricted=True))
             outcome = {"restricted": [c.id for c in fam]}
-            cat.audit_append(conn, now, actor, "request.restrict", audit_object(request_id), {"segment": seg.id, **outcome})
+            cat.audit_append(conn, now, actor, "request.restrict", audit_object(request_id),
+                             {"segment": seg.id, **outcome})
             mark_handled(conn, [seg.id], "restrict", now, outcome)
             return outcome
         # lift
@@ -202,3 +201,110 @@ def _apply_one(cat: Catalogue, request_id: str, seg: Any, action: str, method: s
         conn.execute(update(segments).where(segments.c.id == seg.id).values(
             action="lift", outcome=json.dumps(outcome, sort_keys=True), handled_at=now))
         return outcome
+
+
+def _companions(c: Any) -> list[str]:
+    """Files that go with a clip's file: its sidecar (copied beside an imported clip) and a copy's report."""
+    out = [c.uri + ".json"]
+    if c.report_uri:
+        out.append(c.report_uri)
+    return [p for p in out if Path(p).is_file()]
+
+
+def _remove(cat: Catalogue, request_id: str, seg: Any, holds: HoldIndex, now: datetime, actor: str,
+            holder: str) -> dict[str, Any]:
+    """Remove the clip and every copy: checks, lease, then one transaction (states, audit events, the segment
+    handled, unlink intents committed), then the files are unlinked and the intents dropped."""
+    with cat.engine.connect() as conn:
+        fam = family(conn, seg.clip_id)
+    _refuse_held(holds, fam, "remove")
+    _take(cat, fam, holder, now)
+    try:
+        removed = []
+        with cat.transaction() as conn:
+            fam = family(conn, seg.clip_id)  # again, under the lease
+            ids = []
+            for c in fam:
+                for path in [c.uri, *_companions(c)]:
+                    ids.append(intents.record(conn, c.id, intents.UNLINK, path, None, intents.COMMITTED,
+                                              audit_object(request_id), now))
+                conn.execute(update(clips).where(clips.c.id == c.id).values(state="deleted"))
+                cat.audit_append(conn, now, actor, "request.remove", f"clip {c.id}", {
+                    "request": request_id, "segment": seg.id, "uri": c.uri, "sha256": c.sha256, "state": c.state})
+                removed.append({"clip": c.id, "uri": c.uri, "state": c.state})
+            ids_fam = {c.id for c in fam} | {seg.clip_id}
+            same = [s.id for s in request_segments(conn, request_id)
+                    if s.clip_id in ids_fam and s.handled_at is None]
+            outcome = {"removed": removed}
+            mark_handled(conn, same or [seg.id], "remove", now, outcome)
+        crashpoint("apply.remove.commit")
+        with cat.engine.connect() as conn:
+            todo = intents.pending(conn, [c.id for c in fam])
+        for i in todo:
+            carry_out(i)
+        crashpoint("apply.remove.unlinked")
+        with cat.transaction() as conn:
+            intents.done(conn, [i.id for i in todo])
+        return outcome
+    finally:
+        cat.release([c.id for c in fam], holder)
+
+
+def _amend(cat: Catalogue, request_id: str, seg: Any, action: str, method: str, holds: HoldIndex, now: datetime,
+           actor: str, holder: str) -> dict[str, Any]:
+    """Redact or cut the segment in the clip and its copies: checks, lease, intents recorded, the new files
+    written beside the old ones, one transaction (new sha256 and state, audit events, segment handled, intents
+    committed), then the renames, then the intents dropped."""
+    with cat.engine.connect() as conn:
+        targets = amend_targets(conn, seg.clip_id)
+        if not targets:
+            raise RequestError(f"clip {seg.clip_id} is deleted: nothing to amend")
+        _refuse_restricted(conn, targets)
+    _refuse_held(holds, targets, action)
+    _take(cat, targets, holder, now)
+    ids: list[int] = []
+    try:
+        temps = {c.id: safe_files.temp_sibling(Path(c.uri), "amend") for c in targets}
+        with cat.transaction() as conn:
+            for c in targets:
+                ids.append(intents.record(conn, c.id, intents.REPLACE, c.uri, str(temps[c.id]), intents.PREPARED,
+                                          audit_object(request_id), now))
+        crashpoint("apply.amend.intent")
+        done = [_rewrite_to(c, temps[c.id], seg.start_offset_s, seg.end_offset_s, action, method) for c in targets]
+        crashpoint("apply.amend.written")
+        with cat.transaction() as conn:
+            for d in done:
+                values = d.pop("_values", None)
+                if values is not None:
+                    conn.execute(update(clips).where(clips.c.id == d["clip"]).values(**values))
+                cat.audit_append(conn, now, actor, f"request.{action}", f"clip {d['clip']}",
+                                 {"request": request_id, "segment": seg.id, **d})
+            changed = {d["clip"] for d in done if "sha256" in d}
+            mine = [i for i in intents.pending(conn, [c.id for c in targets]) if i.id in ids]
+            intents.commit(conn, [i.id for i in mine if i.clip_id in changed])
+            intents.done(conn, [i.id for i in mine if i.clip_id not in changed])
+            same = [s.id for s in request_segments(conn, request_id)
+                    if s.clip_id in {c.id for c in targets} and s.handled_at is None and s.id != seg.id]
+            outcome = {"amended": done}
+            mark_handled(conn, [seg.id] + same, action, now, outcome)
+        crashpoint("apply.amend.commit")
+        with cat.engine.connect() as conn:
+            todo = [i for i in intents.pending(conn, [c.id for c in targets]) if i.id in ids]
+        for i in todo:
+            carry_out(i)
+        crashpoint("apply.amend.renamed")
+        with cat.transaction() as conn:
+            intents.done(conn, [i.id for i in todo])
+        return outcome
+    except BaseException:
+        with cat.engine.connect() as conn:
+            left = [i for i in intents.pending(conn, [c.id for c in targets])
+                    if i.id in ids and i.status == intents.PREPARED]
+        for i in left:
+            roll_back(i)
+        if left:
+            with cat.transaction() as conn:
+                intents.done(conn, [i.id for i in left])
+        raise
+    finally:
+        cat.release([c.id for c in targets], holder)
