@@ -41,6 +41,12 @@ REQUIRED = object()
 TOP_KEYS = (
     Key("archive", str, ".", "archive root: outputs under ARCHIVE/anonymised, the SQLite catalogue; relative to this file"),
     Key("catalogue", str, "", "SQLAlchemy URL of the catalogue; empty: sqlite:///ARCHIVE/catalogue.sqlite"),
+    Key("artefact_days", int, 30, "days a closed request's review pages, exports and reports are kept, then purged",
+        low=0, high=3650),
+    Key("warn_days", int, 14, "purge and stats list raw clips due within this many days that have no anonymised "
+        "copy", low=0, high=3650),
+    Key("mtime_time", str, "warn", "clips whose only recording time is the file's modification time (never allowed "
+        "for security cameras): warn (registered as uncertain, loudly) or refuse", choices=("warn", "refuse")),
 )
 TABLES = ("anonymise", "policy", "sites", "cameras")
 SITE_KEYS = (
@@ -84,6 +90,9 @@ class Config:
     cameras: dict[str, Camera] = field(default_factory=dict)
     anonymise: AnonymiseSettings = field(default_factory=AnonymiseSettings)
     policy: Policy = field(default_factory=Policy)
+    artefact_days: int = 30
+    warn_days: int = 14
+    mtime_time: str = "warn"
 
     @property
     def anonymised_root(self) -> Path:
@@ -228,7 +237,8 @@ def parse_config(data: dict[str, Any], base: Path, path: Path | None = None) -> 
     if problems.items:
         raise ConfigError("\n".join(problems.items))
     return Config(path=path, archive=archive, catalogue_url=url, sites=sites, cameras=cameras,
-                  anonymise=anonymise, policy=policy)
+                  anonymise=anonymise, policy=policy, artefact_days=top.get("artefact_days", 30),
+                  warn_days=top.get("warn_days", 14), mtime_time=top.get("mtime_time", "warn"))
 
 
 def load_config(path: Path) -> Config:

@@ -39,7 +39,7 @@ def purge(config_path: Path, dry_run: bool, list_: bool, as_json: bool, now: dat
             "outcomes": [o.as_dict() for o in report.outcomes],
             "decisions": decisions_as_dicts(report) if list_ else None,
             "failures": report.failures, "anomalies": report.anomalies, "warnings": report.warnings,
-            "in_use": report.leased,
+            "in_use": report.leased, "artefacts": report.artefacts,
         }, indent=2, ensure_ascii=False))
     else:
         if list_:
@@ -54,7 +54,7 @@ def purge(config_path: Path, dry_run: bool, list_: bool, as_json: bool, now: dat
         kept = sum(v for k, v in c.items() if k.startswith("keep:"))
         click.echo(f"{done_word} {n_done} clip(s), kept {kept}; failures {len(report.failures)}, anomalies "
                    f"{len(report.anomalies)}, holds to review {len(report.warnings)}, in use (left for the next "
-                   f"purge) {len(report.leased)}")
+                   f"purge) {len(report.leased)}; request artefacts {done_word} {len(report.artefacts)}")
     for line in report.failures:
         click.echo(f"error: {line}", err=True)
     if report.exit_code:

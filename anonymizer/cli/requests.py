@@ -51,6 +51,9 @@ def _segments_text(info: dict[str, Any]) -> None:
         click.echo(f"  {s['id']}  clip {c.get('id')} ({c.get('state')}) camera {c.get('camera')}  "
                    f"+{s['start_offset_s']:.2f}s .. +{s['end_offset_s']:.2f}s  {s['start_utc']} .. {s['end_utc']}"
                    f"{'  [' + ', '.join(flags) + ']' if flags else ''}\n      {s['explanation']}")
+    for a in info.get("artefacts", []):
+        click.echo(f"  {a['kind']} of request {a['request']} shows clip(s) {', '.join(a['clips'])}: {a['path']}"
+                   f" (deleted {'after ' + a['purge_after'] if a['purge_after'] else 'after the request is closed'})")
 
 
 def _ids(segments: str | None, selection: Path | None, request_id: str) -> list[str] | None:
@@ -165,23 +168,33 @@ def review(config_path: Path, request_id: str, out: Path | None, every: float, a
                    "lift (a restriction) [default by kind: erasure remove, objection redact, restriction restrict].")
 @click.option("--method", type=click.Choice(pipeline.AMEND_METHODS), default="solid", show_default=True,
               help="How redact destroys the frames.")
+@click.option("--include-originals", is_flag=True,
+              help="remove: also delete the originals outside the archive that the clips were imported from.")
 @click.option("-n", "--dry-run", is_flag=True, help="Show what would be done; change nothing.")
 @click.option("--list", "as_list", is_flag=True, help="A line per segment (the default text output).")
 @json_option
 def apply(config_path: Path, request_id: str, segments: str | None, selection: Path | None, action: str | None,
-          method: str, dry_run: bool, as_list: bool, as_json: bool) -> None:
-    """Remove, amend (redact or cut), restrict or lift the selected segments. Audited; files replaced atomically."""
+          method: str, include_originals: bool, dry_run: bool, as_list: bool, as_json: bool) -> None:
+    """Remove, amend (redact or cut), restrict or lift the selected segments. Audited; files replaced atomically.
+
+    Refused (one line each, exit 3 or 1) for a clip under an active hold, a restricted clip (amend), or a clip
+    another command is working on. A removal names the originals left outside the archive (the batch files a
+    clip was imported from); --include-originals deletes them too. Killed at any point, the next apply finishes
+    or undoes what was under way."""
     cfg = load_config(config_path)
     with Catalogue.open(cfg.catalogue_url) as cat:
         r = pipeline.apply(cat, cfg, request_id, now=_now(), actor=actor(),
                            segment_ids=_ids(segments, selection, request_id), action=action, method=method,
-                           dry_run=dry_run)
+                           dry_run=dry_run, include_originals=include_originals)
     if as_json:
         _dump(r)
     else:
         verb = "would " + r["action"] if dry_run else r["action"]
         for it in r["segments"]:
             outcome = it.get("outcome", "")
+            for orig in (outcome.get("originals_outside", []) if isinstance(outcome, dict) else []):
+                click.echo(f"warning: the original {orig} outside the archive still shows the recording; delete it "
+                           "or apply again with --include-originals", err=True)
             click.echo(f"{it['segment']}  clip {it['clip']}  {verb}  "
                        f"+{it['offsets'][0]:.2f}s .. +{it['offsets'][1]:.2f}s  "
                        f"{json.dumps(outcome, default=str) if outcome else ''}")
@@ -236,5 +249,6 @@ def close(config_path: Path, request_id: str, note: str, as_json: bool) -> None:
     """Close a request; refused while selected segments remain unhandled."""
     cfg = load_config(config_path)
     with Catalogue.open(cfg.catalogue_url) as cat:
-        r = pipeline.close(cat, request_id, now=_now(), actor=actor(), note=note)
+        r = pipeline.close(cat, request_id, now=_now(), actor=actor(), note=note,
+                           artefact_days=cfg.artefact_days)
     _dump(r) if as_json else click.echo(_request_line(r))

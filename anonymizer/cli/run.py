@@ -20,8 +20,11 @@ from anonymizer.store.catalogue import Catalogue
 
 
 def run_dict(o: RunOutcome) -> dict[str, Any]:
-    d: dict[str, Any] = {"clip": o.raw.id, "input": o.raw.uri, "output": str(o.output), "ok": o.copy is not None}
-    if o.copy is not None:
+    d: dict[str, Any] = {"clip": o.raw.id, "input": o.raw.uri, "output": str(o.output),
+                         "ok": o.copy is not None and not o.error}
+    if o.copy is not None and o.copy.state == "quarantined":
+        d.update(quarantined=o.copy.id, report=o.copy.report_uri)
+    elif o.copy is not None:
         d.update(anonymised=o.copy.id, report=o.copy.report_uri)
     if o.error:
         d["error"] = o.error
@@ -72,7 +75,7 @@ def run(batch: Path, camera: str | None, workers: int, move: bool, in_place: boo
                            on_ingest=lambda o: echo_outcome(o, as_json), on_done=on_done,
                            clip_progress=clip_progress, mode=mode)
     bar.close()
-    done = [o for o in result.anonymised if o.copy is not None]
+    done = [o for o in result.anonymised if o.copy is not None and not o.error]
     if as_json:
         click.echo(json.dumps({
             "ingest": [outcome_dict(o) for o in result.ingest.outcomes],

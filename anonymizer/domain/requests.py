@@ -27,7 +27,7 @@ from anonymizer.domain.retention import add_calendar_months
 UTC = timezone.utc
 KINDS = ("erasure", "access", "restriction", "objection")
 PLACE_KINDS = ("site", "camera", "point")
-MATCHED_STATES = ("raw", "anonymised", "amended")
+MATCHED_STATES = ("raw", "anonymised", "amended", "quarantined")
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
 DEFAULT_RADIUS_M = 100.0
 DEFAULT_SITE_RADIUS_M = 100.0  # a site with a location but no radius (the configuration's default)

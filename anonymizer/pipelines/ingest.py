@@ -254,7 +254,17 @@ def prepare_clip(path: Path, batch: Path, config: Config, now: datetime, camera:
     except TimeSourceError as exc:
         raise _Fail(f"{path}: {exc}; fix: correct the camera's clock settings (clock, clock_offset_s) in the "
                     "configuration, or write a sidecar with the true start time") from exc
-    if when.uncertain:
+    if when.source == "mtime":
+        # A plain copy resets a file's modification time: the clip would be kept from the copy, not the recording.
+        if cam.purpose == "security" or config.mtime_time == "refuse":
+            why = ("security footage must have a trusted recording time" if cam.purpose == "security"
+                   else "mtime_time = \"refuse\" in the configuration")
+            raise _Fail(f"{path}: the only recording time is the file's modification time ({why}); fix: write a "
+                        "sidecar CLIP.json with the true start time, or set the camera's filename_pattern")
+        log.warning("%s: NO RECORDING TIME: only the file's modification time (%s), which a copy resets: the clip "
+                    "may be kept longer than the policy allows; fix: write a sidecar with the true start time",
+                    path, when.start.isoformat())
+    elif when.uncertain:
         log.warning("%s: recording time %s is uncertain (%s)", path, when.start.isoformat(), when.note or when.source)
 
     deadline = purge_after(when.start, site.kind, site.timezone, cam.purpose, False, config.policy,

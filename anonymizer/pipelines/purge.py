@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +26,7 @@ from anonymizer.domain.holds import HoldInfo
 from anonymizer.domain.retention import (
     DELETE, KEEP, R_OUTSIDE_ROOT, ClipInfo, Decision, Policy, decide, effective_rule,
 )
+from anonymizer.store import artefacts as artefact_rows
 from anonymizer.store import leases as lease_rows
 from anonymizer.store.catalogue import Catalogue
 from anonymizer.store.holds import POLICY_FINGERPRINT, all_holds, get_state, hold_info, set_state
@@ -38,7 +40,7 @@ UTC = timezone.utc
 LOCK_NAME = ".purge.lock"
 ACTOR = "purge"
 #: States a purge may move to ``deleting``.
-DELETABLE = ("raw", "amended", "deleting")
+DELETABLE = ("raw", "amended", "quarantined", "deleting")
 
 
 def inside(path: str, root: str) -> bool:
@@ -89,6 +91,7 @@ class PurgeReport:
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     leased: list[str] = field(default_factory=list)  # due, but another command works on them: the next purge
+    artefacts: list[dict[str, Any]] = field(default_factory=list)  # request artefacts deleted (or that would be)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -200,19 +203,21 @@ def _delete_one(cat: Catalogue, d: Decision, c: ClipInfo, uri: str, root: Path, 
                                "next purge deletes it", _fmt(d.purge_after))
         res = conn.execute(update(clips).where(clips.c.id == c.id, clips.c.state.in_(DELETABLE))
                            .values(state="deleting"))
+        report_uri = conn.execute(select(clips.c.report_uri).where(clips.c.id == c.id)).scalar()
         if res.rowcount != 1:
             return ClipOutcome(c.id, uri, "skipped", d.reason, "changed by someone else since the plan",
                                _fmt(d.purge_after))
     outcome, detail = "deleted", d.detail
     try:
         real = os.path.realpath(uri)
+        # The sidecar ingest copied beside an imported clip (CLIP.json: its recording time and camera) and a
+        # copy's report go too; first, so that a purge killed in between finds them when it resumes.
+        for extra in (real + ".json", report_uri):
+            if extra and os.path.isfile(extra) and resolved_inside(extra, root):
+                os.unlink(extra)
         os.unlink(real)
         if real != uri and os.path.islink(uri):
             os.unlink(uri)
-        # The sidecar ingest copied beside an imported clip (CLIP.json: its recording time and camera) goes too.
-        sidecar = real + ".json"
-        if os.path.isfile(sidecar) and resolved_inside(sidecar, root):
-            os.unlink(sidecar)
     except FileNotFoundError:
         if resumed:
             detail = "finished a deletion an interrupted purge had started"
@@ -230,6 +235,37 @@ def _delete_one(cat: Catalogue, d: Decision, c: ClipInfo, uri: str, root: Path, 
             "purge_after": _fmt(d.purge_after), "restricted": c.restricted,
         })
     return ClipOutcome(c.id, uri, outcome, d.reason, detail, _fmt(d.purge_after))
+
+
+def _artefacts(cat: Catalogue, report: PurgeReport, root: Path) -> None:
+    """Delete the request artefacts (review pages, exports, reports) that are due: file (or export folder) first,
+    then the catalogue with its audit event, so a purge killed in between finds the file gone and records it."""
+    with cat.engine.connect() as conn:
+        due = artefact_rows.due(conn, report.now)
+    for a in due:
+        item = {"path": a.path, "kind": a.kind, "request": a.request_id, "purge_after": _fmt(a.purge_after)}
+        if report.dry_run:
+            report.artefacts.append({**item, "outcome": "would_delete"})
+            continue
+        path = Path(a.path)
+        exists = os.path.lexists(path)
+        if exists and not resolved_inside(a.path, root):
+            report.failures.append(f"{a.kind} {a.path} of request {a.request_id}: due since {_fmt(a.purge_after)} "
+                                   "but outside the archive root: delete it by hand (the next purge records it)")
+            continue
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif exists:
+                path.unlink()
+        except OSError as exc:
+            report.failures.append(f"{a.kind} {a.path} of request {a.request_id}: cannot delete ({exc})")
+            continue
+        with cat.transaction() as conn:
+            artefact_rows.mark_deleted(conn, a.path)
+            cat.audit_append(conn, report.now, ACTOR, "purge.artefact", f"request:{a.request_id}",
+                             {**item, "outcome": "deleted" if exists else "missing"})
+        report.artefacts.append({**item, "outcome": "deleted" if exists else "missing"})
 
 
 class _Refused(Exception):
@@ -259,6 +295,7 @@ def purge(cat: Catalogue, policy: Policy, now: datetime, root: Path, dry_run: bo
         for d in p.to_delete:
             report.outcomes.append(ClipOutcome(d.clip_id, p.uris[d.clip_id], "would_delete", d.reason, d.detail,
                                                _fmt(d.purge_after)))
+        _artefacts(cat, report, root)
         _notes(report)
         return report
     with FileLock(root / LOCK_NAME, "purge"):
@@ -277,6 +314,7 @@ def purge(cat: Catalogue, policy: Policy, now: datetime, root: Path, dry_run: bo
                 report.outcomes.append(o)
             elif c.state == "deleting" and d.action == KEEP:
                 report.outcomes.append(_restore(cat, d, c, uri, now))
+        _artefacts(cat, report, root)
         _notes(report)
         return report
 

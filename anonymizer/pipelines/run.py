@@ -58,7 +58,7 @@ class RunResult:
         total = len(self.ingest.outcomes) + len(self.anonymised)
         if not self.failed:
             return EXIT_OK
-        succeeded = self.already + len([o for o in self.anonymised if o.copy is not None])
+        succeeded = self.already + len([o for o in self.anonymised if o.copy is not None and not o.error])
         return EXIT_PARTIAL if succeeded or len(self.failed) < total else EXIT_ERROR
 
 
@@ -108,11 +108,16 @@ def remove_leftovers(dst: Path) -> list[Path]:
 
 
 def register_copy(catalogue: Catalogue, config: Config, raw: ClipRecord, dst: Path, outcome: Outcome, actor: str,
-                  now: datetime) -> ClipRecord:
-    """The anonymised copy and its audit event, in one transaction."""
+                  now: datetime, quarantined: bool = False) -> ClipRecord:
+    """The anonymised copy and its audit event, in one transaction. A quarantined copy (it failed the residual
+    check: it may still show someone) is catalogued as ``quarantined`` with the raw footage's deadline, so that
+    the purge deletes it with the raw clip and ``requests find`` sees it."""
     site = config.sites.get(raw.site_id)
-    deadline = purge_after(raw.start, site.kind, site.timezone, raw.purpose, True, config.policy,
-                           site_id=raw.site_id, camera_id=raw.camera_id) if site else None
+    if quarantined:
+        deadline = raw.purge_after
+    else:
+        deadline = purge_after(raw.start, site.kind, site.timezone, raw.purpose, True, config.policy,
+                               site_id=raw.site_id, camera_id=raw.camera_id) if site else None
     sha, size = sha256_of(dst)
     info = probe(dst)
     report = outcome.report
@@ -122,16 +127,27 @@ def register_copy(catalogue: Catalogue, config: Config, raw: ClipRecord, dst: Pa
         site_id=raw.site_id, purpose=raw.purpose, start=raw.start, end=raw.end, time_source=raw.time_source,
         time_uncertain=raw.time_uncertain, codec=info.codec, width=info.width, height=info.height,
         rate=raw.rate, frames=report.frames, duration_s=info.duration, has_audio=report.audio == "kept",
-        state="anonymised", derived_from=raw.id, report_uri=str(report_path_for(dst).resolve()),
+        state="quarantined" if quarantined else "anonymised", derived_from=raw.id,
+        report_uri=str(report_path_for(dst).resolve()),
         purge_after=deadline, restricted=raw.restricted, ingested_at=now,
     )
     with catalogue.transaction() as conn:
         catalogue.add_clip(conn, copy)
-        catalogue.audit_append(conn, now, actor, "anonymise", f"clip {copy.id}", {
-            "raw": raw.id, "output": copy.uri, "sha256": sha, "report": copy.report_uri,
+        catalogue.audit_append(conn, now, actor, "quarantine" if quarantined else "anonymise", f"clip {copy.id}", {
+            "raw": raw.id, "output": copy.uri, "sha256": sha, "report": copy.report_uri, "state": copy.state,
+            "purge_after": deadline.isoformat() if deadline else None,
             "detections": report.detections, "models": [m.get("sha256") for m in report.models],
         })
     return copy
+
+
+def supersede(catalogue: Catalogue, copies: list[ClipRecord], actor: str, now: datetime) -> None:
+    """Quarantined copies at the path a new try will overwrite: recorded as deleted (the file is replaced)."""
+    with catalogue.transaction() as conn:
+        for c in copies:
+            catalogue.set_state(conn, c.id, "deleted")
+            catalogue.audit_append(conn, now, actor, "quarantine.replaced", f"clip {c.id}",
+                                   {"uri": c.uri, "sha256": c.sha256, "raw": c.derived_from})
 
 
 def run_batch(
@@ -187,6 +203,10 @@ def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime
                 continue
             dst = output_for(raw, batch, config)
             owners = [c for c in catalogue.by_uri(conn, str(dst.resolve())) if c.state != "deleted"]
+            stale = [c for c in owners if c.state == "quarantined" and c.derived_from == raw.id]
+            if stale:  # a quarantined try of this clip at the output path: this run replaces it
+                supersede(catalogue, stale, actor, now)
+                owners = [c for c in owners if c not in stale]
             if owners:
                 err = OutputExistsError(
                     f"{raw.uri}: its output {dst} is already clip {owners[0].id} from another batch; fix: "
@@ -213,12 +233,26 @@ def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime
         ro = RunOutcome(raw, outcome.task.dst, outcome=outcome)
         if outcome.error:
             ro.error, ro.exit_code = outcome.error, outcome.exit_code or EXIT_ERROR
-        elif outcome.report is not None and outcome.report.possible_leaks:
-            leaks = outcome.report.possible_leaks
-            ro.error = (f"{outcome.task.dst}: {len(leaks)} possible leaks (first: frame {leaks[0]['frame']} "
-                        f"{leaks[0]['kind']}); not recorded as anonymised; fix: check the frames listed in "
-                        f"{report_path_for(outcome.task.dst)}, lower the thresholds and run again")
-            ro.exit_code = EXIT_PARTIAL
+        elif outcome.report is not None and (getattr(outcome.report, "quarantined", False)
+                                             or outcome.report.possible_leaks):
+            # Written, but it may still show someone: catalogued as quarantined (the raw clip's deadline), where
+            # the anonymiser put it (ClipReport.output: under quarantine/ once the anonymiser moves it there).
+            report = outcome.report
+            written = Path(report.output) if getattr(report, "quarantined", False) else outcome.task.dst
+            leaks = report.possible_leaks
+            why = getattr(report, "quarantine_reason", "") or (
+                f"{len(leaks)} possible leaks (first: frame {leaks[0]['frame']} {leaks[0]['kind']})" if leaks
+                else "it failed the residual check")
+            try:
+                ro.copy = register_copy(catalogue, config, raw, written, outcome, actor, now, quarantined=True)
+                ro.output = written
+            except AnonymizerError as exc:
+                ro.error, ro.exit_code = f"{written}: {exc}", exc.exit_code
+            else:
+                ro.error = (f"{written}: {why}; quarantined (catalogued, deleted with the raw clip), not recorded "
+                            f"as anonymised; fix: check the frames listed in {report_path_for(written)}, lower the "
+                            "thresholds and run again")
+                ro.exit_code = EXIT_PARTIAL
         else:
             try:
                 ro.copy = register_copy(catalogue, config, raw, outcome.task.dst, outcome, actor, now)

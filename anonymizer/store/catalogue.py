@@ -180,6 +180,9 @@ class Catalogue:
                 f"clip {clip.id}: the same content was registered meanwhile; fix: run again to see which clip"
             ) from exc
 
+    def set_state(self, conn: Connection, clip_id: str, state: str) -> None:
+        conn.execute(clips.update().where(clips.c.id == clip_id).values(state=state))
+
     def by_sha256(self, conn: Connection, sha256: str) -> ClipRecord | None:
         row = conn.execute(select(clips).where(clips.c.sha256 == sha256)).first()
         return _record(row) if row else None

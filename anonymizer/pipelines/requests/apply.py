@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ def _rewrite_to(row: Any, temp: Path, a: float, b: float, action: str, method: s
 
 def apply(cat: Catalogue, config: Config, request_id: str, *, now: datetime, actor: str,
           segment_ids: list[str] | None = None, action: str | None = None, method: str = "solid",
-          dry_run: bool = False) -> dict[str, Any]:
+          dry_run: bool = False, include_originals: bool = False) -> dict[str, Any]:
     """Carry out ``action`` on the selected segments (those given, else those selected before and not handled)."""
     if method not in AMEND_METHODS:
         raise ConfigError(f"amend method {method!r}: expected one of {', '.join(AMEND_METHODS)}")
@@ -136,7 +137,8 @@ def apply(cat: Catalogue, config: Config, request_id: str, *, now: datetime, act
         sid = item["segment"]
         seg = segs[sid]
         try:
-            item["outcome"] = _apply_one(cat, request_id, seg, action, method, holds, now, actor, holder)
+            item["outcome"] = _apply_one(cat, request_id, seg, action, method, holds, now, actor, holder,
+                                          include_originals)
         except AnonymizerError as exc:
             item["outcome"] = f"failed: {exc}"
             result["failed"].append({"segment": sid, "error": str(exc)})
@@ -167,13 +169,13 @@ def _take(cat: Catalogue, rows: list[Any], holder: str, now: datetime) -> None:
 
 
 def _apply_one(cat: Catalogue, request_id: str, seg: Any, action: str, method: str, holds: HoldIndex,
-               now: datetime, actor: str, holder: str) -> dict[str, Any]:
+               now: datetime, actor: str, holder: str, include_originals: bool = False) -> dict[str, Any]:
     with cat.engine.connect() as conn:
         current = conn.execute(select(segments).where(segments.c.id == seg.id)).first()
     if action != "lift" and current.handled_at is not None:
         return {"note": f"handled already ({current.action})"}
     if action == "remove":
-        return _remove(cat, request_id, seg, holds, now, actor, holder)
+        return _remove(cat, request_id, seg, holds, now, actor, holder, include_originals)
     if action in ("redact", "cut"):
         return _amend(cat, request_id, seg, action, method, holds, now, actor, holder)
     with cat.transaction() as conn:
@@ -212,7 +214,7 @@ def _companions(c: Any) -> list[str]:
 
 
 def _remove(cat: Catalogue, request_id: str, seg: Any, holds: HoldIndex, now: datetime, actor: str,
-            holder: str) -> dict[str, Any]:
+            holder: str, include_originals: bool = False) -> dict[str, Any]:
     """Remove the clip and every copy: checks, lease, then one transaction (states, audit events, the segment
     handled, unlink intents committed), then the files are unlinked and the intents dropped."""
     with cat.engine.connect() as conn:
@@ -224,18 +226,24 @@ def _remove(cat: Catalogue, request_id: str, seg: Any, holds: HoldIndex, now: da
         with cat.transaction() as conn:
             fam = family(conn, seg.clip_id)  # again, under the lease
             ids = []
+            outside = [c.imported_from for c in fam if c.imported_from and os.path.isfile(c.imported_from)]
             for c in fam:
-                for path in [c.uri, *_companions(c)]:
+                paths = [c.uri, *_companions(c)]
+                if include_originals and c.imported_from in outside:
+                    paths += [c.imported_from, *[p for p in [c.imported_from + ".json"] if os.path.isfile(p)]]
+                for path in paths:
                     ids.append(intents.record(conn, c.id, intents.UNLINK, path, None, intents.COMMITTED,
                                               audit_object(request_id), now))
                 conn.execute(update(clips).where(clips.c.id == c.id).values(state="deleted"))
                 cat.audit_append(conn, now, actor, "request.remove", f"clip {c.id}", {
-                    "request": request_id, "segment": seg.id, "uri": c.uri, "sha256": c.sha256, "state": c.state})
+                    "request": request_id, "segment": seg.id, "uri": c.uri, "sha256": c.sha256, "state": c.state,
+                    "original": c.imported_from, "original_deleted": include_originals and c.imported_from in outside})
                 removed.append({"clip": c.id, "uri": c.uri, "state": c.state})
             ids_fam = {c.id for c in fam} | {seg.clip_id}
             same = [s.id for s in request_segments(conn, request_id)
                     if s.clip_id in ids_fam and s.handled_at is None]
-            outcome = {"removed": removed}
+            outcome = {"removed": removed,
+                       "originals_deleted" if include_originals else "originals_outside": outside}
             mark_handled(conn, same or [seg.id], "remove", now, outcome)
         crashpoint("apply.remove.commit")
         with cat.engine.connect() as conn:

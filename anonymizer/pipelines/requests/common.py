@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
 from typing import Any, Iterable
@@ -118,3 +118,12 @@ def restricting_requests(conn: Any, clip_id: str, except_request: str | None = N
 def mark_handled(conn: Any, seg_ids: Iterable[str], action: str, now: datetime, outcome: dict[str, Any]) -> None:
     conn.execute(update(segments).where(segments.c.id.in_(list(seg_ids))).values(
         action=action, handled_at=now, outcome=json.dumps(outcome, sort_keys=True, default=str), selected=True))
+
+
+def closed_deadline(info: dict[str, Any], config: Config) -> datetime | None:
+    """When a closed request's artefacts are due (None while it is open: set at close)."""
+    if info.get("status") == "open" or not info.get("closed_at"):
+        return None
+    closed = info["closed_at"]
+    closed = datetime.fromisoformat(closed) if isinstance(closed, str) else closed
+    return closed + timedelta(days=config.artefact_days)

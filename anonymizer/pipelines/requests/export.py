@@ -21,6 +21,7 @@ from anonymizer.pipelines.ingest import sha256_of
 from anonymizer.pipelines.requests.common import (
     DIR_MODE, FILE_MODE, RequestError, audit_object, load_request, mark_handled, request_place, restricting_requests,
 )
+from anonymizer.store import artefacts as artefact_rows
 from anonymizer.store.catalogue import Catalogue
 from anonymizer.store.requests import request_segments
 from anonymizer.store.schema import clips
@@ -104,6 +105,7 @@ def export(cat: Catalogue, config: Config, request_id: str, out: Path, *, now: d
         shutil.rmtree(work, ignore_errors=True)
     outcome = {"export": str(out), "files": {it["file"]: it["sha256"] for it in items}}
     with cat.transaction() as conn:
+        artefact_rows.record(conn, str(out.resolve()), "export", request_id, [it["clip"] for it in items], now)
         mark_handled(conn, chosen, "export", now, outcome)
         cat.audit_append(conn, now, actor, "request.export", audit_object(request_id), {"out": str(out), "segments": items})
     return {"request": request_id, "out": str(out), "segments": items}

@@ -13,6 +13,7 @@ from anonymizer.pipelines.requests.common import (
     RequestError, audit_object, load_request, place_index, request_place, segment_id,
 )
 from anonymizer.pipelines.requests.records import show
+from anonymizer.store import artefacts as artefact_rows
 from anonymizer.store.catalogue import Catalogue
 from anonymizer.store.requests import longest_clip_s, request_segments, segments
 from anonymizer.store.schema import clips
@@ -73,4 +74,20 @@ def find(cat: Catalogue, config: Config, request_id: str, *, now: datetime, acto
             "segments": [{"segment": segment_id(request_id, s.clip_id), "clip": s.clip_id,
                           "offsets": [round(s.start_offset_s, 6), round(s.end_offset_s, 6)]} for s in found],
         })
-    return show(cat, request_id, now)
+    info = show(cat, request_id, now)
+    info["artefacts"] = artefacts_showing(cat, [s["clip_id"] for s in info["segments"]])
+    return info
+
+
+def artefacts_showing(cat: Catalogue, clip_ids: list[str]) -> list[dict[str, Any]]:
+    """Files other than clips that show these recordings (review pages, exports of any request), so that an
+    erasure or access request sees everything the archive holds of the person."""
+    with cat.engine.connect() as conn:
+        found = artefact_rows.showing(conn, clip_ids)
+    out: dict[str, dict[str, Any]] = {}
+    for clip, arts in found.items():
+        for a in arts:
+            d = out.setdefault(a.path, {"path": a.path, "kind": a.kind, "request": a.request_id, "clips": [],
+                                        "purge_after": a.purge_after.isoformat() if a.purge_after else None})
+            d["clips"].append(clip)
+    return sorted(out.values(), key=lambda d: d["path"])

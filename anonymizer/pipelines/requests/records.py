@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -13,6 +13,7 @@ from anonymizer.config import Config
 from anonymizer.domain.requests import KINDS, RequestRuleError, Tolerance, Window, due_date, parse_place
 from anonymizer.errors import ConfigError
 from anonymizer.pipelines.requests.common import RequestError, place_index, audit_object, load_request, describe
+from anonymizer.store import artefacts as artefact_rows
 from anonymizer.store.catalogue import Catalogue
 from anonymizer.store.requests import as_plain, request_segments, requests
 from anonymizer.store.schema import clips
@@ -81,8 +82,10 @@ def _segment_view(conn: Any, s: Any) -> dict[str, Any]:
     return d
 
 
-def close(cat: Catalogue, request_id: str, *, now: datetime, actor: str, note: str = "") -> dict[str, Any]:
-    """Close a request; refused while a selected segment is still unhandled."""
+def close(cat: Catalogue, request_id: str, *, now: datetime, actor: str, note: str = "",
+          artefact_days: int = 30) -> dict[str, Any]:
+    """Close a request; refused while a selected segment is still unhandled. Its artefacts (review pages, exports,
+    reports) are due ``artefact_days`` later: the purge deletes them then."""
     with cat.transaction() as conn:
         row = load_request(conn, request_id)
         if row.status != "open":
@@ -94,5 +97,8 @@ def close(cat: Catalogue, request_id: str, *, now: datetime, actor: str, note: s
         conn.execute(update(requests).where(requests.c.id == request_id).values(
             status="closed", closed_at=now, closed_by=actor, close_note=note.strip() or None))
         row = load_request(conn, request_id)
-        cat.audit_append(conn, now, actor, "request.close", audit_object(request_id), as_plain(row))
+        deadline = now + timedelta(days=artefact_days)
+        n = artefact_rows.set_deadline(conn, request_id, deadline)
+        cat.audit_append(conn, now, actor, "request.close", audit_object(request_id),
+                         {**as_plain(row), "artefacts": n, "artefacts_purge_after": deadline.isoformat()})
     return describe(row, now)

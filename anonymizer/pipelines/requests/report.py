@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from anonymizer.config import Config
-from anonymizer.pipelines.requests.common import audit_object, private_file, request_dir
+from anonymizer.pipelines.requests.common import closed_deadline, audit_object, private_file, request_dir
 from anonymizer.pipelines.requests.records import show
+from anonymizer.store import artefacts as artefact_rows
 from anonymizer.store.catalogue import Catalogue
 
 _REPORT = """<!doctype html>
@@ -78,6 +79,9 @@ def report(cat: Catalogue, config: Config, request_id: str, *, now: datetime, ac
     private_file(jpath, blob)
     private_file(hpath, page.encode("utf-8"))
     with cat.transaction() as conn:
+        for path in (jpath, hpath):
+            artefact_rows.record(conn, str(path.resolve()), "report", request_id, [], now,
+                                 purge_after=closed_deadline(info, config))
         cat.audit_append(conn, now, actor, "request.report", audit_object(request_id), {
             "json": str(jpath), "html": str(hpath), "sha256": sha256(blob).hexdigest()})
     return {"request": request_id, "json": str(jpath), "html": str(hpath), "events": len(events),

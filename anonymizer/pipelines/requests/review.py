@@ -17,6 +17,7 @@ from anonymizer.errors import ConfigError
 from anonymizer.media.segments import thumbnails
 from anonymizer.pipelines.requests.common import RequestError, audit_object, private_file, request_dir
 from anonymizer.pipelines.requests.records import show
+from anonymizer.store import artefacts as artefact_rows
 from anonymizer.store.catalogue import Catalogue
 
 THUMB_EVERY_S = 2.0
@@ -127,7 +128,9 @@ def review(cat: Catalogue, config: Config, request_id: str, *, now: datetime, ac
     )
     path = out or request_dir(config, request_id) / "review.html"
     private_file(path, page.encode("utf-8"))
+    shown = [s["clip"]["id"] for s in info["segments"] if s.get("clip")]
     with cat.transaction() as conn:
+        artefact_rows.record(conn, str(path.resolve()), "review", request_id, shown, now)
         cat.audit_append(conn, now, actor, "request.review", audit_object(request_id), {
             "page": str(path), "segments": [s["id"] for s in info["segments"]], "thumbnails": thumbs_total,
             "sha256": sha256(page.encode("utf-8")).hexdigest()})
