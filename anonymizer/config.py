@@ -7,6 +7,7 @@ Unknown keys and bad values are errors that name the key and what was expected; 
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,33 @@ class Config:
         return self.archive / "raw"
 
 
+#: Folders that are never an archive root, nor hold one (the purge deletes inside the root).
+SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/sbin", "/sys", "/usr")
+#: Folders that may hold an archive root but are not one themselves.
+SHARED_DIRS = ("/", "/home", "/root", "/run", "/srv", "/tmp", "/var", "/var/lib", "/mnt", "/media", "/opt")
+SIMPLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+CATALOGUE_BACKENDS = ("sqlite", "postgresql")
+
+
+def archive_problems(archive: Path) -> list[str]:
+    """Why ``archive`` (resolved) cannot be an archive root: the purge deletes files under it."""
+    text = str(archive)
+    if text in SHARED_DIRS:
+        return [f"{text} is a shared system folder: give a folder of its own (e.g. /srv/footage)"]
+    if any(text == d or text.startswith(d + "/") for d in SYSTEM_DIRS):
+        return [f"{text} is in a system folder: give a folder of its own (e.g. /srv/footage)"]
+    return []
+
+
+def url_problems(url: str) -> list[str]:
+    if "://" not in url:
+        return [f"{url!r} is not a database URL (sqlite:///PATH or postgresql+psycopg://USER@HOST/DB)"]
+    backend = url.split("://", 1)[0].split("+", 1)[0].lower()
+    if backend not in CATALOGUE_BACKENDS:
+        return [f"{backend}:// is not supported: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"]
+    return []
+
+
 def default_catalogue_url(archive: Path) -> str:
     return f"sqlite:///{archive / CATALOGUE_NAME}"
 
@@ -162,6 +190,16 @@ def parse_config(data: dict[str, Any], base: Path, path: Path | None = None) -> 
     top = _table({k: v for k, v in data.items() if k not in TABLES}, TOP_KEYS, "", problems)
     archive = (base / top.get("archive", ".")).resolve()
     url = top.get("catalogue") or default_catalogue_url(archive)
+    for problem in archive_problems(archive):
+        problems.add("archive", problem)
+    for problem in url_problems(url):
+        problems.add("catalogue", problem)
+    for table in ("sites", "cameras"):
+        ids = data.get(table, {})
+        for ident in (ids if isinstance(ids, dict) else {}):
+            if not SIMPLE_ID.fullmatch(str(ident)):
+                problems.add(f"{table}.{ident}", "an id must be a simple name (letters, digits, '_', '-', '.'; "
+                             "at most 64, starting with a letter or digit): it names folders of the archive")
 
     anonymise = AnonymiseSettings()
     raw = data.get("anonymise", {})

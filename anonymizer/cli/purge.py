@@ -32,14 +32,15 @@ def purge(config_path: Path, dry_run: bool, list_: bool, as_json: bool, now: dat
         raise click.UsageError("--now is only allowed with --dry-run")
     cfg = load_config(config_path)
     with Catalogue.open(cfg.catalogue_url) as cat:
-        report = run_purge(cat, cfg.policy, now or datetime.now(timezone.utc), cfg.archive, dry_run=dry_run)
+        report = run_purge(cat, cfg.policy, now or datetime.now(timezone.utc), cfg.archive, dry_run=dry_run,
+                           warn_days=cfg.warn_days)
     if as_json:
         click.echo(json.dumps({
             "now": report.now.isoformat(), "dry_run": report.dry_run, "counts": report.counts(),
             "outcomes": [o.as_dict() for o in report.outcomes],
             "decisions": decisions_as_dicts(report) if list_ else None,
             "failures": report.failures, "anomalies": report.anomalies, "warnings": report.warnings,
-            "in_use": report.leased, "artefacts": report.artefacts,
+            "in_use": report.leased, "artefacts": report.artefacts, "at_risk": report.at_risk,
         }, indent=2, ensure_ascii=False))
     else:
         if list_:
@@ -52,6 +53,8 @@ def purge(config_path: Path, dry_run: bool, list_: bool, as_json: bool, now: dat
         done_word = "would delete" if report.dry_run else "deleted"
         n_done = c.get("would_delete", 0) if report.dry_run else c.get("deleted", 0) + c.get("missing", 0)
         kept = sum(v for k, v in c.items() if k.startswith("keep:"))
+        for line in report.at_risk:  # on stdout: also in the nightly (-q) output
+            click.echo(f"at risk: {line}")
         click.echo(f"{done_word} {n_done} clip(s), kept {kept}; failures {len(report.failures)}, anomalies "
                    f"{len(report.anomalies)}, holds to review {len(report.warnings)}, in use (left for the next "
                    f"purge) {len(report.leased)}; request artefacts {done_word} {len(report.artefacts)}")

@@ -165,6 +165,18 @@ def batch_files(batch: Path, config: Config) -> Iterator[Path]:
             yield Path(root) / name
 
 
+def _check_link(path: Path, batch: Path) -> None:
+    """A file of the batch that is, or lies under, a symlink must stay inside the batch: a link out of it could
+    bring in (and an erasure then delete) any file of the machine."""
+    real = os.path.realpath(path)
+    if not os.path.exists(real):
+        raise _Fail(f"{path}: a broken symlink (to {os.readlink(path) if path.is_symlink() else real}); fix: remove "
+                    "it, or copy the clip it pointed to into the batch")
+    if batch.is_dir() and not inside(path, batch):
+        raise _Fail(f"{path}: a symlink leading outside the batch (to {real}); fix: copy the clip into the batch "
+                    "folder instead of linking to it, or remove the link")
+
+
 class _Fail(Exception):
     """One clip's failure: the one-line message and the exit code of the underlying error."""
 
@@ -208,6 +220,7 @@ def prepare_clip(path: Path, batch: Path, config: Config, now: datetime, camera:
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         raise _Fail(f"{path}: not a video file (suffix {path.suffix or 'none'!r}); fix: move it out of the batch "
                     "folder, or rename it if it is a video")
+    _check_link(path, batch)
     sidecar = None
     side_path = sidecar_for(path)
     if side_path is not None:

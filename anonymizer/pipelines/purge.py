@@ -15,14 +15,14 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import String, select, type_coerce, update
 from sqlalchemy.engine import Connection
 
-from anonymizer.domain.holds import HoldInfo
+from anonymizer.domain.holds import HoldIndex, HoldInfo
 from anonymizer.domain.retention import (
     DELETE, KEEP, R_OUTSIDE_ROOT, ClipInfo, Decision, Policy, decide, effective_rule,
 )
@@ -92,6 +92,7 @@ class PurgeReport:
     warnings: list[str] = field(default_factory=list)
     leased: list[str] = field(default_factory=list)  # due, but another command works on them: the next purge
     artefacts: list[dict[str, Any]] = field(default_factory=list)  # request artefacts deleted (or that would be)
+    at_risk: list[str] = field(default_factory=list)  # originals due soon with no anonymised copy (lost for good)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -286,7 +287,21 @@ def _restore(cat: Catalogue, d: Decision, c: ClipInfo, uri: str, now: datetime) 
                        _fmt(d.purge_after))
 
 
-def purge(cat: Catalogue, policy: Policy, now: datetime, root: Path, dry_run: bool = False) -> PurgeReport:
+def at_risk(cat: Catalogue, now: datetime, warn_days: int, holds: list[HoldInfo]) -> list[str]:
+    """Originals due within ``warn_days`` that have no anonymised copy and no hold: after their deadline nothing
+    of them is left, so R&D can hold them or get a copy made in time. One line each."""
+    index = HoldIndex(holds, now)
+    out = []
+    for c in cat.due_without_copy(now, now + timedelta(days=warn_days)):
+        if index and index.matching(c.id, c.camera_id, c.site_id, c.start, c.end):
+            continue
+        out.append(f"{c.id} {c.uri}: due {_fmt(c.purge_after)} (camera {c.camera_id}) and has no anonymised copy: "
+                   "lost for good then; fix: run it again (anonymise), or add a hold")
+    return out
+
+
+def purge(cat: Catalogue, policy: Policy, now: datetime, root: Path, dry_run: bool = False,
+          warn_days: int = 14) -> PurgeReport:
     """Plan, then (unless ``dry_run``) delete every clip that is due and not protected. See the module docstring."""
     root = Path(root)
     if dry_run:
@@ -296,6 +311,7 @@ def purge(cat: Catalogue, policy: Policy, now: datetime, root: Path, dry_run: bo
             report.outcomes.append(ClipOutcome(d.clip_id, p.uris[d.clip_id], "would_delete", d.reason, d.detail,
                                                _fmt(d.purge_after)))
         _artefacts(cat, report, root)
+        report.at_risk = at_risk(cat, now, warn_days, p.holds)
         _notes(report)
         return report
     with FileLock(root / LOCK_NAME, "purge"):
@@ -315,6 +331,7 @@ def purge(cat: Catalogue, policy: Policy, now: datetime, root: Path, dry_run: bo
             elif c.state == "deleting" and d.action == KEEP:
                 report.outcomes.append(_restore(cat, d, c, uri, now))
         _artefacts(cat, report, root)
+        report.at_risk = at_risk(cat, now, warn_days, p.holds)
         _notes(report)
         return report
 
@@ -340,6 +357,7 @@ def _notes(report: PurgeReport) -> None:
         log.warning("purge: %s", line)
     for line in report.leased:
         log.warning("purge: skipped %s", line)
+
 
 
 def decisions_as_dicts(report: PurgeReport) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from anonymizer.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, AnonymizerError
 from anonymizer.media.probe import probe
 from anonymizer.media.writer import temp_path_for
 from anonymizer.pipelines.anonymise import report_path_for
-from anonymizer.pipelines.batch import Outcome, Task, anonymise_batch, output_name
+from anonymizer.pipelines.batch import VIDEO_SUFFIXES, Outcome, Task, anonymise_batch, output_name
 from anonymizer.pipelines.ingest import FAILED, IMPORT, IngestOutcome, IngestResult, ingest_batch, sha256_of
 from anonymizer.settings import AnonymiseSettings
 from anonymizer.store.catalogue import DIR_MODE, Catalogue, ClipFilter
@@ -77,9 +77,21 @@ def output_for(raw: ClipRecord | str, batch: Path, config: Config) -> Path:
     src = Path(raw) if isinstance(raw, str) else batch_path(raw, batch)
     root = batch.resolve()
     if root.is_file():
-        return config.anonymised_root / output_name(src)
+        return config.anonymised_root / unique_output_name(src)
     rel = src.relative_to(root)
-    return config.anonymised_root / root.name / rel.parent / output_name(src)
+    return config.anonymised_root / root.name / rel.parent / unique_output_name(src)
+
+
+def unique_output_name(src: Path) -> str:
+    """``output_name``, unless another video beside ``src`` would get the same name (x.avi and x.mp4 both give
+    x.mp4): then the converted one keeps its whole name (x.avi.mp4). Depends only on the folder, not on order."""
+    name = output_name(src)
+    if name == src.name or not src.parent.is_dir():
+        return name
+    for other in src.parent.iterdir():
+        if other.name != src.name and other.suffix.lower() in VIDEO_SUFFIXES and output_name(other) == name:
+            return src.name + Path(name).suffix
+    return name
 
 
 def _private_dirs(path: Path, top: Path) -> None:
@@ -211,6 +223,12 @@ def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime
                 err = OutputExistsError(
                     f"{raw.uri}: its output {dst} is already clip {owners[0].id} from another batch; fix: "
                     "rename the batch folder and run again")
+                result.anonymised.append(RunOutcome(raw, dst, error=str(err), exit_code=err.exit_code))
+                continue
+            twin = next((t for t in todo if t.dst == dst), None)
+            if twin is not None:  # never two outputs of one run at one path (the second would overwrite)
+                err = OutputExistsError(f"{raw.uri}: its output {dst} is also the output of {twin.src}; fix: rename "
+                                        "one of them and run again")
                 result.anonymised.append(RunOutcome(raw, dst, error=str(err), exit_code=err.exit_code))
                 continue
             refused = catalogue.lease([raw.id], holder, "run", states=("raw",))

@@ -11,7 +11,7 @@ Per (site, month of the recording start in the site's local calendar, purpose):
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -65,3 +65,16 @@ def stats(cat: Catalogue, now: datetime) -> list[dict[str, Any]]:
             item[f"{k}_hours"] = round(row[k][1], 3)
         out.append(item)
     return out
+
+
+def at_risk(cat: Catalogue, now: datetime, warn_days: int) -> dict[str, int]:
+    """Per camera, how many originals are due within ``warn_days`` with no anonymised copy and no hold (counts
+    only: no clip leaves this module; ``purge --dry-run`` names them)."""
+    with cat.engine.connect() as conn:
+        index = HoldIndex([hold_info(h) for h in all_holds(conn)], now)
+    out: dict[str, int] = {}
+    for c in cat.due_without_copy(now, now + timedelta(days=warn_days)):
+        if index and index.matching(c.id, c.camera_id, c.site_id, c.start, c.end):
+            continue
+        out[c.camera_id] = out.get(c.camera_id, 0) + 1
+    return dict(sorted(out.items()))

@@ -16,7 +16,8 @@ from typing import Any, Iterable, Iterator
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import and_, create_engine, event, func, or_, select
+from alembic.util import CommandError
+from sqlalchemy import and_, create_engine, event, exists, func, or_, select
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 
@@ -130,6 +131,13 @@ class Catalogue:
                 command.upgrade(cfg, "head")
         except OperationalError as exc:
             raise CatalogueError(f"catalogue {self.engine.url!r} cannot be opened ({exc.orig})") from exc
+        except CommandError as exc:  # a catalogue of a newer version, or another program's alembic history
+            raise CatalogueError(f"catalogue {self.engine.url!r} has a schema this version does not know ({exc}); "
+                                 "fix: upgrade footage-anonymizer, or point 'catalogue' at the right one") from exc
+        except SQLAlchemyError as exc:  # not a database at all (a garbage or truncated file), or not ours
+            orig = getattr(exc, "orig", None) or exc
+            raise CatalogueError(f"catalogue {self.engine.url!r} is not a usable catalogue ({orig}); fix: restore it "
+                                 "from a backup, or point 'catalogue' in the configuration at the right one") from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -197,6 +205,17 @@ class Catalogue:
     def derived(self, conn: Connection, raw_id: str, state: str = "anonymised") -> list[ClipRecord]:
         q = select(clips).where(clips.c.derived_from == raw_id, clips.c.state == state).order_by(clips.c.id)
         return [_record(r) for r in conn.execute(q)]
+
+    def due_without_copy(self, start: datetime, end: datetime) -> list[ClipRecord]:
+        """Originals (raw or amended) due in [start, end) that have no anonymised copy: footage lost for good at
+        the deadline unless someone holds it or gets a copy made."""
+        copy = clips.alias("copy")
+        q = (select(clips).where(clips.c.state.in_(("raw", "amended")), clips.c.derived_from.is_(None),
+                                 clips.c.purge_after >= start, clips.c.purge_after < end,
+                                 ~exists().where(copy.c.derived_from == clips.c.id, copy.c.state == "anonymised"))
+             .order_by(clips.c.purge_after, clips.c.id))
+        with self.engine.connect() as conn:
+            return [_record(r) for r in conn.execute(q)]
 
     def get(self, ident: str) -> ClipRecord:
         """A clip by id or by a unique id prefix (at least 4 characters)."""
