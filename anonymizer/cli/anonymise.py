@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,18 @@ def outcome_dict(o: Outcome) -> dict[str, Any]:
         d["error"] = o.error
     if o.report:
         r = o.report
-        d.update(frames=r.frames, fps=r.fps, detections=r.detections, frames_carried_only=r.frames_carried_only,
-                 possible_leaks=r.possible_leaks, report=str(o.task.dst) + ".report.json")
+        d.update(status=r.status, frames=r.frames, fps=r.fps, detections=r.detections,
+                 frames_carried_only=r.frames_carried_only, passes=r.passes, possible_leaks=r.possible_leaks,
+                 accepted_findings=r.residual.get("possible_leaks", []) if r.residual.get("accepted") else [],
+                 report=r.output + ".report.json")
+        if r.quarantined:
+            d.update(quarantined=r.output, quarantine_reason=r.quarantine_reason)
     return d
+
+
+def _count(detections: dict[str, int], kind: str) -> int:
+    """Detections of one kind over its passes (coarse and full resolution)."""
+    return sum(n for name, n in detections.items() if name.split("_")[0] == kind)
 
 
 def exit_code(result: BatchResult) -> int:
@@ -33,6 +43,7 @@ def exit_code(result: BatchResult) -> int:
 
 
 def run_and_render(tasks: list[Task], settings: AnonymiseSettings, overwrite: bool, workers: int, as_json: bool) -> int:
+    """Run the batch, print one line per clip (errors and quarantines on stderr) or a JSON summary."""
     batch_bar = progress_bars.bar(len(tasks), "clips", position=0)
 
     def on_done(o: Outcome) -> None:
@@ -40,14 +51,17 @@ def run_and_render(tasks: list[Task], settings: AnonymiseSettings, overwrite: bo
         if o.error:
             click.echo(f"error: {o.error}", err=True)
         elif o.report is not None:
-            for leak in o.report.possible_leaks:
-                click.echo(f"possible leak: {o.task.dst}: frame {leak['frame']} {leak['kind']} at "
-                           f"{leak['box']} (score {leak['score']})", err=True)
+            r = o.report
+            if r.quarantined:
+                click.echo(f"quarantined: {o.task.src} -> {r.output}: {r.quarantine_reason}; not published. Fix: look "
+                           f"at the frames listed in {r.output}.report.json; if they show no face or plate (a false "
+                           "positive), run this clip again with --accept-residual", err=True)
             if not as_json:
-                r = o.report
-                click.echo(f"{o.task.src} -> {o.task.dst}: {r.frames} frames, {r.fps} fps, "
-                           f"faces {r.detections.get('face', 0)}, plates {r.detections.get('plate', 0)}"
-                           + ("" if r.residual.get("passed", True) else ", POSSIBLE LEAK"))
+                click.echo(f"{o.task.src} -> {r.output}: {r.frames} frames, {r.fps} fps, "
+                           f"faces {_count(r.detections, 'face')}, plates {_count(r.detections, 'plate')}"
+                           + (f", residual findings closed in pass {r.passes}" if r.residual.get("closed") else "")
+                           + (", residual findings ACCEPTED by the user" if r.residual.get("accepted") else "")
+                           + (", QUARANTINED" if r.quarantined else ""))
 
     open_bars: list[Any] = []
 
@@ -83,18 +97,27 @@ def run_and_render(tasks: list[Task], settings: AnonymiseSettings, overwrite: bo
               help="Worker processes (0: one per CPU core, at most one per clip); each worker's decoder, encoder and "
                    "detectors get cores / workers threads (at least 1).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@click.option("--accept-residual", is_flag=True,
+              help="Publish even when the residual check still finds a face or plate after the second pass (you "
+                   "looked at the frames listed in the quarantined report and they are false positives, e.g. a car "
+                   "roof); the findings are recorded in the report as accepted. Meant for one clip at a time.")
 @settings_options
-def anonymise(inputs: tuple[Path, ...], out_dir: Path, overwrite: bool, workers: int, as_json: bool, **kwargs: Any) -> None:
+def anonymise(inputs: tuple[Path, ...], out_dir: Path, overwrite: bool, workers: int, as_json: bool,
+              accept_residual: bool, **kwargs: Any) -> None:
     """Anonymise videos: blur every face and licence plate, keep resolution, frames and timestamps.
 
     INPUT may be files or folders (walked recursively for video files). Each output gets a JSON report beside it
     (OUTPUT.report.json: models and sha256, thresholds, detections, frames covered by carried boxes only, and a
-    residual check that runs the detectors again on sample output frames). Audio and container metadata are
-    dropped unless --keep-audio is given. A file that cannot be read gets a one-line error and the rest of the
-    batch goes on; exit 3 when some clips failed (or may leak), 1 when all did.
+    residual check that runs the detectors again on sample redacted frames). Anything the residual check finds is
+    redacted and the clip processed again with every detector on every frame; an output that still fails goes to
+    OUT/quarantine/ (same relative path, with its report), never to its final path. Audio and container metadata
+    are dropped unless --keep-audio is given. A file that cannot be read gets a one-line error and the rest of the
+    batch goes on; exit 3 when some clips failed or were quarantined, 1 when all did.
     """
     settings = AnonymiseSettings().with_(**settings_from(kwargs))
     tasks = plan_tasks(list(inputs), out_dir)
+    if accept_residual:
+        tasks = [replace(t, accept_residual=True) for t in tasks]
     if not tasks:
         click.echo("error: no video files found in " + ", ".join(map(str, inputs)), err=True)
         raise SystemExit(EXIT_ERROR)

@@ -61,7 +61,11 @@ def _ellipse_mask(h: int, w: int) -> np.ndarray:
 def redact_plane(plane: np.ndarray, regions: Regions, method: str, scale: float = 1.0, fill: int = 0) -> np.ndarray:
     """Redact ``regions`` (given in source-frame pixels) in one image plane sampled at ``scale``; in place."""
     height, width = plane.shape[:2]
-    for box, ellipse in [(b, True) for b in regions.ellipses] + [(b, False) for b in regions.rects]:
+    items = [(b, True) for b in regions.ellipses] + [(b, False) for b in regions.rects]
+    # Largest first: where regions overlap, the smaller (tighter) one is destroyed last, over the larger one's
+    # result, so the edge of a large region never cuts sharply through the object a small one surrounds.
+    items.sort(key=lambda item: -float((item[0][2] - item[0][0]) * (item[0][3] - item[0][1])))
+    for box, ellipse in items:
         x1, y1, x2, y2 = _int_box(box, scale, width, height)
         if x2 <= x1 or y2 <= y1:
             continue

@@ -106,3 +106,16 @@ class PlateDetector:
         (out,) = self.session.run(None, {self.input_name: to_blob(canvas, self.dtype), "anchors": anchors, "strides": strides})
         dets = decode(out, self.threshold)
         return to_source(dets, pad_x, pad_y, rw, rh, src_w, src_h)
+
+    def detect_native(self, rgb: np.ndarray) -> Detections:
+        """Detect on an RGB picture at its own size, whatever ``max_side`` says (full-resolution tiles, and small
+        photos scaled up by the caller): boxes in that picture's pixels."""
+        h, w = rgb.shape[:2]
+        cw, ch = int(np.ceil(w / 32) * 32), int(np.ceil(h / 32) * 32)
+        canvas, pad_x, pad_y = letterbox(rgb, cw, ch)
+        if (cw, ch) not in self._grids:
+            self._grids[(cw, ch)] = anchor_grid(cw, ch)
+        anchors, strides = self._grids[(cw, ch)]
+        (out,) = self.session.run(None, {self.input_name: to_blob(canvas), "anchors": anchors, "strides": strides})
+        return to_source(decode(out, self.threshold), pad_x, pad_y, w, h, w, h)
+

@@ -158,3 +158,22 @@ def read_timestamps(path: Path) -> list[float]:
         for frame in container.decode(vs):
             out.append(float(frame.pts * frame.time_base) if frame.pts is not None else float("nan"))
     return out
+
+
+def read_packet_times(path: Path) -> tuple[list[float], tuple[int, int], Fraction | None]:
+    """Presentation times (seconds) of every video packet, without decoding, plus the frame size and time base:
+    enough to check a file just written by our encoder (one frame per packet)."""
+    out: list[float] = []
+    try:
+        with av.open(str(path)) as container:
+            vs = container.streams.video[0]
+            tb = Fraction(vs.time_base) if vs.time_base else None
+            size = (vs.codec_context.width, vs.codec_context.height)
+            for packet in container.demux(vs):
+                if packet.size == 0:
+                    continue  # the demuxer's flush packet
+                out.append(float(packet.pts * packet.time_base) if packet.pts is not None else float("nan"))
+    except (av.FFmpegError, OSError, IndexError) as exc:
+        raise media_error(path, exc) from exc
+    return out, size, tb
+

@@ -1,7 +1,15 @@
-"""Anonymise one clip: decode -> detect on keyframes -> carry boxes -> redact -> encode -> verify -> report.
+"""Anonymise one clip: decode -> detect (coarse and full-resolution passes, display orientation) -> carry boxes ->
+redact -> residual check on the redacted frames in hand -> encode -> verify -> publish or quarantine -> report.
 
-Frames wait in a short buffer until the boxes covering them are final (a face first seen on a later keyframe is
-also redacted on the frames just before it); only YUV planes are buffered.
+The loop is a sequence of small stages over one state object (``_ClipPass``): frames wait in a short buffer until
+the boxes covering them are final (a face first seen on a later keyframe is also redacted on the frames just before
+it), are redacted, wait ``HOLD`` frames more (so that a residual finding can still be redacted on the frames before
+it), then are encoded. Only YUV planes are buffered.
+
+The residual check closes the loop: the detectors run again on sample redacted frames; anything they find outside
+what was redacted is redacted there and on the neighbouring frames, and the clip is processed once more with every
+detector at stride 1 and each finding carried as a forced box. What the second pass still finds sends the output to
+the quarantine folder, never to the final path.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import math
 import os
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -25,25 +33,44 @@ from anonymizer.errors import OutputExistsError, VerificationError
 from anonymizer.imaging.redact import redact_yuv420, region_mask
 from anonymizer.inference.detectors import LoadedDetector
 from anonymizer.media.probe import probe
-from anonymizer.media.reader import Frame, VideoReader
+from anonymizer.media.reader import Frame, VideoReader, read_packet_times
 from anonymizer.media.writer import VideoWriter
+from anonymizer.pipelines.detection import FrameDetector
 from anonymizer.settings import AnonymiseSettings
 
 log = logging.getLogger(__name__)
 
 OUTPUT_MODE = 0o640
-LEAK_OVERLAP = 0.5
+LEAK_OVERLAP = 0.5  # a residual detection less than half inside the redacted area is a possible leak
 # Halvings of a keyframe interval where something happens: at most 3 extra detector runs per interval (busy
 # traffic footage otherwise turns every plate interval into stride 1 and runs 4x slower).
 REFINE_DEPTH = 2
 # Motion, in box sizes between two detections, above which the frames between are looked at. Faces bounce (a
 # jumping person's face dips and comes back within a stride); vehicles and their plates move smoothly, and a plate's
 # box size is its width, so only a fast plate needs it.
-REFINE_MOTION = {"face": 0.5, "plate": 1.0}  # a residual detection less than half inside the redacted area is a possible leak
+REFINE_MOTION = {"face": 0.5, "plate": 1.0}
+# Frames kept after redaction, before encoding: a residual finding is also redacted on this many frames before it.
+HOLD = 10
+FORCED_GROWTH = 0.05  # a forced box grows by this share of its size per side and per frame away from its finding
+QUARANTINE_DIR = "quarantine"
+KINDS = ("face", "plate")
+# keep(frame index, kind, (N, 4) boxes in stored pixels) -> (N,) bool: boxes to leave visible.
+KeepFn = Callable[[int, str, np.ndarray], np.ndarray]
 
 
 def report_path_for(output: Path) -> Path:
     return output.with_name(output.name + ".report.json")
+
+
+def quarantine_path_for(dst: Path, out_root: Path | None = None) -> Path:
+    """Where an output that failed its residual check goes: ``OUT/quarantine/<same relative path>`` when the
+    output root is known, else a ``quarantine`` folder beside the output."""
+    if out_root is not None:
+        try:
+            return out_root / QUARANTINE_DIR / dst.relative_to(out_root)
+        except ValueError:
+            pass
+    return dst.parent / QUARANTINE_DIR / dst.name
 
 
 @dataclass
@@ -55,11 +82,16 @@ class ClipReport:
     frames: int = 0
     rotation: int = 0
     audio: str = "none"
+    status: str = "published"  # published | quarantined
+    quarantined: bool = False
+    quarantine_reason: str = ""
+    passes: int = 1
     models: list[dict] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
     keyframes: dict[str, int] = field(default_factory=dict)
     detections: dict[str, int] = field(default_factory=dict)
     refined_frames: dict[str, int] = field(default_factory=dict)  # detector runs between keyframes
+    fine: dict[str, dict] = field(default_factory=dict)  # full-resolution pass: tiles and whole frames run
     frames_with_regions: int = 0
     frames_carried_only: int = 0
     verification: dict = field(default_factory=dict)
@@ -69,6 +101,9 @@ class ClipReport:
 
     @property
     def possible_leaks(self) -> list[dict]:
+        """Findings that were not closed: a published clip has none unless the user accepted them."""
+        if self.residual.get("accepted"):
+            return []
         return list(self.residual.get("possible_leaks", []))
 
     def to_json(self) -> str:
@@ -78,7 +113,7 @@ class ClipReport:
 def residual_leaks(
     found: dict[str, Detections], regions: Regions, width: int, height: int, frame: int
 ) -> list[dict]:
-    """Detections on an output frame that lie mostly outside what was redacted on that frame."""
+    """Detections on a redacted frame that lie mostly outside what was redacted on that frame."""
     mask = region_mask(regions, width, height)
     leaks = []
     for kind, dets in found.items():
@@ -94,8 +129,8 @@ def residual_leaks(
 
 
 def _sample_indices(expected_frames: int, samples: int) -> set[int]:
-    """About one output frame per 25 checked, at least 2, at most ``samples``: the check costs two detector runs
-    per sample, which must stay small beside the clip's own processing whatever its length."""
+    """About one frame per 25 checked, at least 2, at most ``samples``: the check costs two detector runs per
+    sample, which must stay small beside the clip's own processing whatever its length."""
     if samples <= 0 or expected_frames <= 0:
         return set()
     samples = min(samples, max(2, -(-expected_frames // 25)))
@@ -105,31 +140,316 @@ def _sample_indices(expected_frames: int, samples: int) -> set[int]:
     return {int(round(i)) for i in np.linspace(1, expected_frames - 1, samples)}
 
 
-def _detect(frame: Frame, detector: LoadedDetector, width: int, height: int) -> Detections:
-    det = detector.detector
-    w, h = det.input_size(width, height)
-    return det.detect(frame.rgb(w, h), width, height)
-
-
 def regions_for_image(
     rgb: np.ndarray, settings: AnonymiseSettings, detectors: dict[str, LoadedDetector]
 ) -> tuple[Regions, dict[str, Detections]]:
-    """What the pipeline would redact on a single frame that is a keyframe for every detector (a photo, or the
-    first frame of a clip): the regions and the raw detections."""
-    import cv2
-
+    """What the pipeline redacts on a single picture (a photo, as shown): every pass of every detector, the
+    full-resolution one included, and small pictures scaled up for the plate detector."""
     height, width = rgb.shape[:2]
-    found = {}
-    for kind, d in detectors.items():
-        w, h = d.detector.input_size(width, height)
-        small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA) if (w, h) != (width, height) else rgb
-        found[kind] = d.detector.detect(np.ascontiguousarray(small), width, height)
+    fd = FrameDetector(detectors, width, height, fine_kinds=tuple(detectors))
+    found = {kind: fd.image(rgb, kind) for kind in detectors}
     empty = np.zeros((0, 4), np.float32)
     regions = regions_for(
         found["face"].xyxy if "face" in found else empty, found["plate"].xyxy if "plate" in found else empty,
         width, height, settings.face_scale, settings.plate_pad,
     )
     return regions, found
+
+
+@dataclass(frozen=True)
+class Forced:
+    """A residual finding redacted on the frames around it: ``box`` (stored pixels) found on ``frame``."""
+
+    kind: str
+    frame: int
+    box: tuple[float, float, float, float]
+
+    def box_at(self, frame: int, reach: int) -> np.ndarray | None:
+        distance = abs(frame - self.frame)
+        if distance > reach:
+            return None
+        b = np.asarray(self.box, np.float32)
+        pad = FORCED_GROWTH * float(max(b[2] - b[0], b[3] - b[1], 1.0)) * distance
+        return b + np.array([-pad, -pad, pad, pad], np.float32)
+
+
+@dataclass
+class _Pass:
+    """One detector pass feeding one carrier: ``coarse`` (scaled frame) or ``fine`` (full resolution)."""
+
+    name: str
+    kind: str
+    fine: bool
+    carrier: BoxCarrier
+
+
+def _carry(stride: int, settings: AnonymiseSettings, kind: str) -> CarryParams:
+    return CarryParams(stride=stride, extend=settings.carry_frames, refine_motion=REFINE_MOTION[kind])
+
+
+def fine_kinds_for(width: int, height: int, settings: AnonymiseSettings, kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """Kinds whose coarse pass scales the frame down, so that small objects need the full-resolution pass too."""
+    if settings.small_objects == "off":
+        return ()
+    long_side = max(width, height)
+    out = []
+    for kind in kinds:
+        max_side = settings.face_max_side if kind == "face" else settings.plate_max_side
+        if max_side and long_side > max_side:
+            out.append(kind)
+    return tuple(out)
+
+
+class _ClipPass:
+    """One pass over a clip: decode, detect, carry, redact, check, encode. State lives here, stages are methods."""
+
+    def __init__(self, src: Path, writer_for: Callable[[Frame, int, int, object], VideoWriter], settings: AnonymiseSettings,
+                 detectors: dict[str, LoadedDetector], check_detectors: dict[str, LoadedDetector], report: ClipReport,
+                 samples: set[int], forced: list[Forced], dense: bool,
+                 progress: Callable[[int], None] | None, on_regions: Callable[[int, Regions], None] | None,
+                 keep: KeepFn | None = None) -> None:
+        self.src = src
+        self.writer_for = writer_for
+        self.settings = settings
+        self.detectors = detectors
+        self.check_detectors = check_detectors
+        self.report = report
+        self.samples = samples
+        self.forced = forced
+        self.dense = dense  # second pass: every detector on every frame
+        self.progress = progress
+        self.on_regions = on_regions
+        self.keep = keep
+        self.findings: list[dict] = []
+        self.new_forced: list[Forced] = []
+        self.input_times: list[float] = []
+        self.buffer: deque[Frame] = deque()
+        self.held: deque[tuple[Frame, Regions]] = deque()
+        self.writer: VideoWriter | None = None
+        self.passes: list[_Pass] = []
+        self.fd: FrameDetector | None = None
+        self.checked = 0
+
+    # ------------------------------------------------------------------------------------------------- set-up
+
+    def _start(self, frame: Frame, width: int, height: int, reader: VideoReader) -> None:
+        s = self.settings
+        self.width, self.height = width, height
+        self.writer = self.writer_for(frame, width, height, reader)
+        self.report.rotation = frame.rotation
+        strides = {"face": s.face_stride, "plate": s.plate_stride}
+        fd = FrameDetector(self.detectors, width, height, frame.rotation)
+        fine = fine_kinds_for(fd.display_w, fd.display_h, s, tuple(self.detectors))
+        self.fd = FrameDetector(self.detectors, width, height, frame.rotation, fine_kinds=fine)
+        for kind in self.detectors:
+            stride = 1 if self.dense else strides[kind]
+            self.passes.append(_Pass(kind, kind, False, BoxCarrier(_carry(stride, s, kind))))
+            if kind in fine:
+                self.passes.append(_Pass(f"{kind}_fine", kind, True, BoxCarrier(_carry(stride, s, kind))))
+        for p in self.passes:
+            self.report.keyframes.setdefault(p.name, 0)
+            self.report.detections.setdefault(p.name, 0)
+
+    # ------------------------------------------------------------------------------------------------- detect
+
+    def _detect(self, p: _Pass, frame: Frame, keyframe: bool) -> Detections:
+        assert self.fd is not None
+        if not p.fine:
+            return self.fd.coarse(frame, p.kind)
+        if keyframe:
+            tracked = [b for t in p.carrier.tracks for b in [t.predict(frame.index)]]
+            return self.fd.fine_keyframe(frame, p.kind, np.asarray(tracked, np.float32).reshape(-1, 4))
+        return self.fd.fine_between(frame, p.kind)
+
+    def _observe(self, p: _Pass, frame: Frame) -> None:
+        """Detect on a keyframe. Where something appeared, disappeared or moved fast since the previous keyframe,
+        detect on the buffered frames between them too, halving the interval while it matters: detection density
+        follows what happens in the clip, and quiet stretches cost one run per stride."""
+        carrier = p.carrier
+        previous = carrier.last_keyframe
+        dets = self._detect(p, frame, keyframe=True)
+        carrier.observe(frame.index, dets)
+        self.report.keyframes[p.name] += 1
+        self.report.detections[p.name] += len(dets)
+        if previous < 0:
+            return
+        pending = [(previous, frame.index, 1)]
+        while pending:
+            a, b, depth = pending.pop()
+            if depth > REFINE_DEPTH or not carrier.needs_refinement(a, b):
+                continue
+            m = (a + b) // 2
+            mid = next((f for f in self.buffer if f.index == m), None)
+            if mid is None or mid.av_frame is None:
+                continue
+            found = self._detect(p, mid, keyframe=False)
+            carrier.refine(m, found)
+            self.report.refined_frames[p.name] = self.report.refined_frames.get(p.name, 0) + 1
+            self.report.detections[p.name] += len(found)
+            pending.extend([(m, b, depth + 1), (a, m, depth + 1)])
+
+    def _ready(self, index: int) -> bool:
+        return all(p.carrier.last_keyframe >= index + p.carrier.reach for p in self.passes)
+
+    # ------------------------------------------------------------------------------------------------- redact
+
+    def _regions(self, index: int) -> tuple[Regions, int]:
+        boxes: dict[str, list[np.ndarray]] = {k: [] for k in KINDS}
+        detected_here = 0
+        for p in self.passes:
+            b, n = p.carrier.boxes(index)
+            detected_here += n
+            if len(b):
+                boxes[p.kind].append(b)
+        for f in self.forced + self.new_forced:
+            b = f.box_at(index, HOLD)
+            if b is not None:
+                boxes[f.kind].append(b[None])
+        stack = {k: self._drop_kept(index, k, np.concatenate(v) if v else np.zeros((0, 4), np.float32))
+                 for k, v in boxes.items()}
+        s = self.settings
+        return regions_for(stack["face"], stack["plate"], self.width, self.height, s.face_scale, s.plate_pad), detected_here
+
+    def _drop_kept(self, index: int, kind: str, boxes: np.ndarray) -> np.ndarray:
+        """The boxes minus those the caller keeps visible (an access copy: the requester's own face)."""
+        if self.keep is None or len(boxes) == 0:
+            return boxes
+        kept = np.asarray(self.keep(index, kind, boxes), bool).reshape(-1)
+        return boxes[~kept]
+
+    def _redact(self, frame: Frame) -> None:
+        regions, detected_here = self._regions(frame.index)
+        if len(regions):
+            self.report.frames_with_regions += 1
+            if detected_here == 0:
+                self.report.frames_carried_only += 1
+        redact_yuv420(frame.planes, regions, self.settings.method)
+        if frame.index in self.samples or self._near_finding(frame.index):
+            regions = self._check(frame, regions)
+        self.held.append((frame, regions))
+
+    def _near_finding(self, index: int) -> bool:
+        """After a finding, the frames up to just past where its forced box ends are checked: an object that
+        leaves the forced box is found again, and one still there when the box ends starts a new finding, so a
+        missed object is followed for as long as the check can see it (in the second pass, around every finding
+        of the first)."""
+        return any(0 < index - f.frame <= HOLD + 1 for f in self.new_forced) or any(
+            abs(index - f.frame) <= HOLD + 1 for f in self.forced)
+
+    # -------------------------------------------------------------------------------------------------- check
+
+    def _check(self, frame: Frame, regions: Regions) -> Regions:
+        """Run the detectors on the redacted frame. A finding outside the redaction is redacted here and on the
+        held frames before it (and, through a forced box, on the frames after it), then the frame is checked again."""
+        assert self.fd is not None
+        self.checked += 1
+        found = {kind: self._check_detect(frame, kind) for kind in self.check_detectors}
+        leaks = self._unkept(residual_leaks(found, regions, self.width, self.height, frame.index))
+        if not leaks:
+            return regions
+        self.findings.extend(leaks)
+        for leak in leaks:
+            self.new_forced.append(Forced(leak["kind"], frame.index, tuple(leak["box"])))  # type: ignore[arg-type]
+        # Redact the finding on this frame and on the held frames before it.
+        for held_frame, _ in list(self.held):
+            self._redact_more(held_frame)
+        regions, _ = self._regions(frame.index)
+        redact_yuv420(frame.planes, regions, self.settings.method)
+        again = {kind: self._check_detect(frame, kind) for kind in self.check_detectors}
+        still = self._unkept(residual_leaks(again, regions, self.width, self.height, frame.index))
+        for leak in still:
+            leak["after_redaction"] = True
+        self.findings.extend(still)
+        return regions
+
+    def _unkept(self, leaks: list[dict]) -> list[dict]:
+        """Residual findings minus those the caller keeps visible on purpose."""
+        if self.keep is None or not leaks:
+            return leaks
+        out = []
+        for leak in leaks:
+            box = np.asarray([leak["box"]], np.float32)
+            if not bool(np.asarray(self.keep(leak["frame"], leak["kind"], box), bool).reshape(-1)[0]):
+                out.append(leak)
+        return out
+
+    def _check_detect(self, frame: Frame, kind: str) -> Detections:
+        assert self.fd is not None
+        saved = self.fd.detectors
+        self.fd.detectors = self.check_detectors
+        try:
+            return self.fd.coarse(frame, kind)
+        finally:
+            self.fd.detectors = saved
+
+    def _redact_more(self, frame: Frame) -> None:
+        boxes: dict[str, list[np.ndarray]] = {k: [] for k in KINDS}
+        for f in self.new_forced:
+            b = f.box_at(frame.index, HOLD)
+            if b is not None:
+                boxes[f.kind].append(b[None])
+        if not any(boxes.values()):
+            return
+        stack = {k: self._drop_kept(frame.index, k, np.concatenate(v) if v else np.zeros((0, 4), np.float32))
+                 for k, v in boxes.items()}
+        s = self.settings
+        redact_yuv420(frame.planes, regions_for(stack["face"], stack["plate"], self.width, self.height,
+                                                s.face_scale, s.plate_pad), s.method)
+
+    # ------------------------------------------------------------------------------------------------- encode
+
+    def _encode(self, frame: Frame, regions: Regions) -> None:
+        if self.on_regions is not None:
+            self.on_regions(frame.index, regions)
+        assert self.writer is not None
+        self.writer.write_frame(frame.av_frame)
+        frame.av_frame = None
+        frame.planes = []
+        self.input_times.append(frame.seconds if frame.seconds is not None else float("nan"))
+        if self.progress is not None:
+            self.progress(1)
+
+    def _flush(self, keep: int) -> None:
+        while len(self.held) > keep:
+            frame, regions = self.held.popleft()
+            self._encode(frame, regions)
+
+    # ----------------------------------------------------------------------------------------------------- run
+
+    def run(self) -> None:
+        with VideoReader(self.src) as reader:
+            last: Frame | None = None
+            for frame in reader.frames():
+                if self.writer is None:
+                    self._start(frame, reader.width, reader.height, reader)
+                self.buffer.append(frame)
+                for p in self.passes:
+                    if p.carrier.is_keyframe(frame.index):
+                        self._observe(p, frame)
+                last = frame
+                while self.buffer and self._ready(self.buffer[0].index):
+                    f = self.buffer.popleft()
+                    self._emit(f)
+            if last is None:
+                raise VerificationError(f"{self.src}: no frame could be decoded")
+            # The last frame is always a keyframe, so nothing that appears at the very end is missed.
+            for p in self.passes:
+                if p.carrier.last_keyframe < last.index:
+                    self._observe(p, last)
+            while self.buffer:
+                self._emit(self.buffer.popleft())
+            self._flush(0)
+        for p in self.passes:
+            if p.fine and self.fd is not None:
+                st = self.fd.fine[p.kind]
+                self.report.fine[p.kind] = {"keyframes": st.keyframes, "tiles": len(st.tiles),
+                                            "tile_runs": st.tile_runs, "whole_frame_runs": st.whole_runs}
+
+    def _emit(self, frame: Frame) -> None:
+        self._redact(frame)
+        for p in self.passes:
+            p.carrier.forget_before(frame.index + 1)
+        self._flush(HOLD)
 
 
 def anonymise_file(
@@ -140,25 +460,30 @@ def anonymise_file(
     overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
     on_regions: Callable[[int, Regions], None] | None = None,
+    out_root: Path | None = None,
+    accept_residual: bool = False,
+    check_detectors: dict[str, LoadedDetector] | None = None,
+    keep: KeepFn | None = None,
 ) -> ClipReport:
     """Anonymise ``src`` into ``dst`` (atomically) and write ``dst``'s JSON report beside it.
 
+    When the residual check still finds a face or plate after the second pass, the output goes to the quarantine
+    folder (``quarantine_path_for``) instead, with its report, and ``report.quarantined`` is set, unless
+    ``accept_residual`` (the user reviewed the findings: e.g. a car roof) publishes it with the findings recorded as
+    accepted. ``check_detectors`` (default: ``detectors``) run the residual check. ``keep(frame, kind, boxes)``
+    returns a boolean mask of the (N, 4) stored-pixel boxes to leave visible on that frame (an access copy keeps
+    the requester's own face): those boxes are neither redacted nor reported by the residual check.
+
     Raises MediaError for unreadable input, OutputExistsError when ``dst`` exists and ``overwrite`` is false, and
-    VerificationError when the output's frames or timestamps differ from the input's. Possible leaks found by the
-    residual check are listed in the report (the caller decides the exit code).
+    VerificationError when the output's frames or timestamps differ from the input's.
     """
     started = time.perf_counter()
     if dst.exists() and not overwrite:
         raise OutputExistsError(f"{dst}: output exists (use --overwrite to replace it)")
+    check_detectors = check_detectors or detectors
     info = probe(src)
-    params = {
-        "face": CarryParams(stride=settings.face_stride, extend=settings.carry_frames, refine_motion=REFINE_MOTION["face"]),
-        "plate": CarryParams(stride=settings.plate_stride, extend=settings.carry_frames, refine_motion=REFINE_MOTION["plate"]),
-    }
-    carriers = {kind: BoxCarrier(params[kind]) for kind in detectors}
     expected = info.frames or (int(round(info.duration * info.rate)) if info.duration and info.rate else 0)
     samples = _sample_indices(expected, settings.residual_samples)
-    sampled_regions: dict[int, Regions] = {}
     report = ClipReport(input=str(src), output=str(dst), width=info.width, height=info.height)
     report.models = [
         {"name": d.model.spec.name, "kind": kind, "package": d.model.spec.package, "sha256": d.model.sha256,
@@ -166,122 +491,88 @@ def anonymise_file(
         for kind, d in detectors.items()
     ]
     report.settings = asdict(settings)
-    report.keyframes = {k: 0 for k in detectors}
-    report.detections = {k: 0 for k in detectors}
-    input_times: list[float] = []
-    buffer: deque[Frame] = deque()
 
-    with VideoReader(src) as reader:
-        width, height = reader.width, reader.height
-        writer: VideoWriter | None = None
+    writers: list[VideoWriter] = []
 
-        def emit(frame: Frame) -> None:
-            boxes = {}
-            detected_here = 0
-            for kind, carrier in carriers.items():
-                boxes[kind], n = carrier.boxes(frame.index)
-                detected_here += n
-            regions = regions_for(
-                boxes.get("face", np.zeros((0, 4), np.float32)), boxes.get("plate", np.zeros((0, 4), np.float32)),
-                width, height, settings.face_scale, settings.plate_pad,
+    def writer_for(frame: Frame, width: int, height: int, reader: object) -> VideoWriter:
+        w = VideoWriter(dst, width, height, reader.time_base, reader.rate, codec=settings.codec,  # type: ignore[attr-defined]
+                        crf=settings.crf, preset=settings.preset, rotation=frame.rotation, mode=OUTPUT_MODE)
+        if info.has_audio:
+            if settings.keep_audio:
+                w.add_audio_from(src)
+                report.audio = "kept"
+            else:
+                report.audio = "dropped"
+        writers.append(w)
+        return w
+
+    try:
+        clip = _ClipPass(src, writer_for, settings, detectors, check_detectors, report, samples, [], False,
+                         progress, on_regions, keep)
+        clip.run()
+        first_findings = list(clip.findings)
+        if clip.findings and settings.residual_samples:
+            # Close the loop: process again with every detector on every frame and the findings forced.
+            log.info("%s: residual check found %d possible leaks; second pass", src, len(clip.findings))
+            writers[-1].abort()
+            forced = clip.new_forced
+            report2 = replace(report, keyframes={}, detections={}, refined_frames={}, fine={}, frames_with_regions=0,
+                              frames_carried_only=0)
+            clip = _ClipPass(src, writer_for, settings, detectors, check_detectors, report2, samples, forced, True,
+                             None, on_regions, keep)
+            clip.run()
+            report = report2
+            report.passes = 2
+        writer = writers[-1]
+        writer.finish()
+        report.frames = writer.frames
+        report.verification = verify_output(writer.tmp, clip.input_times, writer.width, writer.height)
+        if not report.verification["frames_match"] or not report.verification["timestamps_match"]:
+            raise VerificationError(
+                f"{src}: output differs from input ({report.verification['output_frames']} frames vs "
+                f"{len(clip.input_times)}, timestamp error {report.verification['max_timestamp_error_s']:.6f}s)"
             )
-            if len(regions):
-                report.frames_with_regions += 1
-                if detected_here == 0:
-                    report.frames_carried_only += 1
-            redact_yuv420(frame.planes, regions, settings.method)
-            if frame.index in samples:
-                sampled_regions[frame.index] = regions
-            if on_regions is not None:
-                on_regions(frame.index, regions)
-            assert writer is not None
-            writer.write_frame(frame.av_frame)
-            frame.av_frame = None
-            frame.planes = []
-            input_times.append(frame.seconds if frame.seconds is not None else float("nan"))
-            for carrier in carriers.values():
-                carrier.forget_before(frame.index + 1)
-            if progress is not None:
-                progress(1)
-
-        def observe(kind: str, carrier: BoxCarrier, frame: Frame) -> None:
-            """Detect on a keyframe. Where something appeared, disappeared or moved fast since the previous
-            keyframe, detect on the buffered frames between them too, halving the interval while it matters:
-            detection density follows what happens in the clip, and quiet stretches cost one run per stride."""
-            previous = carrier.last_keyframe
-            dets = _detect(frame, detectors[kind], width, height)
-            carrier.observe(frame.index, dets)
-            report.keyframes[kind] += 1
-            report.detections[kind] += len(dets)
-            if previous < 0:
-                return
-            pending = [(previous, frame.index, 1)]
-            while pending:
-                a, b, depth = pending.pop()
-                if depth > REFINE_DEPTH or not carrier.needs_refinement(a, b):
-                    continue
-                m = (a + b) // 2
-                mid = next((f for f in buffer if f.index == m), None)
-                if mid is None or mid.av_frame is None:
-                    continue
-                found = _detect(mid, detectors[kind], width, height)
-                carrier.refine(m, found)
-                report.refined_frames[kind] = report.refined_frames.get(kind, 0) + 1
-                report.detections[kind] += len(found)
-                pending.extend([(m, b, depth + 1), (a, m, depth + 1)])
-
-        def ready(index: int) -> bool:
-            return all(c.last_keyframe >= index + c.reach for c in carriers.values())
-
-        last: Frame | None = None
-        try:
-            for frame in reader.frames():
-                if writer is None:
-                    writer = VideoWriter(
-                        dst, width, height, reader.time_base, reader.rate, codec=settings.codec, crf=settings.crf,
-                        preset=settings.preset, rotation=frame.rotation, mode=OUTPUT_MODE,
-                    )
-                    report.rotation = frame.rotation
-                    if info.has_audio:
-                        if settings.keep_audio:
-                            writer.add_audio_from(src)
-                            report.audio = "kept"
-                        else:
-                            report.audio = "dropped"
-                buffer.append(frame)
-                for kind, carrier in carriers.items():
-                    if carrier.is_keyframe(frame.index):
-                        observe(kind, carrier, frame)
-                last = frame
-                while buffer and ready(buffer[0].index):
-                    emit(buffer.popleft())
-            if last is None:
-                raise VerificationError(f"{src}: no frame could be decoded")
-            # The last frame is always a keyframe, so nothing that appears at the very end is missed.
-            for kind, carrier in carriers.items():
-                if carrier.last_keyframe < last.index:
-                    observe(kind, carrier, last)
-            while buffer:
-                emit(buffer.popleft())
-            assert writer is not None
-            writer.finish()
-            report.frames = writer.frames
-            report.verification, report.residual = verify_output(
-                writer.tmp, input_times, sampled_regions, detectors, width, height
-            )
-            if not report.verification["frames_match"] or not report.verification["timestamps_match"]:
-                raise VerificationError(
-                    f"{src}: output differs from input ({report.verification['output_frames']} frames vs "
-                    f"{len(input_times)}, timestamp error {report.verification['max_timestamp_error_s']:.6f}s)"
-                )
-            report.elapsed_s = round(time.perf_counter() - started, 3)
-            report.fps = round(report.frames / report.elapsed_s, 2) if report.elapsed_s else 0.0
+        remaining = clip.findings if report.passes == 2 else []
+        report.residual = {
+            "sampled_frames": sorted(samples),
+            "checked_frames": clip.checked,
+            "first_pass_findings": first_findings,
+            "closed": bool(first_findings) and not remaining,
+            "possible_leaks": remaining,
+            "passed": not remaining,
+            "accepted": bool(remaining) and accept_residual,
+        }
+        report.elapsed_s = round(time.perf_counter() - started, 3)
+        report.fps = round(report.frames / report.elapsed_s, 2) if report.elapsed_s else 0.0
+        if remaining and not accept_residual:
+            qdst = quarantine_path_for(dst, out_root)
+            report.status, report.quarantined, report.output = "quarantined", True, str(qdst)
+            report.quarantine_reason = (
+                f"{len(remaining)} possible {'/'.join(sorted({l['kind'] for l in remaining}))} leaks after the second "
+                f"pass (first at frame {remaining[0]['frame']})")
+            _private_mkdir(qdst.parent)
+            _write_report(report_path_for(qdst), report)
+            os.replace(writer.tmp, qdst)
+            writer._published = True  # noqa: SLF001 - the temporary file now lives in the quarantine
+            report_path_for(dst).unlink(missing_ok=True)
+        else:
             _write_report(report_path_for(dst), report)
             writer.publish()
-        finally:
-            if writer is not None:
-                writer.abort()
+    finally:
+        for w in writers:
+            w.abort()
     return report
+
+
+def _private_mkdir(path: Path) -> None:
+    """Create a folder and its missing parents with mode 0700 (quarantined footage is raw footage)."""
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for p in reversed(missing):
+        p.mkdir(mode=0o700, exist_ok=True)
 
 
 def _write_report(path: Path, report: ClipReport) -> None:
@@ -292,40 +583,20 @@ def _write_report(path: Path, report: ClipReport) -> None:
     os.replace(tmp, path)
 
 
-def verify_output(
-    path: Path,
-    input_times: list[float],
-    sampled_regions: dict[int, Regions],
-    detectors: dict[str, LoadedDetector],
-    width: int,
-    height: int,
-) -> tuple[dict, dict]:
-    """Decode the written output once: compare frame count and timestamps with the input's, and run the detectors
-    again on the sampled frames (any detection outside the redacted regions is a possible leak)."""
-    output_times: list[float] = []
-    leaks: list[dict] = []
-    with VideoReader(path) as reader:
-        out_w, out_h = reader.width, reader.height
-        tol = max(1e-6, 0.5 * float(reader.time_base))
-        for frame in reader.frames():
-            output_times.append(frame.seconds if frame.seconds is not None else float("nan"))
-            if frame.index in sampled_regions:
-                found = {kind: _detect(frame, d, width, height) for kind, d in detectors.items()}
-                leaks.extend(residual_leaks(found, sampled_regions[frame.index], width, height, frame.index))
-            frame.av_frame = None
-    errors = [abs(a - b) for a, b in zip(input_times, output_times) if not (math.isnan(a) or math.isnan(b))]
+def verify_output(path: Path, input_times: list[float], width: int, height: int) -> dict:
+    """Check the written output without decoding it again: its packets' count and presentation times against the
+    input frames', and its frame size (the residual check already ran on the redacted frames as they were encoded)."""
+    output_times, (out_w, out_h), time_base = read_packet_times(path)
+    tol = max(1e-6, 0.5 * float(time_base)) if time_base else 1e-3
+    a = sorted(t for t in input_times if not math.isnan(t))
+    b = sorted(t for t in output_times if not math.isnan(t))
+    errors = [abs(x - y) for x, y in zip(a, b)]
     max_err = max(errors, default=0.0)
-    verification = {
+    return {
         "input_frames": len(input_times),
         "output_frames": len(output_times),
         "frames_match": len(input_times) == len(output_times),
         "size_match": (out_w, out_h) == (width, height),
         "max_timestamp_error_s": max_err,
-        "timestamps_match": max_err <= max(tol, 1e-3),
+        "timestamps_match": max_err <= max(tol, 1e-3) and len(a) == len(b),
     }
-    residual = {
-        "sampled_frames": sorted(sampled_regions),
-        "possible_leaks": leaks,
-        "passed": not leaks,
-    }
-    return verification, residual

@@ -33,6 +33,8 @@ KEEP_SUFFIXES = frozenset({".mp4", ".mov", ".mkv"})
 class Task:
     src: Path
     dst: Path
+    out_root: Path | None = None  # the quarantine folder is OUT_ROOT/quarantine
+    accept_residual: bool = False  # publish even if the residual check still finds something (recorded)
 
 
 @dataclass
@@ -44,7 +46,8 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.error is None and self.report is not None and not self.report.possible_leaks
+        return (self.error is None and self.report is not None and not self.report.quarantined
+                and not self.report.possible_leaks)
 
 
 @dataclass
@@ -81,9 +84,9 @@ def plan_tasks(inputs: list[Path], out_dir: Path) -> list[Task]:
                 if out_resolved in path.resolve().parents:
                     continue  # never re-anonymise our own outputs
                 rel = path.relative_to(item)
-                tasks.append(Task(path, out_dir / rel.parent / output_name(path)))
+                tasks.append(Task(path, out_dir / rel.parent / output_name(path), out_dir))
         else:
-            tasks.append(Task(item, out_dir / output_name(item)))
+            tasks.append(Task(item, out_dir / output_name(item), out_dir))
     return tasks
 
 
@@ -121,7 +124,8 @@ def run_task(
     settings = settings or _WORKER["settings"]  # type: ignore[assignment]
     detectors = detectors or _WORKER["detectors"]  # type: ignore[assignment]
     try:
-        report = anonymise_file(task.src, task.dst, settings, detectors, overwrite=overwrite, progress=progress)  # type: ignore[arg-type]
+        report = anonymise_file(task.src, task.dst, settings, detectors, overwrite=overwrite, progress=progress,  # type: ignore[arg-type]
+                                out_root=task.out_root, accept_residual=task.accept_residual)
     except AnonymizerError as exc:
         return Outcome(task, error=str(exc), exit_code=exc.exit_code)
     return Outcome(task, report=report)

@@ -239,7 +239,7 @@ def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime
             for p in remove_leftovers(dst):
                 log.info("removed %s, left by an interrupted run", p)
             _private_dirs(dst.parent, config.archive)
-            todo[Task(Path(raw.uri), dst)] = raw
+            todo[Task(Path(raw.uri), dst, config.anonymised_root)] = raw
     for o in result.anonymised:
         if on_done is not None:
             on_done(o)
@@ -268,8 +268,9 @@ def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime
                 ro.error, ro.exit_code = f"{written}: {exc}", exc.exit_code
             else:
                 ro.error = (f"{written}: {why}; quarantined (catalogued, deleted with the raw clip), not recorded "
-                            f"as anonymised; fix: check the frames listed in {report_path_for(written)}, lower the "
-                            "thresholds and run again")
+                            f"as anonymised; fix: look at the frames listed in {report_path_for(written)}, then hold "
+                            "the raw clip, or anonymise it with `anonymizer anonymise --accept-residual` if they are "
+                            "false positives")
                 ro.exit_code = EXIT_PARTIAL
         else:
             try:
