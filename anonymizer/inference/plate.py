@@ -99,23 +99,23 @@ class PlateDetector:
         if (rw, rh) != self.input_size(src_w, src_h):
             rgb = cv2.resize(rgb, self.input_size(src_w, src_h), interpolation=cv2.INTER_AREA)
             rh, rw = rgb.shape[:2]
+        dets, pad_x, pad_y = self._run(rgb, cw, ch)
+        return to_source(dets, pad_x, pad_y, rw, rh, src_w, src_h)
+
+    def _run(self, rgb: np.ndarray, cw: int, ch: int) -> tuple[Detections, float, float]:
+        """Letterbox onto a (cw, ch) canvas and run the model: boxes in canvas pixels, and the padding."""
         canvas, pad_x, pad_y = letterbox(rgb, cw, ch)
         if (cw, ch) not in self._grids:
             self._grids[(cw, ch)] = anchor_grid(cw, ch, self.dtype)
         anchors, strides = self._grids[(cw, ch)]
         (out,) = self.session.run(None, {self.input_name: to_blob(canvas, self.dtype), "anchors": anchors, "strides": strides})
-        dets = decode(out, self.threshold)
-        return to_source(dets, pad_x, pad_y, rw, rh, src_w, src_h)
+        return decode(out, self.threshold), pad_x, pad_y
 
     def detect_native(self, rgb: np.ndarray) -> Detections:
         """Detect on an RGB picture at its own size, whatever ``max_side`` says (full-resolution tiles, and small
         photos scaled up by the caller): boxes in that picture's pixels."""
         h, w = rgb.shape[:2]
         cw, ch = int(np.ceil(w / 32) * 32), int(np.ceil(h / 32) * 32)
-        canvas, pad_x, pad_y = letterbox(rgb, cw, ch)
-        if (cw, ch) not in self._grids:
-            self._grids[(cw, ch)] = anchor_grid(cw, ch)
-        anchors, strides = self._grids[(cw, ch)]
-        (out,) = self.session.run(None, {self.input_name: to_blob(canvas), "anchors": anchors, "strides": strides})
-        return to_source(decode(out, self.threshold), pad_x, pad_y, w, h, w, h)
+        dets, pad_x, pad_y = self._run(rgb, cw, ch)
+        return to_source(dets, pad_x, pad_y, w, h, w, h)
 
