@@ -144,6 +144,8 @@ class Tally:
     misses: list[dict] = field(default_factory=list)
     # {"face >=16": [gt, covered, matched], ...}: recall by size (see SIZE_BUCKETS)
     sizes: dict[str, list[int]] = field(default_factory=dict)
+    # {"face": [detections, true positives], ...}: precision per kind (a set may annotate several)
+    kinds: dict[str, list[int]] = field(default_factory=dict)
 
     def add(self, other: "Tally") -> None:
         for name in ("rows", "gt", "covered", "matched", "detections", "true_positives", "ignored_gt",
@@ -152,6 +154,10 @@ class Tally:
         self.misses.extend(other.misses)
         for key, counts in other.sizes.items():
             mine = self.sizes.setdefault(key, [0, 0, 0])
+            for i, v in enumerate(counts):
+                mine[i] += v
+        for key, counts in other.kinds.items():
+            mine = self.kinds.setdefault(key, [0, 0])
             for i, v in enumerate(counts):
                 mine[i] += v
 
@@ -185,6 +191,8 @@ class Tally:
             "precision": ratio(self.true_positives, self.detections),
             "rows_leaked": self.rows_leaked, "images": self.images, "images_leaked": self.images_leaked,
             "by_size": self.size_figures(),
+            "precision_by_kind": {k: {"detections": d, "true_positives": tp, "precision": ratio(tp, d)}
+                                  for k, (d, tp) in sorted(self.kinds.items())},
         }
 
 
@@ -267,6 +275,7 @@ def score_row(row: Row, mask: np.ndarray, dets: Detections) -> Tally:
             counts[1] += int(covered)
             counts[2] += int(matched)
     t.detections = len(dets) - ignored
+    t.kinds[row.kind] = [t.detections, tp]
     t.rows_leaked = int(leaked)
     return t
 
@@ -557,6 +566,10 @@ def render(results: list[dict], settings: AnonymiseSettings) -> str:
         if buckets:
             lines.append("  cover-recall by size: " + "  ".join(
                 f"{k} {_fmt(v['coverage_recall'])} ({v['covered']}/{v['gt']})" for k, v in buckets))
+        if len(r.get("precision_by_kind", {})) > 1:
+            lines.append("  precision by kind: " + "  ".join(
+                f"{k} {_fmt(v['precision'])} ({v['true_positives']}/{v['detections']})"
+                for k, v in r["precision_by_kind"].items()))
         for v in r["videos"]:
             rot = f" rotation {v['rotation']} (output {v['output_rotation']})" if v["rotation"] else ""
             lines.append(
