@@ -592,7 +592,7 @@ def render(results: list[dict], settings: AnonymiseSettings) -> str:
         "cover-recall: GT boxes with >= 80 % of their area redacted (what the anonymiser wrote) / GT boxes.",
         "recall@0.5, precision: raw detector of the row's kind (IoU >= 0.5, greedy by score). Images: detections"
         " of regions_for_image; video: the detector run by the harness on every annotated frame, scaled as the"
-        " pipeline's keyframes (equal to the pipeline's raw detections on keyframes).",
+        " pipeline's coarse pass (the full-resolution tile pass is not included).",
         "leaked: video frames (fr) / images (im) with at least one GT box not covered.",
         f"pixel: video frames where the central {int(pixel_leak.CORE * 100)} % ellipse of a GT box keeps >= "
         f"{pixel_leak.READABLE} of the input's Laplacian energy in the output (cores below {pixel_leak.FLOOR} per"
