@@ -19,8 +19,9 @@ small objects is measured at the resolutions cameras record:
 Blending is mild: the cut-out is opaque over the object's box and its alpha falls linearly to 0 across the outer
 half of the margin; a random gain of 0.85-1.15. Objects never overlap each other (nor their margins).
 
-Ground truth: the pasted object's box. **Ignore** boxes (count neither as hit nor miss): other faces or plates of the
-source photo that fall partly inside a cut-out (group photos), and whatever the package's own detectors find on the
+Ground truth: the pasted object's box, and the boxes of other faces (plates) of the source photo that the cut-out
+shows whole and opaque (group photos: a neighbour is a face like any other, at about the same size). **Ignore**
+boxes (count neither as hit nor miss): other objects of the source photo shown in part or in the faded margin, and whatever the package's own detectors find on the
 bare background (tiles at native resolution, threshold 0.2: real faces and plates of the clip frames, which are
 not annotated); objects are never pasted over those.
 
@@ -44,7 +45,7 @@ import math
 import os
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
@@ -73,13 +74,15 @@ log = logging.getLogger("benchmarks.make_small_set")
 
 @dataclass
 class Source:
-    """A cut-out: RGB crop, the object's box and other objects' boxes (to ignore) in crop pixels."""
+    """A cut-out: RGB crop, the object's box, other objects of the source photo shown whole and opaque in it
+    (``extra``: ground truth too) and shown in part or faded (``others``: ignored), in crop pixels."""
 
     kind: str
     rgb: np.ndarray
     box: np.ndarray
     others: np.ndarray
     origin: str
+    extra: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
 
 
 def _rgb(path: Path) -> np.ndarray:
@@ -111,9 +114,15 @@ def _cut(kind: str, img: np.ndarray, box: np.ndarray, all_boxes: np.ndarray, ori
     x2, y2 = min(w, int(math.ceil(box[2] + mx))), min(h, int(math.ceil(box[3] + my)))
     crop = img[y1:y2, x1:x2]
     shift = np.array([x1, y1, x1, y1], np.float64)
-    others = []
+    # The opaque part of the cut-out (see _scaled_cutout): the box and the inner half of each margin.
+    ox1, oy1 = x1 + (box[0] - x1) / 2, y1 + (box[1] - y1) / 2
+    ox2, oy2 = x2 - (x2 - box[2]) / 2, y2 - (y2 - box[3]) / 2
+    others, extra = [], []
     for other in all_boxes:
         if np.allclose(other, box):
+            continue
+        if other[0] >= ox1 and other[1] >= oy1 and other[2] <= ox2 and other[3] <= oy2:
+            extra.append(np.asarray(other, np.float64) - shift)  # shown whole: a face like any other
             continue
         ix = min(other[2], x2) - max(other[0], x1)
         iy = min(other[3], y2) - max(other[1], y1)
@@ -121,7 +130,8 @@ def _cut(kind: str, img: np.ndarray, box: np.ndarray, all_boxes: np.ndarray, ori
             clipped = np.array([max(other[0], x1), max(other[1], y1), min(other[2], x2), min(other[3], y2)])
             others.append(clipped - shift)
     return Source(kind, np.ascontiguousarray(crop), np.asarray(box, np.float64) - shift,
-                  np.asarray(others, np.float64).reshape(-1, 4), origin)
+                  np.asarray(others, np.float64).reshape(-1, 4), origin,
+                  np.asarray(extra, np.float64).reshape(-1, 4))
 
 
 def load_sources(eval_root: Path) -> dict[str, list[Source]]:
@@ -239,6 +249,10 @@ class Placed:
         off = np.round(self.offset(frame))
         return self.source.box * self.scale + np.array([off[0], off[1], off[0], off[1]])
 
+    def extras(self, frame: int) -> np.ndarray:
+        off = np.round(self.offset(frame))
+        return self.source.extra * self.scale + np.array([off[0], off[1], off[0], off[1]])
+
     def ignores(self, frame: int) -> np.ndarray:
         off = np.round(self.offset(frame))
         return self.source.others * self.scale + np.array([off[0], off[1], off[0], off[1]])
@@ -346,11 +360,13 @@ def _rows_for(placed: list[Placed], frame: int, bg_objects: dict[str, np.ndarray
     for kind in ("face", "plate"):
         mine = [p for p in placed if p.kind == kind]
         boxes = [[round(float(v), 2) for v in p.box(frame)] for p in mine]
+        boxes += [[round(float(v), 2) for v in b] for p in mine for b in p.extras(frame)]
+        origins = [p.source.origin for p in mine] + [p.source.origin for p in mine for _ in p.source.extra]
         ignore = [[round(float(v), 2) for v in b] for p in mine for b in p.ignores(frame)]
         ignore += [[round(float(v), 2) for v in b] for b in bg_objects.get(kind, np.zeros((0, 4)))]
         sizes = [round(float(max(b[2] - b[0], b[3] - b[1]) if kind == "face" else b[2] - b[0]), 1) for b in boxes]
         rows.append({**key, "kind": kind, "boxes": boxes, "ignore": ignore,
-                     "attrs": {"sizes": sizes, "sources": [p.source.origin for p in mine]}})
+                     "attrs": {"sizes": sizes, "sources": origins}})
     return rows
 
 

@@ -414,7 +414,9 @@ def eval_video(
     dst = tmp / (Path(video).stem + ".mp4")
     report = anonymise_file(src, dst, settings, detectors, overwrite=True, on_regions=on_regions)
     pipeline_s = time.perf_counter() - started
-    raw, pixel, info = _compare_frames(src, dst, rows, {r.kind for r in rows}, detectors)
+    # The output as written: the final path, or the quarantine folder when the residual check failed (d45688c on).
+    written = Path(report.output) if getattr(report, "output", None) else dst
+    raw, pixel, info = _compare_frames(src, written, rows, {r.kind for r in rows}, detectors)
     rotation = info["rotation"]
     total = Tally()
     leaked_frames: list[int] = []
@@ -451,7 +453,7 @@ def eval_video(
                 if res["readable"]:
                     pixel_boxes["readable"] += 1
                     readable = True
-                    if len(pixel_misses) < MAX_LISTED:
+                    if sum(1 for m in pixel_misses if m["kind"] == res["kind"]) < MAX_LISTED:  # per kind
                         pixel_misses.append({"frame": frame, **res})
         if readable:
             pixel_leaked.append(frame)
@@ -468,6 +470,8 @@ def eval_video(
         "annotated_frames_missing": missing, "pipeline_s": round(pipeline_s, 2), "pipeline_fps": report.fps,
         "keyframes": report.keyframes, "frames_with_regions": report.frames_with_regions,
         "frames_carried_only": report.frames_carried_only,
+        "status": getattr(report, "status", "published"), "passes": getattr(report, "passes", 1),
+        "quarantine_reason": getattr(report, "quarantine_reason", ""),
         "residual_possible_leaks": len(report.possible_leaks),
         "residual_sampled": len(report.residual.get("sampled_frames", [])),
         **total.figures(),
@@ -560,7 +564,8 @@ def render(results: list[dict], settings: AnonymiseSettings) -> str:
                 f"  video frames leaked: coverage {r['leaked_frames']}, pixel {r['pixel_leaked_frames']}, either "
                 f"{r['either_leaked_frames']} of {r.get('video_frames', r['video_rows'])}  (pixel figure: {pb['readable']} of "
                 f"{pb['evaluated']} boxes readable, {pb['skipped_featureless']} featureless and "
-                f"{pb['skipped_tiny']} tiny skipped)"
+                f"{pb['skipped_tiny']} tiny skipped"
+                + (f"; {pb['no_output']} frames with no output frame to compare" if pb["no_output"] else "") + ")"
             )
         buckets = [(k, v) for k, v in r.get("by_size", {}).items() if k.split(" ", 1)[1] == "all" or ">=" in k]
         if buckets:
@@ -577,7 +582,8 @@ def render(results: list[dict], settings: AnonymiseSettings) -> str:
                 f"r@0.5 {_fmt(v['recall_iou50'])}  prec {_fmt(v['precision'])}  leaked frames: coverage "
                 f"{v['leaked_frames']}/{v['annotated_frames']} (longest run {v['longest_leak_run']}), pixel "
                 f"{v['pixel_leaked_frames']} (longest run {v['pixel_longest_leak_run']})  "
-                f"residual check flagged {v['residual_possible_leaks']} of {v['residual_sampled']} sampled; "
+                f"residual check flagged {v['residual_possible_leaks']} of {v['residual_sampled']} sampled"
+                f"{' (QUARANTINED)' if v.get('status') == 'quarantined' else ''}; "
                 f"pipeline {v['pipeline_fps']} fps"
             )
             for label, key in (("coverage", "leaked_frame_list"), ("pixel", "pixel_leaked_frame_list")):
