@@ -226,9 +226,16 @@ def test_clips_list_and_show(archive: Path, tmp_path: Path):
     assert by("--site", "street") == ["clip_a.mp4"]
     assert by("--purpose", "marketing") == ["side.mp4", "notime.mp4"]
     assert by("--state", "anonymised") == []
-    assert by("--since", "2024-06-01T09:00:00Z", "--until", "2024-06-02") == ["clip_a.mp4"]
+    assert by("--since", "2024-06-01T09:00:00Z", "--until", "2024-06-02T00:00Z") == ["clip_a.mp4"]
     assert by("--since", "2024-06-01T10:00+02:00", "--until", "2024-06-01T10:31+02:00") == ["20240601_103000.mp4"]
-    assert by("--expiring-before", "2024-06-05") == ["clip_a.mp4"]
+    # without an offset: the site's zone (hq is in Europe/Berlin), never silently UTC
+    assert by("--site", "hq", "--since", "2024-06-01T10:00", "--until", "2024-06-01T10:31") == ["20240601_103000.mp4"]
+    assert by("--since", "2024-06-01T10:00", "--until", "2024-06-01T10:31", "--tz", "Europe/Berlin") \
+        == ["20240601_103000.mp4"]
+    assert by("--camera", "lab1", "--since", "2024-06-01T08:00", "--until", "2024-06-01T08:31") == []  # not UTC
+    refused = invoke("clips", "list", "-c", cfg, "--expiring-before", "2024-06-05")  # two zones configured
+    assert refused.exit_code == 2 and "no UTC offset" in refused.output and "--tz" in refused.output
+    assert by("--expiring-before", "2024-06-05", "--tz", "UTC") == ["clip_a.mp4"]
     assert invoke("clips", "list", "-c", cfg, "--since", "soon").exit_code == 2
 
     gate = next(c for c in listed if c["camera"] == "gate")

@@ -121,7 +121,7 @@ def test_review_page_in_chromium_round_trips_the_selection(world, browser):  # n
     assert req["id"] in state["title"]
     assert len(state["imgs"]) == page["thumbnails"] >= 4
     assert all(ok and w > 0 and h > 0 for ok, w, h in state["imgs"]), state["imgs"]  # every JPEG decoded
-    assert all("+" in c and "2024-06-01T10:00" in c for c in state["captions"])
+    assert all("+" in c and "2024-06-01 12:00" in c and "CEST" in c for c in state["captions"])  # local time
     assert sorted(v for v, _ in state["boxes"]) == sorted(seg_ids) and not any(c for _, c in state["boxes"])
 
     boxes = browser.find_all("input.segment-choice")

@@ -91,7 +91,7 @@ def actions(world) -> list[str]:
 
 def test_redact_whole_frames_over_the_segment(world):
     req = new(world, "objection", "2024-06-01T10:00:00.5Z", "2024-06-01T10:00:00.9Z", "lab1")
-    assert req["due_at"].startswith("2024-07-05")
+    assert req["due_local"].startswith("2024-07-05 00:00:00 CEST")  # received 5 June in the site's calendar
     found = cli_json("requests", "find", req["id"], "-c", world["cfg"])
     assert len(found["segments"]) == 1  # only clip a: b starts 10 s later, c is another camera
     seg = found["segments"][0]
@@ -238,7 +238,7 @@ def test_list_overdue_first_and_bad_input(world):
              "--radius", "50")
     fresh = new(world, "erasure", "2024-06-01T10:00Z", "2024-06-01T11:00Z", "hq")
     listed = cli_json("requests", "list", "-c", world["cfg"])
-    assert listed[0]["due_at"].startswith("2024-02-29") and listed[0]["overdue"]
+    assert listed[0]["due_local"].startswith("2024-02-29") and listed[0]["overdue"]  # the point is at hq: Berlin
     assert listed[1]["id"] == fresh["id"]
     r = invoke("requests", "new", "-c", world["cfg"], "--kind", "erasure", "--received", "2024-06-05",
                "--from", "2024-06-01T11:00Z", "--to", "2024-06-01T10:00Z", "--place", "hq")

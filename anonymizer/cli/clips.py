@@ -10,27 +10,13 @@ import click
 
 from anonymizer.cli.config import config_option
 from anonymizer.cli.ingest import clip_dict
+from anonymizer.cli.timeopt import WALL_TIME, tz_option
 from anonymizer.config import load_config
 from anonymizer.domain.clips import STATES
 from anonymizer.domain.sites import PURPOSES
+from anonymizer.pipelines.local_times import resolve_times, sites_of
 from anonymizer.pipelines.purge import explain_clip
 from anonymizer.store.catalogue import Catalogue, ClipFilter
-
-
-class When(click.ParamType):
-    """An ISO 8601 date or time; without an offset it is taken as UTC."""
-
-    name = "TIME"
-
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            dt = datetime.fromisoformat(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is not an ISO 8601 date or time (e.g. 2024-06-01 or 2024-06-01T09:30+02:00)",
-                      param, ctx)
-        return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
 @click.group("clips")
@@ -44,16 +30,23 @@ def clips() -> None:
 @click.option("--camera", help="Only clips of this camera.")
 @click.option("--purpose", type=click.Choice(PURPOSES), help="Only clips recorded for this purpose.")
 @click.option("--state", type=click.Choice(STATES), help="Only clips in this state.")
-@click.option("--since", type=When(), help="Only clips recorded (in part) at or after this time (UTC if no offset).")
-@click.option("--until", type=When(), help="Only clips that started before this time (UTC if no offset).")
-@click.option("--expiring-before", type=When(), help="Only clips whose purge_after is before this time.")
+@click.option("--since", type=WALL_TIME, help="Only clips recorded (in part) at or after this time.")
+@click.option("--until", type=WALL_TIME, help="Only clips that started before this time.")
+@click.option("--expiring-before", type=WALL_TIME, help="Only clips whose purge_after is before this time.")
+@tz_option
 @click.option("--limit", type=click.IntRange(1, None), help="At most this many clips.")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array on stdout.")
 def list_clips(config_path: Path, site: str | None, camera: str | None, purpose: str | None, state: str | None,
                since: datetime | None, until: datetime | None, expiring_before: datetime | None,
-               limit: int | None, as_json: bool) -> None:
-    """Clips in recording order: id, state, camera, start (UTC), source of the time, purge_after, file."""
+               tz: str | None, limit: int | None, as_json: bool) -> None:
+    """Clips in recording order: id, state, camera, start (UTC), source of the time, purge_after, file.
+
+    Times are ISO 8601; without an offset they are read in --tz, or in the zone of --site / --camera's site (of
+    every configured site when they share one zone); otherwise such times are refused."""
     cfg = load_config(config_path)
+    when = resolve_times(cfg, tz, sites_of(cfg, site=site, camera=camera), {
+        "--since": (since, "start"), "--until": (until, "end"), "--expiring-before": (expiring_before, "end")})
+    since, until, expiring_before = when["--since"], when["--until"], when["--expiring-before"]
     with Catalogue.open(cfg.catalogue_url) as cat:
         found = cat.find(ClipFilter(site=site, camera=camera, purpose=purpose, state=state, since=since, until=until,
                                     expiring_before=expiring_before, limit=limit))

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from anonymizer.cli.config import actor, config_option
-from anonymizer.cli.timeopt import INSTANT
+from anonymizer.cli.timeopt import WALL_TIME, tz_option
 from anonymizer.config import load_config
 from anonymizer.domain.holds import HOLD_KINDS, HOLD_SCOPES
 from anonymizer.pipelines import holds as pipeline
@@ -51,19 +51,25 @@ def holds() -> None:
               help="rnd: needed for further R&D purposes; incident: security footage under investigation; legal.")
 @click.option("--reason", required=True, help="Why the footage must be kept (written to the audit log).")
 @click.option("--owner", required=True, help="Who answers for the hold.")
-@click.option("--from", "start", type=INSTANT, help="Camera or site scope: recordings from this time (UTC unless "
-              "an offset is given).")
-@click.option("--until", "end", type=INSTANT, help="Camera or site scope: recordings up to this time.")
-@click.option("--review", type=INSTANT, help="Review date (required for rnd holds).")
-@click.option("--expires", type=INSTANT, help="The hold stops blocking deletion from this time.")
+@click.option("--from", "start", type=WALL_TIME, help="Camera or site scope: recordings from this time (ISO 8601; "
+              "without an offset: in --tz or the site's zone).")
+@click.option("--until", "end", type=WALL_TIME, help="Camera or site scope: recordings up to this time.")
+@click.option("--review", type=WALL_TIME, help="Review date (required for rnd holds).")
+@click.option("--expires", type=WALL_TIME, help="The hold stops blocking deletion from this time.")
+@tz_option
 @click.option("--json", "as_json", is_flag=True, help="Print the hold as JSON.")
 def add(config_path: Path, scope: str, target: str, kind: str, reason: str, owner: str, start: datetime | None,
-        end: datetime | None, review: datetime | None, expires: datetime | None, as_json: bool) -> None:
-    """Add a hold; while active, the purge keeps every clip it covers. Audited."""
+        end: datetime | None, review: datetime | None, expires: datetime | None, tz: str | None,
+        as_json: bool) -> None:
+    """Add a hold; while active, the purge keeps every clip it covers. Audited.
+
+    Times without an offset are read in --tz, or in the zone of the site the hold is about (the clip's, the
+    camera's or the site itself); --from takes the earliest instant a wall time can mean, --until the latest."""
     cfg = load_config(config_path)
     with Catalogue.open(cfg.catalogue_url) as cat:
         row = pipeline.add_hold(cat, scope=scope, target=target, kind=kind, reason=reason, owner=owner, now=_now(),
-                                actor=actor(), start=start, end=end, review=review, expires=expires)
+                                actor=actor(), start=start, end=end, review=review, expires=expires, tz=tz,
+                                config=cfg)
     _render([row], as_json)
 
 

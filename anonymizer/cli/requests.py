@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from anonymizer.cli.config import actor, config_option
-from anonymizer.cli.timeopt import INSTANT
+from anonymizer.cli.timeopt import WALL_TIME, tz_option
 from anonymizer.config import load_config
 from anonymizer.domain.requests import DEFAULT_TOLERANCE_S, DEFAULT_UNCERTAIN_TOLERANCE_S, KINDS, Tolerance
 from anonymizer.errors import EXIT_ERROR, EXIT_PARTIAL
@@ -35,8 +35,11 @@ def _request_line(r: dict[str, Any]) -> str:
         when = r["status"]
     counts = f"  segments {r['segments']} (selected {r['selected']}, unhandled {r['unhandled']})" \
         if "segments" in r and isinstance(r["segments"], int) else ""
-    return (f"{r['id']}  {r['kind']:<11} received {r['received_at'][:10]}  due {r['due_at'][:10]}  {when}  "
-            f"{r['window_start']} .. {r['window_end']} at {r['place']}{counts}")
+    window = f"{r['window_start']} .. {r['window_end']}"
+    if r.get("timezone"):
+        window = f"{r['window_local'][0]} .. {r['window_local'][1]} (UTC {window})"
+    return (f"{r['id']}  {r['kind']:<11} received {r['received_local'][:10]}  due {r['due_local'][:10]}  {when}  "
+            f"{window} at {r['place']}{counts}")
 
 
 def _segments_text(info: dict[str, Any]) -> None:
@@ -49,7 +52,8 @@ def _segments_text(info: dict[str, Any]) -> None:
                              f"{s['action']} done" if s.get("handled_at") else "",
                              "selected" if s["selected"] and not s.get("handled_at") else "") if f]
         click.echo(f"  {s['id']}  clip {c.get('id')} ({c.get('state')}) camera {c.get('camera')}  "
-                   f"+{s['start_offset_s']:.2f}s .. +{s['end_offset_s']:.2f}s  {s['start_utc']} .. {s['end_utc']}"
+                   f"+{s['start_offset_s']:.2f}s .. +{s['end_offset_s']:.2f}s  {s['start_local']} .. {s['end_local']}"
+                   f" (UTC {s['start_utc']} .. {s['end_utc']})"
                    f"{'  [' + ', '.join(flags) + ']' if flags else ''}\n      {s['explanation']}")
     for a in info.get("artefacts", []):
         click.echo(f"  {a['kind']} of request {a['request']} shows clip(s) {', '.join(a['clips'])}: {a['path']}"
@@ -78,9 +82,12 @@ def requests_group() -> None:
 @requests_group.command("new")
 @config_option
 @click.option("--kind", type=click.Choice(KINDS), required=True, help="What the data subject asks for.")
-@click.option("--received", type=INSTANT, required=True, help="When the request arrived (due one month later).")
-@click.option("--from", "start", type=INSTANT, required=True, help="Start of the time the requester gave.")
-@click.option("--to", "end", type=INSTANT, required=True, help="End of the time the requester gave.")
+@click.option("--received", type=WALL_TIME, required=True,
+              help="When the request arrived (due one calendar month later, in the site's calendar).")
+@click.option("--from", "start", type=WALL_TIME, required=True,
+              help="Start of the time the requester gave (ISO 8601; without an offset: in --tz or the site's zone).")
+@click.option("--to", "end", type=WALL_TIME, required=True, help="End of the time the requester gave (same rules).")
+@tz_option
 @click.option("--place", required=True, help="Site or camera (id or name), or a point 'lat,lon' (or 'lat,lon,radius_m').")
 @click.option("--radius", type=click.FloatRange(0), help="Radius in metres around a 'lat,lon' point [default: 100].")
 @click.option("--description", default="", help="What the requester wrote (how to recognise them, ...).")
@@ -89,14 +96,19 @@ def requests_group() -> None:
 @click.option("--uncertain-tolerance", type=click.FloatRange(0), default=DEFAULT_UNCERTAIN_TOLERANCE_S,
               show_default=True, help="Seconds the window is widened by for clips whose recording time is uncertain.")
 @json_option
-def new(config_path: Path, kind: str, received: datetime, start: datetime, end: datetime, place: str,
-        radius: float | None, description: str, tolerance: float, uncertain_tolerance: float, as_json: bool) -> None:
-    """Record a new request (audited); the due date is one calendar month after receipt."""
+def new(config_path: Path, kind: str, received: datetime, start: datetime, end: datetime, tz: str | None,
+        place: str, radius: float | None, description: str, tolerance: float, uncertain_tolerance: float,
+        as_json: bool) -> None:
+    """Record a new request (audited); the due date is one calendar month after receipt.
+
+    Times may be given in the site's local time: without an offset they are read in --tz, or in the zone of the
+    place's site; when the place spans sites in several zones, such times are refused (give an offset or --tz).
+    Near a DST change, --from takes the earliest instant a wall time can mean and --to the latest."""
     cfg = load_config(config_path)
     with Catalogue.open(cfg.catalogue_url) as cat:
         r = pipeline.new_request(cat, cfg, kind=kind, received=received, start=start, end=end, place=place,
                                  radius_m=radius, description=description, now=_now(), actor=actor(),
-                                 tolerance=Tolerance(tolerance, max(tolerance, uncertain_tolerance)))
+                                 tolerance=Tolerance(tolerance, max(tolerance, uncertain_tolerance)), tz=tz)
     _dump(r) if as_json else click.echo(_request_line(r))
 
 
@@ -108,7 +120,7 @@ def list_(config_path: Path, include_all: bool, as_json: bool) -> None:
     """Open requests with the days left, overdue ones first."""
     cfg = load_config(config_path)
     with Catalogue.open(cfg.catalogue_url) as cat:
-        rows = pipeline.list_requests(cat, _now(), include_all)
+        rows = pipeline.list_requests(cat, _now(), include_all, cfg)
     if as_json:
         _dump(rows)
         return
@@ -138,7 +150,7 @@ def show(config_path: Path, request_id: str, as_json: bool) -> None:
     """The request and its segments as stored (no new search)."""
     cfg = load_config(config_path)
     with Catalogue.open(cfg.catalogue_url) as cat:
-        info = pipeline.show(cat, request_id, _now())
+        info = pipeline.show(cat, request_id, _now(), cfg)
     _dump(info) if as_json else _segments_text(info)
 
 

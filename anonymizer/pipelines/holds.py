@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from anonymizer.config import Config
 from anonymizer.domain.holds import HoldInfo, check_hold
+from anonymizer.domain.local_time import resolve, tz_option
 from anonymizer.errors import AnonymizerError, ConfigError
 from anonymizer.store.catalogue import Catalogue
 from anonymizer.store.holds import all_holds, get_hold, hold_info, hold_row, insert_hold, release_hold
@@ -21,10 +23,26 @@ class HoldError(AnonymizerError):
 
 def add_hold(cat: Catalogue, *, scope: str, target: str, kind: str, reason: str, owner: str, now: datetime,
              actor: str, start: datetime | None = None, end: datetime | None = None,
-             review: datetime | None = None, expires: datetime | None = None) -> dict[str, Any]:
-    """Store a hold after checking it (reason, owner, review date for ``rnd``, known target) and audit it."""
+             review: datetime | None = None, expires: datetime | None = None, tz: str | None = None,
+             config: Config | None = None) -> dict[str, Any]:
+    """Store a hold after checking it (reason, owner, review date for ``rnd``, known target) and audit it.
+
+    Times without an offset are read in ``tz`` or the zone of the hold's site (the clip's, the camera's, the
+    site); refused when none is known."""
+    site: str | None = None
     if scope == "clip":
-        target = cat.get(target).id  # a unique id prefix is enough
+        clip = cat.get(target)  # a unique id prefix is enough
+        target, site = clip.id, clip.site_id
+    elif scope == "site":
+        site = target
+    elif config is not None and target in config.cameras:
+        site = config.cameras[target].site
+    zones = {config.sites[site].timezone} if config is not None and site in config.sites else set()
+    zone = tz_option(tz, zones)
+    start, review = (None if t is None else resolve(t, zone, "start", what=w)
+                     for t, w in ((start, "--from"), (review, "--review")))
+    end, expires = (None if t is None else resolve(t, zone, "end", what=w)
+                    for t, w in ((end, "--until"), (expires, "--expires")))
     hold = HoldInfo("h" + secrets.token_hex(6), scope, target, kind, reason.strip(), owner.strip(), start, end,
                     review, expires)
     problems = check_hold(hold)

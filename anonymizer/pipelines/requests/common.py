@@ -13,7 +13,8 @@ from typing import Any, Iterable
 from sqlalchemy import select, update
 
 from anonymizer.config import Config
-from anonymizer.domain.requests import CameraInfo, Place, PlaceIndex, SiteInfo, days_left
+from anonymizer.domain.local_time import local_label
+from anonymizer.domain.requests import CameraInfo, Place, PlaceIndex, SiteInfo, candidate_sites, days_left
 from anonymizer.errors import AnonymizerError
 from anonymizer.store.requests import as_plain, get_request, requests, segments
 from anonymizer.store.schema import clips
@@ -31,6 +32,29 @@ def place_index(config: Config) -> PlaceIndex:
         {s.id: SiteInfo(s.id, s.name, s.lat, s.lon, s.radius_m) for s in config.sites.values()},
         {c.id: CameraInfo(c.id, c.site) for c in config.cameras.values()},
     )
+
+
+def place_sites(config: Config, place: Place) -> list[str] | None:
+    """The sites a request's place is about (None: any site)."""
+    if place.kind == "camera":
+        cam = config.cameras.get(place.id or "")
+        return [cam.site] if cam else []
+    found = candidate_sites(place, place_index(config))
+    return None if found is None else list(found)
+
+
+def request_zone(config: Config | None, row: Any) -> str | None:
+    """The zone a request's times are shown in: its place's site's zone (None when the place spans several)."""
+    if config is None:
+        return None
+    sites = place_sites(config, request_place(row)) or []
+    zones = {config.sites[s].timezone for s in sites if s in config.sites}
+    return zones.pop() if len(zones) == 1 else None
+
+
+def site_zone(config: Config | None, site_id: str | None) -> str | None:
+    site = config.sites.get(site_id or "") if config is not None else None
+    return site.timezone if site else None
 
 
 def audit_object(request_id: str) -> str:
@@ -71,8 +95,14 @@ def request_dir(config: Config, request_id: str) -> Path:
     return config.archive / "requests" / request_id
 
 
-def describe(row: Any, now: datetime) -> dict[str, Any]:
+def describe(row: Any, now: datetime, config: Config | None = None) -> dict[str, Any]:
+    """The request as a dict, with days left and, when the place has one zone, its times in local time."""
     d = as_plain(row)
+    zone = request_zone(config, row)
+    d["timezone"] = zone
+    d["window_local"] = [local_label(row.window_start, zone), local_label(row.window_end, zone)]
+    d["received_local"] = local_label(row.received_at, zone)
+    d["due_local"] = local_label(row.due_at, zone)
     d["days_left"] = days_left(row.due_at, now)
     d["overdue"] = row.status == "open" and d["days_left"] < 0
     d["place"] = request_place(row).text()

@@ -6,20 +6,22 @@ import json
 import os
 import shutil
 import zipfile
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from anonymizer.config import Config
+from anonymizer.domain.local_time import local_label
 from anonymizer.domain.requests import frames_in
 from anonymizer.errors import ConfigError
 from anonymizer.media.reader import read_timestamps
 from anonymizer.media.segments import rewrite
 from anonymizer.pipelines.ingest import sha256_of
 from anonymizer.pipelines.requests.common import (
-    DIR_MODE, FILE_MODE, RequestError, audit_object, load_request, mark_handled, request_place, restricting_requests,
+    DIR_MODE, FILE_MODE, RequestError, audit_object, load_request, mark_handled, request_place, request_zone, restricting_requests,
 )
 from anonymizer.store import artefacts as artefact_rows
 from anonymizer.store.catalogue import Catalogue
@@ -64,12 +66,15 @@ def export(cat: Catalogue, config: Config, request_id: str, out: Path, *, now: d
                           mode=FILE_MODE)
             first = min(hit)
             site = config.sites.get(c.site_id)
+            zone = site.timezone if site else None
+            t0 = c.start_utc + timedelta(seconds=times[first])
+            t1 = c.start_utc + timedelta(seconds=times[max(hit)])
             items.append({
                 "segment": sid, "file": name, "sha256": sha256_of(work / name)[0], "frames": res.frames_out,
                 "clip": c.id, "clip_sha256": c.sha256, "clip_state": c.state, "camera": c.camera_id,
                 "site": c.site_id, "site_name": site.name if site else None,
-                "start_utc": (c.start_utc + timedelta(seconds=times[first])).isoformat(),
-                "end_utc": (c.start_utc + timedelta(seconds=times[max(hit)])).isoformat(),
+                "start_utc": t0.isoformat(), "end_utc": t1.isoformat(), "timezone": zone,
+                "start_local": local_label(t0, zone, ms=True), "end_local": local_label(t1, zone, ms=True),
                 "clip_offsets_s": [times[first], times[max(hit)]],
                 "segment_utc": [s.start_utc.isoformat(), s.end_utc.isoformat()],
             })
@@ -78,12 +83,16 @@ def export(cat: Catalogue, config: Config, request_id: str, out: Path, *, now: d
                     "place": request_place(row).text(), "created_at": now.isoformat(), "created_by": actor,
                     "segments": items}
         (work / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-        lines = [f"Recordings for request {request_id} ({row.kind}), received {row.received_at.date()}.",
-                 f"Asked for: {row.window_start.isoformat()} to {row.window_end.isoformat()}, at "
-                 f"{request_place(row).text()}.", f"{len(items)} recording segment(s):", ""]
+        rzone = request_zone(config, row)
+        lines = [f"Recordings for request {request_id} ({row.kind}), received "
+                 f"{row.received_at.astimezone(ZoneInfo(rzone) if rzone else timezone.utc).date()}.",
+                 f"Asked for: {local_label(row.window_start, rzone)} to {local_label(row.window_end, rzone)} "
+                 f"(UTC {row.window_start.isoformat()} to {row.window_end.isoformat()}), at "
+                 f"{request_place(row).text()}.", f"{len(items)} recording segment(s), times in the site's local "
+                 "time (UTC in manifest.json):", ""]
         for it in items:
             lines.append(f"- {it['file']}: camera {it['camera']} at {it['site_name'] or it['site']}, "
-                         f"{it['start_utc']} to {it['end_utc']} ({it['frames']} frames)")
+                         f"{it['start_local']} to {it['end_local']} ({it['frames']} frames)")
         lines += ["", "manifest.json lists each file with its sha256 and the recording it was taken from."]
         (work / "summary.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         for p in work.iterdir():

@@ -74,7 +74,7 @@ def find(cat: Catalogue, config: Config, request_id: str, *, now: datetime, acto
             "segments": [{"segment": segment_id(request_id, s.clip_id), "clip": s.clip_id,
                           "offsets": [round(s.start_offset_s, 6), round(s.end_offset_s, 6)]} for s in found],
         })
-    info = show(cat, request_id, now)
+    info = show(cat, request_id, now, config)
     info["artefacts"] = artefacts_showing(cat, [s["clip_id"] for s in info["segments"]])
     return info
 

@@ -12,7 +12,11 @@ from sqlalchemy import select, update
 from anonymizer.config import Config
 from anonymizer.domain.requests import KINDS, RequestRuleError, Tolerance, Window, due_date, parse_place
 from anonymizer.errors import ConfigError
-from anonymizer.pipelines.requests.common import RequestError, place_index, audit_object, load_request, describe
+from anonymizer.domain.local_time import local_label, resolve, tz_option, zone_for_sites
+from anonymizer.pipelines.local_times import site_zones
+from anonymizer.pipelines.requests.common import (
+    RequestError, audit_object, describe, load_request, place_index, place_sites, site_zone,
+)
 from anonymizer.store import artefacts as artefact_rows
 from anonymizer.store.catalogue import Catalogue
 from anonymizer.store.requests import as_plain, request_segments, requests
@@ -20,12 +24,25 @@ from anonymizer.store.schema import clips
 
 def new_request(cat: Catalogue, config: Config, *, kind: str, received: datetime, start: datetime, end: datetime,
                 place: str, now: datetime, actor: str, radius_m: float | None = None, description: str = "",
-                tolerance: Tolerance = Tolerance()) -> dict[str, Any]:
+                tolerance: Tolerance = Tolerance(), tz: str | None = None) -> dict[str, Any]:
+    """Record a request. Times without an offset are read in ``tz`` (``site``, ``UTC``, a zone or an offset) or,
+    without it, in the zone of the place's site; refused when the place spans several zones. The receipt's
+    calendar (for the due date) is that zone's too."""
     if kind not in KINDS:
         raise ConfigError(f"request kind {kind!r}: expected one of {', '.join(KINDS)}")
     try:
-        window = Window(start, end)
         where = parse_place(place, place_index(config), radius_m)
+    except RequestRuleError as exc:
+        raise ConfigError(f"request: {exc}") from exc
+    zones = zone_for_sites(site_zones(config), place_sites(config, where))
+    zone = tz_option(tz, zones)
+    received_at = resolve(received, zone, "start", what="--received")
+    if received.tzinfo is None and zone is not None:
+        received = received_at.astimezone(zone)  # the due date follows that zone's calendar
+    start = resolve(start, zone, "start", what="--from")
+    end = resolve(end, zone, "end", what="--to")
+    try:
+        window = Window(start, end)
         due = due_date(received)
     except RequestRuleError as exc:
         raise ConfigError(f"request: {exc}") from exc
@@ -42,16 +59,17 @@ def new_request(cat: Catalogue, config: Config, *, kind: str, received: datetime
         ))
         row = load_request(conn, rid)
         cat.audit_append(conn, now, actor, "request.new", audit_object(rid), as_plain(row))
-    return describe(row, now)
+    return describe(row, now, config)
 
 
-def list_requests(cat: Catalogue, now: datetime, include_closed: bool = False) -> list[dict[str, Any]]:
+def list_requests(cat: Catalogue, now: datetime, include_closed: bool = False,
+                  config: Config | None = None) -> list[dict[str, Any]]:
     """Open requests (all with ``include_closed``), overdue first, then by due date."""
     q = select(requests)
     if not include_closed:
         q = q.where(requests.c.status == "open")
     with cat.engine.connect() as conn:
-        rows = [describe(r, now) for r in conn.execute(q)]
+        rows = [describe(r, now, config) for r in conn.execute(q)]
         for d in rows:
             segs = request_segments(conn, d["id"])
             d["segments"] = len(segs)
@@ -61,15 +79,16 @@ def list_requests(cat: Catalogue, now: datetime, include_closed: bool = False) -
     return rows
 
 
-def show(cat: Catalogue, request_id: str, now: datetime) -> dict[str, Any]:
+def show(cat: Catalogue, request_id: str, now: datetime, config: Config | None = None) -> dict[str, Any]:
+    """The request and its stored segments; with ``config``, times also in the site's local time."""
     with cat.engine.connect() as conn:
         row = load_request(conn, request_id)
-        out = describe(row, now)
-        out["segments"] = [_segment_view(conn, s) for s in request_segments(conn, request_id)]
+        out = describe(row, now, config)
+        out["segments"] = [_segment_view(conn, s, config) for s in request_segments(conn, request_id)]
     return out
 
 
-def _segment_view(conn: Any, s: Any) -> dict[str, Any]:
+def _segment_view(conn: Any, s: Any, config: Config | None = None) -> dict[str, Any]:
     d = as_plain(s)
     d["explanation"] = s.explanation
     d["outcome"] = json.loads(s.outcome) if s.outcome else None
@@ -79,6 +98,10 @@ def _segment_view(conn: Any, s: Any) -> dict[str, Any]:
                      "sha256": c.sha256, "restricted": bool(c.restricted), "derived_from": c.derived_from,
                      "start_utc": c.start_utc.isoformat(), "time_source": c.time_source,
                      "time_uncertain": bool(c.time_uncertain)}
+    zone = site_zone(config, c.site_id if c is not None else None)
+    d["timezone"] = zone
+    d["start_local"] = local_label(s.start_utc, zone, ms=True)
+    d["end_local"] = local_label(s.end_utc, zone, ms=True)
     return d
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from anonymizer.config import Config
+from anonymizer.domain.local_time import local_label
 from anonymizer.pipelines.requests.common import closed_deadline, audit_object, private_file, request_dir
 from anonymizer.pipelines.requests.records import show
 from anonymizer.store import artefacts as artefact_rows
@@ -21,16 +22,16 @@ _REPORT = """<!doctype html>
 table {{ border-collapse: collapse; }}</style></head><body>
 <h1>Request {rid}: report</h1>
 <h2>What was asked</h2>
-<p>{kind} request received {received} (due {due}; status {status}). Recordings from {wstart} to {wend} at
-{place}.</p><p>{description}</p>
+<p>{kind} request received {received} (due {due}; status {status}). Recordings from {wlocal_start} to {wlocal_end}
+(UTC {wstart} to {wend}) at {place}.</p><p>{description}</p>
 <h2>What was found</h2>
 <p>{found}</p>
-<table><tr><th>segment</th><th>clip</th><th>camera / site</th><th>time (UTC)</th><th>why it matched</th>
+<table><tr><th>segment</th><th>clip</th><th>camera / site</th><th>local time</th><th>time (UTC)</th><th>why it matched</th>
 <th>selected</th><th>done</th></tr>
 {rows}
 </table>
 <h2>What was done, when and by whom</h2>
-<table><tr><th>#</th><th>time (UTC)</th><th>who</th><th>what</th><th>details</th></tr>
+<table><tr><th>#</th><th>local time</th><th>time (UTC)</th><th>who</th><th>what</th><th>details</th></tr>
 {events}
 </table>
 <p>Audit chain head at the time of this report: <code>{head}</code>.</p>
@@ -41,14 +42,15 @@ table {{ border-collapse: collapse; }}</style></head><body>
 def report(cat: Catalogue, config: Config, request_id: str, *, now: datetime, actor: str,
            out_dir: Path | None = None) -> dict[str, Any]:
     """What was asked, found and done (with the audit events of the request and its clips), as JSON and HTML."""
-    info = show(cat, request_id, now)
+    info = show(cat, request_id, now, config)
     seg_ids = {s["id"] for s in info["segments"]}
     events = []
     for e in cat.audit_events():
         d = json.loads(e.details)
         if e.object == audit_object(request_id) or (isinstance(d, dict) and d.get("request") == request_id
                                             and (d.get("segment") in seg_ids or "segment" not in d)):
-            events.append({"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+            events.append({"seq": e.seq, "at": e.at.isoformat(), "at_local": local_label(e.at, info["timezone"]),
+                           "actor": e.actor, "action": e.action,
                            "object": e.object, "hash": e.hash})
     rows = []
     for s in info["segments"]:
@@ -56,19 +58,21 @@ def report(cat: Catalogue, config: Config, request_id: str, *, now: datetime, ac
         rows.append(
             f"<tr><td>{s['id']}</td><td>{html.escape(c.get('id', ''))} ({html.escape(c.get('state', ''))})</td>"
             f"<td>{html.escape(c.get('camera', ''))} / {html.escape(c.get('site', ''))}</td>"
+            f"<td>{html.escape(s['start_local'])} .. {html.escape(s['end_local'])}</td>"
             f"<td>{html.escape(s['start_utc'])} .. {html.escape(s['end_utc'])}</td>"
             f"<td>{html.escape(s['explanation'])}</td><td>{'yes' if s['selected'] else 'no'}</td>"
             f"<td>{html.escape(s['action'] or '-')} {html.escape(s['handled_at'] or '')}</td></tr>")
-    ev_rows = [f"<tr><td>{e['seq']}</td><td>{e['at']}</td><td>{html.escape(e['actor'])}</td>"
+    ev_rows = [f"<tr><td>{e['seq']}</td><td>{html.escape(e['at_local'])}</td><td>{e['at']}</td><td>{html.escape(e['actor'])}</td>"
                f"<td>{html.escape(e['action'])}</td><td>{html.escape(e['object'])}</td></tr>" for e in events]
     head = cat.audit_verify().head
     doc = {"request": {k: v for k, v in info.items() if k != "segments"}, "segments": info["segments"],
            "events": events, "audit_head": head, "written_at": now.isoformat(), "written_by": actor}
     page = _REPORT.format(
         rid=html.escape(request_id), kind=html.escape(info["kind"].capitalize()),
-        received=html.escape(info["received_at"]), due=html.escape(info["due_at"]),
+        received=html.escape(info["received_local"]), due=html.escape(info["due_local"]),
         status=html.escape(info["status"]), wstart=html.escape(info["window_start"]),
         wend=html.escape(info["window_end"]), place=html.escape(info["place"]),
+        wlocal_start=html.escape(info["window_local"][0]), wlocal_end=html.escape(info["window_local"][1]),
         description=html.escape(info["description"] or ""),
         found=f"{len(info['segments'])} recording segment(s) matched; "
               f"{sum(1 for s in info['segments'] if s['selected'])} were selected as showing the requester.",

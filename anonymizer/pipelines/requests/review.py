@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from anonymizer.config import Config
+from anonymizer.domain.local_time import local_label
 from anonymizer.domain.requests import MATCHED_STATES
 from anonymizer.errors import ConfigError
 from anonymizer.media.segments import thumbnails
@@ -49,7 +50,7 @@ figure {{ margin: 0; font-size: 80%; text-align: center; }}
 pre {{ background: #f4f4f4; padding: .5em; }}
 </style></head><body>
 <h1>Request {rid} ({kind}): review</h1>
-<p>Received {received}, due {due}. Window {wstart} .. {wend} (UTC), place: {place}.</p>
+<p>Received {received}, due {due}. Window {wlocal} (UTC {wstart} .. {wend}), place: {place}.</p>
 <p>{description}</p>
 <p>Tick the segments in which the requester appears, then <button id="download" type="button">download the
 selection</button> and give it to <code>anonymizer requests apply {rid} --selection FILE</code> (or pass the segment
@@ -88,7 +89,7 @@ def review(cat: Catalogue, config: Config, request_id: str, *, now: datetime, ac
     checkbox, and a button that downloads the selection as JSON."""
     if every_s <= 0:
         raise ConfigError("review: --every must be positive")
-    info = show(cat, request_id, now)
+    info = show(cat, request_id, now, config)
     if not info["segments"]:
         raise RequestError(f"request {request_id}: no segments (run 'anonymizer requests find {request_id}')")
     parts = []
@@ -100,7 +101,7 @@ def review(cat: Catalogue, config: Config, request_id: str, *, now: datetime, ac
         if c.get("state") in MATCHED_STATES and Path(c["uri"]).exists():
             clip_start = datetime.fromisoformat(c["start_utc"])
             for t in thumbnails(Path(c["uri"]), _thumb_times(a, b, every_s), width):
-                when = (clip_start + timedelta(seconds=t.frame_s)).isoformat(timespec="milliseconds")
+                when = local_label(clip_start + timedelta(seconds=t.frame_s), s.get("timezone"), ms=True)
                 figures.append(f'<figure><img class="thumb" alt="{t.frame_s:.2f} s" src="data:image/jpeg;base64,'
                                f'{b64encode(t.jpeg).decode()}"><figcaption>+{t.frame_s:.2f} s<br>{html.escape(when)}'
                                "</figcaption></figure>")
@@ -115,14 +116,16 @@ def review(cat: Catalogue, config: Config, request_id: str, *, now: datetime, ac
             f'<label><input type="checkbox" class="segment-choice" value="{s["id"]}"{checked}> '
             f'<b>segment {s["id"]}</b>{handled}</label>: clip {html.escape(c.get("id", "?"))} '
             f'({html.escape(c.get("state", "?"))}{restricted}), camera {html.escape(c.get("camera", "?"))}, '
-            f'site {html.escape(c.get("site", "?"))}, {html.escape(s["start_utc"])} .. {html.escape(s["end_utc"])} '
+            f'site {html.escape(c.get("site", "?"))}, {html.escape(s["start_local"])} .. {html.escape(s["end_local"])} '
+            f'(UTC {html.escape(s["start_utc"])} .. {html.escape(s["end_utc"])}) '
             f'(+{a:.2f} s .. +{b:.2f} s in the clip)'
             f'<p class="why">{html.escape(s["explanation"])}</p><div class="thumbs">{"".join(figures)}</div></section>'
         )
     page = _PAGE.format(
         rid=html.escape(request_id), rid_json=json.dumps(request_id), kind=html.escape(info["kind"]),
-        received=html.escape(info["received_at"]), due=html.escape(info["due_at"]),
+        received=html.escape(info["received_local"]), due=html.escape(info["due_local"]),
         wstart=html.escape(info["window_start"]), wend=html.escape(info["window_end"]),
+        wlocal=html.escape(" .. ".join(info["window_local"])),
         place=html.escape(info["place"]), description=html.escape(info["description"] or ""),
         segments="\n".join(parts),
     )
