@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from anonymizer.cli.lines import echo_line
+
 from anonymizer.cli import progress as progress_bars
 from anonymizer.cli.options import settings_from, settings_options
 from anonymizer.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL
@@ -49,15 +51,15 @@ def run_and_render(tasks: list[Task], settings: AnonymiseSettings, overwrite: bo
     def on_done(o: Outcome) -> None:
         batch_bar.update(1)
         if o.error:
-            click.echo(f"error: {o.error}", err=True)
+            echo_line(f"error: {o.error}", err=True)
         elif o.report is not None:
             r = o.report
             if r.quarantined:
-                click.echo(f"quarantined: {o.task.src} -> {r.output}: {r.quarantine_reason}; not published. Fix: look "
+                echo_line(f"quarantined: {o.task.src} -> {r.output}: {r.quarantine_reason}; not published. Fix: look "
                            f"at the frames listed in {r.output}.report.json; if they show no face or plate (a false "
                            "positive), run this clip again with --accept-residual", err=True)
             if not as_json:
-                click.echo(f"{o.task.src} -> {r.output}: {r.frames} frames, {r.fps} fps, "
+                echo_line(f"{o.task.src} -> {r.output}: {r.frames} frames, {r.fps} fps, "
                            f"faces {_count(r.detections, 'face')}, plates {_count(r.detections, 'plate')}"
                            + (f", residual findings closed in pass {r.passes}" if r.residual.get("closed") else "")
                            + (", residual findings ACCEPTED by the user" if r.residual.get("accepted") else "")

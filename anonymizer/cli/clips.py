@@ -10,6 +10,7 @@ import click
 
 from anonymizer.cli.config import config_option
 from anonymizer.cli.ingest import clip_dict
+from anonymizer.cli.lines import echo_line
 from anonymizer.cli.timeopt import WALL_TIME, tz_option
 from anonymizer.config import load_config
 from anonymizer.domain.clips import STATES
@@ -56,7 +57,7 @@ def list_clips(config_path: Path, site: str | None, camera: str | None, purpose:
     for c in found:
         source = c.time_source + ("?" if c.time_uncertain else "")
         purge = c.purge_after.strftime("%Y-%m-%dT%H:%MZ") if c.purge_after else "never"
-        click.echo(f"{c.id}  {c.state:<10} {c.camera_id:<10} {c.start.strftime('%Y-%m-%dT%H:%M:%SZ')} "
+        echo_line(f"{c.id}  {c.state:<10} {c.camera_id:<10} {c.start.strftime('%Y-%m-%dT%H:%M:%SZ')} "
                    f"{source:<10} purge {purge:<17} {c.uri}")
     click.echo(f"{len(found)} clips", err=True)
 

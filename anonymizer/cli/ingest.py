@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from anonymizer.cli.lines import echo_line
+
 from anonymizer.cli.config import actor, config_option
 from anonymizer.config import load_config
 from anonymizer.domain.clips import ClipRecord
@@ -48,16 +50,16 @@ def echo_outcome(o: IngestOutcome, as_json: bool) -> None:
         uncertain = " (uncertain)" if c.time_uncertain else ""
         imported = f" -> {c.uri}" if c.imported_from else ""
         moved = " (original removed)" if o.moved else ""
-        click.echo(f"{c.id} {c.camera_id} {c.start.isoformat()} [{c.time_source}{uncertain}] {o.path}{imported}{moved}")
+        echo_line(f"{c.id} {c.camera_id} {c.start.isoformat()} [{c.time_source}{uncertain}] {o.path}{imported}{moved}")
     if o.error:
-        click.echo(f"error: {o.error}", err=True)
+        echo_line(f"error: {o.error}", err=True)
 
 
 def echo_warning(result: IngestResult) -> None:
     """One line per batch when originals stay outside the archive root (not covered by the retention policy)."""
     line = result.retention_warning()
     if line:
-        click.echo(f"warning: {line}", err=True)
+        echo_line(f"warning: {line}", err=True)
 
 
 def import_mode(move: bool, in_place: bool) -> str:

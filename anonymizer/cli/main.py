@@ -11,6 +11,7 @@ import sys
 import click
 
 from anonymizer import __version__
+from anonymizer.cli.lines import OneLineFormatter, one_line
 from anonymizer.errors import AnonymizerError
 
 
@@ -21,7 +22,7 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except AnonymizerError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(one_line(f"error: {exc}"), err=True)
             ctx.exit(exc.exit_code)
 
 
@@ -35,7 +36,9 @@ def cli(verbose: int, quiet: bool) -> None:
     Exit codes: 0 done; 1 error; 2 usage; 3 partly done (details in the output); 75 locked, try again later.
     """
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 def _register() -> None:

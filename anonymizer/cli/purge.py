@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from anonymizer.cli.lines import echo_line
+
 from anonymizer.cli.config import config_option
 from anonymizer.cli.timeopt import INSTANT
 from anonymizer.config import load_config
@@ -48,7 +50,7 @@ def purge(config_path: Path, dry_run: bool, list_: bool, as_json: bool, now: dat
             for d in decisions_as_dicts(report):
                 o = done.get(d["clip"])
                 verb = o.outcome if o is not None else ("would delete" if d["action"] == "delete" else "keeping")
-                click.echo(f"{verb:<12} {d['clip']}  {d['reason']:<12} {d['detail']}  {d['uri']}")
+                echo_line(f"{verb:<12} {d['clip']}  {d['reason']:<12} {d['detail']}  {d['uri']}")
         c = report.counts()
         done_word = "would delete" if report.dry_run else "deleted"
         n_done = c.get("would_delete", 0) if report.dry_run else c.get("deleted", 0) + c.get("missing", 0)
@@ -59,6 +61,6 @@ def purge(config_path: Path, dry_run: bool, list_: bool, as_json: bool, now: dat
                    f"{len(report.anomalies)}, holds to review {len(report.warnings)}, in use (left for the next "
                    f"purge) {len(report.leased)}; request artefacts {done_word} {len(report.artefacts)}")
     for line in report.failures:
-        click.echo(f"error: {line}", err=True)
+        echo_line(f"error: {line}", err=True)
     if report.exit_code:
         raise SystemExit(report.exit_code)

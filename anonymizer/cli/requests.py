@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from anonymizer.cli.config import actor, config_option
+from anonymizer.cli.lines import echo_line
 from anonymizer.cli.timeopt import WALL_TIME, tz_option
 from anonymizer.config import load_config
 from anonymizer.domain.requests import DEFAULT_TOLERANCE_S, DEFAULT_UNCERTAIN_TOLERANCE_S, KINDS, Tolerance
@@ -211,7 +212,7 @@ def apply(config_path: Path, request_id: str, segments: str | None, selection: P
                        f"+{it['offsets'][0]:.2f}s .. +{it['offsets'][1]:.2f}s  "
                        f"{json.dumps(outcome, default=str) if outcome else ''}")
     for f in r["failed"]:
-        click.echo(f"{f['segment']}: {f['error']}", err=True)
+        echo_line(f"{f['segment']}: {f['error']}", err=True)
     if r["failed"]:
         raise SystemExit(EXIT_PARTIAL if len(r["failed"]) < len(r["segments"]) else EXIT_ERROR)
 
@@ -233,9 +234,9 @@ def export(config_path: Path, request_id: str, out: Path, segments: str | None, 
     if as_json:
         _dump(r)
     else:
-        click.echo(f"{r['out']}: {len(r['segments'])} segments")
+        echo_line(f"{r['out']}: {len(r['segments'])} segments")
         for it in r["segments"]:
-            click.echo(f"  {it['file']}  {it['frames']} frames  {it['start_utc']} .. {it['end_utc']}")
+            echo_line(f"  {it['file']}  {it['frames']} frames  {it['start_local']} .. {it['end_local']}")
 
 
 @requests_group.command("report")
@@ -258,9 +259,10 @@ def report(config_path: Path, request_id: str, out_dir: Path | None, as_json: bo
 @click.option("--note", default="", help="A closing note (written to the audit log).")
 @json_option
 def close(config_path: Path, request_id: str, note: str, as_json: bool) -> None:
-    """Close a request; refused while selected segments remain unhandled."""
+    """Close a request (refused while selected segments remain unhandled) and write its final report (report.json
+    and report.html in ARCHIVE/requests/ID, replacing one written while it was open)."""
     cfg = load_config(config_path)
     with Catalogue.open(cfg.catalogue_url) as cat:
-        r = pipeline.close(cat, request_id, now=_now(), actor=actor(), note=note,
+        r = pipeline.close(cat, cfg, request_id, now=_now(), actor=actor(), note=note,
                            artefact_days=cfg.artefact_days)
-    _dump(r) if as_json else click.echo(_request_line(r))
+    _dump(r) if as_json else click.echo(f"{_request_line(r)}\n{r['report']['html']}\n{r['report']['json']}")

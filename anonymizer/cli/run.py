@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from anonymizer.cli.lines import echo_line
+
 from anonymizer.cli import progress as progress_bars
 from anonymizer.cli.config import actor, config_option
 from anonymizer.cli.ingest import echo_outcome, echo_warning, import_mode, import_options, outcome_dict, summary
@@ -61,11 +63,11 @@ def run(batch: Path, camera: str | None, workers: int, move: bool, in_place: boo
     def on_done(o: RunOutcome) -> None:
         bar.update(1)
         if o.error:
-            click.echo(f"error: {o.error}", err=True)
+            echo_line(f"error: {o.error}", err=True)
         elif o.copy is not None and not as_json:
             r = o.outcome.report if o.outcome else None
             found = f": faces {r.detections.get('face', 0)}, plates {r.detections.get('plate', 0)}" if r else ""
-            click.echo(f"{o.raw.id} -> {o.copy.id} {o.output}{found}")
+            echo_line(f"{o.raw.id} -> {o.copy.id} {o.output}{found}")
 
     def clip_progress(task: Task, _i: int) -> Any:
         return None

@@ -14,14 +14,23 @@ from anonymizer.pipelines.stats import KINDS, at_risk, stats as compute
 from anonymizer.store.catalogue import Catalogue
 
 
+def duration_text(seconds: float) -> str:
+    """``12:03:07`` (hours:minutes:seconds), with hundredths below a minute so short clips do not show as zero."""
+    if seconds < 60:
+        return f"0:00:{seconds:05.2f}"
+    whole = int(round(seconds))
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
 @click.command("stats")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def stats(config_path: Path, as_json: bool) -> None:
     """Aggregates only (no clip, path or time of day): what the notice lets us keep after the footage is gone.
 
-    Warns on stderr, per camera, about originals due within warn_days (configuration, default 14) that have no
-    anonymised copy."""
+    Per site, month and purpose: clips and duration (h:mm:ss; --json has hours and seconds) recorded, anonymised,
+    deleted and held. Warns on stderr, per camera, about originals due within warn_days (configuration, default 14)
+    that have no anonymised copy."""
     cfg = load_config(config_path)
     with Catalogue.open(cfg.catalogue_url) as cat:
         now = datetime.now(timezone.utc)
@@ -33,8 +42,8 @@ def stats(config_path: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    head = f"{'site':<12} {'month':<7} {'purpose':<9}" + "".join(f" {k + ' n/h':>18}" for k in KINDS)
+    head = f"{'site':<12} {'month':<7} {'purpose':<9}" + "".join(f" {k + ' clips, h:mm:ss':>29}" for k in KINDS)
     click.echo(head)
     for r in rows:
-        cells = "".join(f" {r[k + '_clips']:>8} {r[k + '_hours']:>9.2f}" for k in KINDS)
+        cells = "".join(f" {r[k + '_clips']:>8} {duration_text(r[k + '_seconds']):>20}" for k in KINDS)
         click.echo(f"{r['site']:<12} {r['month']:<7} {r['purpose']:<9}{cells}")

@@ -13,7 +13,9 @@ from anonymizer.domain.holds import HoldInfo, check_hold
 from anonymizer.domain.local_time import resolve, tz_option
 from anonymizer.errors import AnonymizerError, ConfigError
 from anonymizer.store.catalogue import Catalogue
-from anonymizer.store.holds import all_holds, get_hold, hold_info, hold_row, insert_hold, release_hold
+from anonymizer.store.holds import (
+    all_holds, get_hold, hold_info, hold_row, holds_with_prefix, insert_hold, release_hold,
+)
 from anonymizer.store.schema import cameras, sites
 
 
@@ -80,13 +82,27 @@ def review_holds(cat: Catalogue, now: datetime) -> list[dict[str, Any]]:
     return [h for h in list_holds(cat, now) if h["overdue"]]
 
 
+def resolve_hold(conn: Any, ident: str) -> Any:
+    """A hold by id or by a unique prefix of it (at least 4 hex digits, the leading ``h`` optional), as clips."""
+    text = ident.strip().lower()
+    digits = text[1:] if text.startswith("h") else text
+    if len(digits) < 4 or any(ch not in "0123456789abcdef" for ch in digits):
+        raise HoldError(f"hold id {ident!r}: give the id or at least 4 of its hex digits ('anonymizer holds list "
+                        "--all')")
+    rows = holds_with_prefix(conn, "h" + digits)
+    if not rows:
+        raise HoldError(f"no hold {ident!r} (list them with 'anonymizer holds list --all')")
+    if len(rows) > 1:
+        raise HoldError(f"hold id {ident!r} is ambiguous ({', '.join(r.id for r in rows)}, ...): give more digits")
+    return rows[0]
+
+
 def release(cat: Catalogue, hold_id: str, *, reason: str, now: datetime, actor: str) -> dict[str, Any]:
     if not reason.strip():
         raise ConfigError("hold release: a reason is required")
     with cat.transaction() as conn:
-        row = get_hold(conn, hold_id)
-        if row is None:
-            raise HoldError(f"no hold {hold_id!r} (list them with 'anonymizer holds list --all')")
+        row = resolve_hold(conn, hold_id)
+        hold_id = row.id
         if not hold_info(row).active(now):
             raise HoldError(f"hold {hold_id} is not active (released or expired already)")
         release_hold(conn, hold_id, now, actor, reason.strip())

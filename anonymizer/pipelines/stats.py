@@ -62,7 +62,8 @@ def stats(cat: Catalogue, now: datetime) -> list[dict[str, Any]]:
         item: dict[str, Any] = {"site": site, "month": month, "purpose": purpose}
         for k in KINDS:
             item[f"{k}_clips"] = int(row[k][0])
-            item[f"{k}_hours"] = round(row[k][1], 3)
+            item[f"{k}_hours"] = round(row[k][1], 6)  # a 1 s clip is 0.000278 h: not rounded away
+            item[f"{k}_seconds"] = round(row[k][1] * 3600.0, 3)
         out.append(item)
     return out
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, String, Table, Text, select
+from sqlalchemy import Column, Index, String, Table, Text, func, select
 from sqlalchemy.engine import Connection
 
 from anonymizer.domain.holds import HoldInfo
@@ -67,6 +67,12 @@ def insert_hold(conn: Connection, hold: HoldInfo, created_at: datetime, created_
 
 def get_hold(conn: Connection, hold_id: str) -> Any | None:
     return conn.execute(select(holds).where(holds.c.id == hold_id)).first()
+
+
+def holds_with_prefix(conn: Connection, prefix: str, limit: int = 2) -> list[Any]:
+    """Holds whose id starts with ``prefix`` (at most ``limit``)."""
+    q = select(holds).where(func.substr(holds.c.id, 1, len(prefix)) == prefix).order_by(holds.c.id).limit(limit)
+    return list(conn.execute(q))
 
 
 def all_holds(conn: Connection) -> list[Any]:

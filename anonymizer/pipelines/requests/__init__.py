@@ -8,14 +8,15 @@ updated), restrict it (a flag that other commands honour; retention deletion sti
 for an access request. Every step writes an audit event (object ``request:ID``) in the transaction of its change.
 
 One module per step: ``records`` (new, list, show, close), ``find``, ``review`` (and reading the selection),
-``apply``, ``export``, ``report``; ``common`` holds what they share.
+``apply``, ``export``, ``report``, ``closing`` (close, then the final report); ``common`` holds what they share.
 """
 
 from anonymizer.pipelines.requests.apply import ACTIONS, AMEND_METHODS, DEFAULT_ACTION, apply, whole_frame
 from anonymizer.pipelines.requests.common import RequestError, describe, place_index, request_dir
 from anonymizer.pipelines.requests.export import export
 from anonymizer.pipelines.requests.find import candidates, find
-from anonymizer.pipelines.requests.records import close, list_requests, new_request, show
+from anonymizer.pipelines.requests.closing import close
+from anonymizer.pipelines.requests.records import list_requests, new_request, show
 from anonymizer.pipelines.requests.report import report
 from anonymizer.pipelines.requests.review import THUMB_EVERY_S, read_selection, review
 

@@ -22,7 +22,8 @@ _REPORT = """<!doctype html>
 table {{ border-collapse: collapse; }}</style></head><body>
 <h1>Request {rid}: report</h1>
 <h2>What was asked</h2>
-<p>{kind} request received {received} (due {due}; status {status}). Recordings from {wlocal_start} to {wlocal_end}
+<p class="status">{status_text}</p>
+<p>{kind} request received {received} (due {due}). Recordings from {wlocal_start} to {wlocal_end}
 (UTC {wstart} to {wend}) at {place}.</p><p>{description}</p>
 <h2>What was found</h2>
 <p>{found}</p>
@@ -37,6 +38,15 @@ table {{ border-collapse: collapse; }}</style></head><body>
 <p>Audit chain head at the time of this report: <code>{head}</code>.</p>
 </body></html>
 """
+
+
+def _status_text(info: dict[str, Any], request_id: str) -> str:
+    if info["status"] == "open":
+        return (f"Status: open. This report is not final: 'anonymizer requests close {request_id}' closes the "
+                "request and writes the final report.")
+    closed = local_label(datetime.fromisoformat(info["closed_at"]), info["timezone"]) if info.get("closed_at") else "?"
+    note = f": {info['close_note']}" if info.get("close_note") else ""
+    return f"Status: {info['status']} on {closed} by {info.get('closed_by') or '?'}{note}."
 
 
 def report(cat: Catalogue, config: Config, request_id: str, *, now: datetime, actor: str,
@@ -65,12 +75,13 @@ def report(cat: Catalogue, config: Config, request_id: str, *, now: datetime, ac
     ev_rows = [f"<tr><td>{e['seq']}</td><td>{html.escape(e['at_local'])}</td><td>{e['at']}</td><td>{html.escape(e['actor'])}</td>"
                f"<td>{html.escape(e['action'])}</td><td>{html.escape(e['object'])}</td></tr>" for e in events]
     head = cat.audit_verify().head
-    doc = {"request": {k: v for k, v in info.items() if k != "segments"}, "segments": info["segments"],
+    doc = {"request": {k: v for k, v in info.items() if k != "segments"}, "final": info["status"] != "open",
+           "status_text": _status_text(info, request_id), "segments": info["segments"],
            "events": events, "audit_head": head, "written_at": now.isoformat(), "written_by": actor}
     page = _REPORT.format(
         rid=html.escape(request_id), kind=html.escape(info["kind"].capitalize()),
         received=html.escape(info["received_local"]), due=html.escape(info["due_local"]),
-        status=html.escape(info["status"]), wstart=html.escape(info["window_start"]),
+        status_text=html.escape(_status_text(info, request_id)), wstart=html.escape(info["window_start"]),
         wend=html.escape(info["window_end"]), place=html.escape(info["place"]),
         wlocal_start=html.escape(info["window_local"][0]), wlocal_end=html.escape(info["window_local"][1]),
         description=html.escape(info["description"] or ""),
