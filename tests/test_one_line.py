@@ -25,6 +25,7 @@ def test_ingest_clips_list_and_errors_with_newlines_in_names(archive: Path, tmp_
     cfg = str(archive / "anonymizer.toml")
     batch = tmp_path / "batch" / "gate"
     tiny_clip(batch / "evil\nname.mp4", seed=5)
+    (batch / "evil\nname.mp4.json").write_text(json.dumps({"start": "2024-06-01T10:00:00Z"}))
     (batch / "not\na video.mp4").write_bytes(b"nothing here")
     r = invoke("ingest", str(tmp_path / "batch"), "-c", cfg)
     assert r.exit_code == 3
