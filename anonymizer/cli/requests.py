@@ -160,15 +160,29 @@ def show(config_path: Path, request_id: str, as_json: bool) -> None:
 @click.argument("request_id")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the page [default: ARCHIVE/requests/ID/review.html].")
-@click.option("--every", type=click.FloatRange(min=0.1), default=pipeline.THUMB_EVERY_S, show_default=True,
+@click.option("--every", type=click.FloatRange(min=0.01), default=pipeline.THUMB_EVERY_S, show_default=True,
               help="Seconds between thumbnails.")
+@click.option("--tracks/--no-tracks", "tracks", default=None,
+              help="Detect the faces in each recording and offer them to tick the requester, for an access copy "
+                   "that keeps only them [default: on for access requests].")
 @json_option
-def review(config_path: Path, request_id: str, out: Path | None, every: float, as_json: bool) -> None:
-    """Write a self-contained HTML page to tick the segments that show the requester (downloads a selection file)."""
+def review(config_path: Path, request_id: str, out: Path | None, every: float, tracks: bool | None,
+           as_json: bool) -> None:
+    """Write a self-contained HTML page to tick the recordings (and, for access, the face) that show the requester.
+
+    One row per recording (a raw clip and its copies are ticked together), select-all, thumbnails every --every
+    seconds (at most 48 per recording, 12 shown at first: "N more" shows the next), larger thumbnails on demand;
+    every control works from the keyboard. The page downloads a selection file for 'requests apply' or 'requests
+    export'. Face tracks are found by position inside one clip only: nothing is recognised or linked across clips."""
     cfg = load_config(config_path)
     with Catalogue.open(cfg.catalogue_url) as cat:
-        r = pipeline.review(cat, cfg, request_id, now=_now(), actor=actor(), out=out, every_s=every)
-    _dump(r) if as_json else click.echo(f"{r['page']}: {r['segments']} segments, {r['thumbnails']} thumbnails")
+        r = pipeline.review(cat, cfg, request_id, now=_now(), actor=actor(), out=out, every_s=every, tracks=tracks)
+    if as_json:
+        _dump(r)
+    else:
+        faces = f", {r['face_tracks']} face tracks" if r["tracks"] else ""
+        echo_line(f"{r['page']}: {r['recordings']} recordings, {r['segments']} segments, "
+                  f"{r['thumbnails']} thumbnails{faces}")
 
 
 @requests_group.command("apply")
@@ -223,20 +237,45 @@ def apply(config_path: Path, request_id: str, segments: str | None, selection: P
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="A new folder, or a file ending in .zip.")
 @segments_option
 @selection_option
+@click.option("--redact-others/--no-redact-others", "redact_others", default=None,
+              help="Redact every face and plate except the requester's chosen face(s) [default: on for access "
+                   "requests]. Without a chosen face, everyone is redacted.")
+@click.option("--keep", "keep_text", multiple=True, metavar="SEGMENT:FACE[,FACE]",
+              help="The face track(s) of the review page that show the requester, kept unredacted (repeatable; the "
+                   "selection file's ticked faces count too).")
 @json_option
 def export(config_path: Path, request_id: str, out: Path, segments: str | None, selection: Path | None,
-           as_json: bool) -> None:
-    """Package the selected segments for an access request: video files, manifest.json, summary.txt."""
+           redact_others: bool | None, keep_text: tuple[str, ...], as_json: bool) -> None:
+    """Package the selected segments for an access request: video files, manifest.json, summary.txt.
+
+    For an access request each recording becomes one file with every other person's face and every plate redacted
+    (GDPR art. 15(4)); the face(s) ticked on the review page (or given with --keep) stay as recorded. The copy is
+    verified (frames, timestamps, residual detection) and what was kept is recorded in the manifest, the audit
+    log and the request's report."""
     cfg = load_config(config_path)
+    keep: dict[str, list[int]] = {}
+    ids = _ids(segments, None, request_id) or []
+    if selection:
+        chosen, tracks = pipeline.read_selection_file(selection, request_id)
+        ids += chosen
+        keep.update(tracks)
+    for item in keep_text:
+        seg, _, faces = item.partition(":")
+        try:
+            keep.setdefault(seg.strip(), []).extend(int(f) for f in faces.split(",") if f.strip())
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: expected SEGMENT:FACE[,FACE] (e.g. s0123456789:2)",
+                                     param_hint="--keep") from None
     with Catalogue.open(cfg.catalogue_url) as cat:
-        r = pipeline.export(cat, cfg, request_id, out, now=_now(), actor=actor(),
-                            segment_ids=_ids(segments, selection, request_id))
+        r = pipeline.export(cat, cfg, request_id, out, now=_now(), actor=actor(), segment_ids=ids or None,
+                            redact_others=redact_others, keep=keep)
     if as_json:
         _dump(r)
     else:
         echo_line(f"{r['out']}: {len(r['segments'])} segments")
         for it in r["segments"]:
-            echo_line(f"  {it['file']}  {it['frames']} frames  {it['start_local']} .. {it['end_local']}")
+            echo_line(f"  {it['file']}  {it['frames']} frames  {it['start_local']} .. {it['end_local']}  "
+                      f"{it['redaction_text']}")
 
 
 @requests_group.command("report")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import av
+import numpy as np
 
 from anonymizer.errors import MediaError
 from anonymizer.media.probe import media_error
@@ -39,6 +40,13 @@ def _jpeg(frame: av.VideoFrame, width: int) -> bytes:
     data = b"".join(bytes(p) for p in cc.encode(small))
     data += b"".join(bytes(p) for p in cc.encode(None))
     return data
+
+
+def jpeg_of(rgb: np.ndarray, width: int) -> bytes:
+    """A JPEG of an (H, W, 3) uint8 RGB image scaled to ``width`` pixels across (a crop of a frame)."""
+    h, w = rgb.shape[:2]
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[: h - h % 2 or h, : w - w % 2 or w]), format="rgb24")
+    return _jpeg(frame, max(2, width - width % 2))
 
 
 def thumbnails(path: Path, times_s: Sequence[float], width: int = 240) -> list[Thumbnail]:

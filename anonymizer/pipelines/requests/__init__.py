@@ -18,10 +18,10 @@ from anonymizer.pipelines.requests.find import candidates, find
 from anonymizer.pipelines.requests.closing import close
 from anonymizer.pipelines.requests.records import list_requests, new_request, show
 from anonymizer.pipelines.requests.report import report
-from anonymizer.pipelines.requests.review import THUMB_EVERY_S, read_selection, review
+from anonymizer.pipelines.requests.review import THUMB_EVERY_S, read_selection, read_selection_file, review
 
 __all__ = [
     "ACTIONS", "AMEND_METHODS", "DEFAULT_ACTION", "THUMB_EVERY_S", "RequestError", "apply", "candidates", "close",
-    "describe", "export", "find", "list_requests", "new_request", "place_index", "read_selection", "report",
+    "describe", "export", "find", "list_requests", "new_request", "place_index", "read_selection", "read_selection_file", "report",
     "request_dir", "review", "show", "whole_frame",
 ]

@@ -97,7 +97,7 @@ def _segment_view(conn: Any, s: Any, config: Config | None = None) -> dict[str, 
         d["clip"] = {"id": c.id, "uri": c.uri, "camera": c.camera_id, "site": c.site_id, "state": c.state,
                      "sha256": c.sha256, "restricted": bool(c.restricted), "derived_from": c.derived_from,
                      "start_utc": c.start_utc.isoformat(), "time_source": c.time_source,
-                     "time_uncertain": bool(c.time_uncertain)}
+                     "time_uncertain": bool(c.time_uncertain), "duration_s": c.duration_s}
     zone = site_zone(config, c.site_id if c is not None else None)
     d["timezone"] = zone
     d["start_local"] = local_label(s.start_utc, zone, ms=True)

@@ -40,6 +40,12 @@ table {{ border-collapse: collapse; }}</style></head><body>
 """
 
 
+def _kept(segment: dict[str, Any]) -> str:
+    """For an exported segment: what its access copy redacted and kept (the export's manifest has the detail)."""
+    redaction = (segment.get("outcome") or {}).get("redaction") or {}
+    return "".join(f"<br>{html.escape(name)}: {html.escape(text)}" for name, text in sorted(redaction.items()))
+
+
 def _status_text(info: dict[str, Any], request_id: str) -> str:
     if info["status"] == "open":
         return (f"Status: open. This report is not final: 'anonymizer requests close {request_id}' closes the "
@@ -71,7 +77,7 @@ def report(cat: Catalogue, config: Config, request_id: str, *, now: datetime, ac
             f"<td>{html.escape(s['start_local'])} .. {html.escape(s['end_local'])}</td>"
             f"<td>{html.escape(s['start_utc'])} .. {html.escape(s['end_utc'])}</td>"
             f"<td>{html.escape(s['explanation'])}</td><td>{'yes' if s['selected'] else 'no'}</td>"
-            f"<td>{html.escape(s['action'] or '-')} {html.escape(s['handled_at'] or '')}</td></tr>")
+            f"<td>{html.escape(s['action'] or '-')} {html.escape(s['handled_at'] or '')}{_kept(s)}</td></tr>")
     ev_rows = [f"<tr><td>{e['seq']}</td><td>{html.escape(e['at_local'])}</td><td>{e['at']}</td><td>{html.escape(e['actor'])}</td>"
                f"<td>{html.escape(e['action'])}</td><td>{html.escape(e['object'])}</td></tr>" for e in events]
     head = cat.audit_verify().head
