@@ -86,8 +86,10 @@ def test_timestamps_come_back_aware_utc_and_equal(tmp_path_factory, request, kin
         c.add_clip(conn, clip(1, aware))
     got = c.get(clip(1, aware).id)
     c.close()
-    assert got.start == aware and got.start.tzinfo == UTC and got.start.utcoffset() == timedelta(0)
-    assert got.purge_after == aware + timedelta(days=180)
+    assert got.start == aware.astimezone(UTC) and got.start.tzinfo == UTC and got.start.utcoffset() == timedelta(0)
+    # compare instants: an aware datetime in a DST gap (wall-clock arithmetic can land there) never equals one in
+    # another zone (PEP 495), so both sides go to UTC first
+    assert got.purge_after == (aware + timedelta(days=180)).astimezone(UTC)
 
 
 def test_naive_times_are_refused(cat):
