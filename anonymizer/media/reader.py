@@ -15,6 +15,7 @@ from typing import Iterator
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from anonymizer.errors import MediaError
 from anonymizer.media.probe import media_error
@@ -42,7 +43,27 @@ class Frame:
         """RGB at (width, height), scaled and converted by swscale in one step."""
         if self.av_frame is None:
             raise RuntimeError("the decoded frame was already released")
-        return self.av_frame.reformat(width=width, height=height, format="rgb24").to_ndarray()  # type: ignore[attr-defined]
+        threads = codec_threads()
+        return _reformatter(width, height, threads).reformat(  # type: ignore[call-arg]
+            self.av_frame, width=width, height=height, format="rgb24", threads=threads or None
+        ).to_ndarray()
+
+
+_local = threading.local()
+
+
+def _reformatter(width: int, height: int, threads: int) -> VideoReformatter:
+    """One swscale context per output size, thread count and calling thread, reused frame after frame. ``VideoFrame.reformat`` makes
+    a context per frame, each with its own pool of one thread per core that lives as long as the frame: with
+    frames buffered for tracking that came to 25 idle threads in a single-threaded worker, and a pool started per
+    keyframe."""
+    cache = getattr(_local, "reformatters", None)
+    if cache is None:
+        cache = _local.reformatters = {}
+    key = (width, height, threads)
+    if key not in cache:
+        cache[key] = VideoReformatter()
+    return cache[key]
 
 
 def _own_yuv420(frame: av.VideoFrame) -> av.VideoFrame:

@@ -101,9 +101,13 @@ def _init_worker(settings: AnonymiseSettings, threads: int) -> None:
 
 
 def use_thread_budget(threads: int) -> None:
-    """This process's share of the batch's cores: every decoder and encoder opened from now on uses ``threads``
-    (the detectors get the same number as ONNX Runtime intra-op threads when they are opened)."""
+    """This process's share of the batch's cores: from now on every decoder, encoder and frame scaler uses
+    ``threads``, and so does OpenCV (redaction); the detectors get the same number of ONNX Runtime intra-op
+    threads when they are opened."""
+    import cv2
+
     set_codec_threads(threads)
+    cv2.setNumThreads(threads)
 
 
 def open_detectors(settings: AnonymiseSettings, threads: int = 0) -> dict[str, LoadedDetector]:
