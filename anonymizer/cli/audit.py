@@ -10,6 +10,7 @@ import click
 from anonymizer.cli.config import config_option
 from anonymizer.config import load_config
 from anonymizer.errors import EXIT_ERROR
+from anonymizer.pipelines.audit import verify as verify_archive
 from anonymizer.store.catalogue import Catalogue
 
 
@@ -24,10 +25,12 @@ def audit() -> None:
               "(detects a log cut or rewritten from some event on).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def verify(config_path: Path, expect: str | None, as_json: bool) -> None:
-    """Recompute the chain; name every event that was changed, removed or inserted (exit 1 when broken)."""
+    """Recompute the chain; name every event that was changed, removed or inserted, and every clip or hold whose
+    state, deadline or content differs from what the chain last recorded (a direct edit of the catalogue, an
+    emptied audit table). Exit 1 when anything is wrong."""
     cfg = load_config(config_path)
     with Catalogue.open(cfg.catalogue_url) as cat:
-        report = cat.audit_verify(expect)
+        report = verify_archive(cat, expect)
     if as_json:
         click.echo(json.dumps({"ok": report.ok, "events": report.events, "head": report.head,
                                "problems": report.problems}, indent=2))

@@ -166,18 +166,19 @@ def plan(cat: Catalogue, policy: Policy, now: datetime, root: Path) -> Plan:
 
 def _refresh_deadlines(cat: Catalogue, p: Plan, policy: Policy) -> None:
     """Store the deadlines the current policy gives (after a policy change) and the policy's fingerprint."""
-    changed = 0
+    changed: dict[str, str | None] = {}
     with cat.transaction() as conn:
         for d in p.decisions:
             c = p.clips[d.clip_id]
             if c.state in ("deleted", "anonymised") or p.stored_deadlines.get(c.id) == d.purge_after:
                 continue
             conn.execute(update(clips).where(clips.c.id == c.id).values(purge_after=d.purge_after))
-            changed += 1
+            changed[c.id] = _fmt(d.purge_after)
         set_state(conn, POLICY_FINGERPRINT, policy.fingerprint())
+        # every new deadline is in the event: audit verify checks the catalogue's deadlines against the log
         cat.audit_append(conn, p.now, ACTOR, "retention.policy", "policy",
                          {"fingerprint": policy.fingerprint(), "policy": policy.to_mapping(),
-                          "deadlines_recomputed": changed})
+                          "deadlines_recomputed": len(changed), "deadlines": changed})
 
 
 def _fmt(t: datetime | None) -> str | None:

@@ -26,6 +26,7 @@ from anonymizer.domain.sites import Camera, Site
 from anonymizer.errors import CatalogueError, DuplicateClipError
 from anonymizer.store import audit
 from anonymizer.store import leases as lease_rows
+from anonymizer.store.holds import all_holds, hold_row
 from anonymizer.store.schema import cameras, clips, sites
 
 log = logging.getLogger(__name__)
@@ -288,6 +289,16 @@ class Catalogue:
     def audit_verify(self, expect: str | None = None) -> audit.ChainReport:
         with self.engine.connect() as conn:
             return audit.verify(conn, expect)
+
+    def clip_states(self) -> list[tuple[str, str, str | None]]:
+        """Every clip's id, state and deadline (ISO 8601 UTC), for ``audit verify``."""
+        q = select(clips.c.id, clips.c.state, clips.c.purge_after).order_by(clips.c.id)
+        with self.engine.connect() as conn:
+            return [(r.id, r.state, r.purge_after.isoformat() if r.purge_after else None) for r in conn.execute(q)]
+
+    def hold_rows(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [hold_row(h) for h in all_holds(conn)]
 
     def audit_events(self) -> list[audit.AuditEvent]:
         with self.engine.connect() as conn:
