@@ -12,7 +12,7 @@ import pytest
 
 from anonymizer.config import load_config
 from anonymizer.pipelines import run as run_pipeline
-from anonymizer.pipelines.anonymise import ClipReport, report_path_for
+from anonymizer.pipelines.anonymise import ClipReport, quarantine_path_for, report_path_for
 from anonymizer.pipelines.audit import verify as verify_archive
 from anonymizer.pipelines.batch import Outcome
 from anonymizer.pipelines.purge import purge
@@ -62,14 +62,18 @@ def fake_anonymise(leaky: set[str]):
     reporting possible leaks for the clips named in ``leaky``."""
     def run(tasks, settings, overwrite=False, workers=0, executor=None, on_done=None, clip_progress=None):
         for task in tasks:
-            task.dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(task.src, task.dst)
-            with open(task.dst, "ab") as fh:
+            bad = task.src.name in leaky  # the anonymiser's contract: such an output goes to quarantine/
+            out = quarantine_path_for(task.dst, task.out_root) if bad else task.dst
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(task.src, out)
+            with open(out, "ab") as fh:
                 fh.write(b"\0")  # a copy is never the same file as its source
-            leaks = [{"frame": 0, "kind": "face"}] if task.src.name in leaky else []
-            report = ClipReport(input=str(task.src), output=str(task.dst), width=320, height=240, frames=4,
-                                residual={"possible_leaks": leaks})
-            report_path_for(task.dst).write_text(report.to_json())
+            leaks = [{"frame": 0, "kind": "face"}] if bad else []
+            report = ClipReport(input=str(task.src), output=str(out), width=320, height=240, frames=4,
+                                residual={"possible_leaks": leaks}, quarantined=bad,
+                                status="quarantined" if bad else "published",
+                                quarantine_reason="a face found again after the second pass" if bad else "")
+            report_path_for(out).write_text(report.to_json())
             on_done(Outcome(task, report=report))
     return run
 
@@ -88,6 +92,7 @@ def test_a_quarantined_copy_is_catalogued_found_and_purged_with_its_raw_clip(tmp
     raw_a = next(c for c in clips if c.imported_from and c.imported_from.endswith("a.mp4"))
     (q,) = [c for c in clips if c.state == "quarantined"]
     assert q.derived_from == raw_a.id and q.purge_after == raw_a.purge_after and Path(q.uri).exists()
+    assert "quarantine" in Path(q.uri).relative_to(archive).parts
     assert Path(q.report_uri).exists()
     assert ungoverned(archive, Catalogue.open(load_config(Path(cfg_path)).catalogue_url)) == []
 

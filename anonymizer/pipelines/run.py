@@ -254,7 +254,7 @@ def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime
         elif outcome.report is not None and (getattr(outcome.report, "quarantined", False)
                                              or outcome.report.possible_leaks):
             # Written, but it may still show someone: catalogued as quarantined (the raw clip's deadline), where
-            # the anonymiser put it (ClipReport.output: under quarantine/ once the anonymiser moves it there).
+            # the anonymiser put it (ClipReport.output: ARCHIVE/anonymised/quarantine/...).
             report = outcome.report
             written = Path(report.output) if getattr(report, "quarantined", False) else outcome.task.dst
             leaks = report.possible_leaks
