@@ -29,7 +29,7 @@ def verify(config_path: Path, expect: str | None, as_json: bool) -> None:
     state, deadline or content differs from what the chain last recorded (a direct edit of the catalogue, an
     emptied audit table). Exit 1 when anything is wrong."""
     cfg = load_config(config_path)
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         report = verify_archive(cat, expect)
     if as_json:
         click.echo(json.dumps({"ok": report.ok, "events": report.events, "head": report.head,
@@ -49,7 +49,7 @@ def verify(config_path: Path, expect: str | None, as_json: bool) -> None:
 def export(config_path: Path, as_json: bool) -> None:
     """Write every event (sequence, time, actor, action, object, details, previous hash, hash) to stdout."""
     cfg = load_config(config_path)
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         events = [e.as_dict() for e in cat.audit_events()]
     if as_json:
         click.echo(json.dumps(events, indent=2, ensure_ascii=False))

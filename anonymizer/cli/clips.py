@@ -48,7 +48,7 @@ def list_clips(config_path: Path, site: str | None, camera: str | None, purpose:
     when = resolve_times(cfg, tz, sites_of(cfg, site=site, camera=camera), {
         "--since": (since, "start"), "--until": (until, "end"), "--expiring-before": (expiring_before, "end")})
     since, until, expiring_before = when["--since"], when["--until"], when["--expiring-before"]
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         found = cat.find(ClipFilter(site=site, camera=camera, purpose=purpose, state=state, since=since, until=until,
                                     expiring_before=expiring_before, limit=limit))
     if as_json:
@@ -69,7 +69,7 @@ def list_clips(config_path: Path, site: str | None, camera: str | None, purpose:
 def show(config_path: Path, clip_id: str, as_json: bool) -> None:
     """Everything the catalogue holds about one clip (ID or a unique prefix of it), with its anonymised copies."""
     cfg = load_config(config_path)
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         c = cat.get(clip_id)
         with cat.engine.connect() as conn:
             copies = cat.derived(conn, c.id)

@@ -66,7 +66,7 @@ def add(config_path: Path, scope: str, target: str, kind: str, reason: str, owne
     Times without an offset are read in --tz, or in the zone of the site the hold is about (the clip's, the
     camera's or the site itself); --from takes the earliest instant a wall time can mean, --until the latest."""
     cfg = load_config(config_path)
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         row = pipeline.add_hold(cat, scope=scope, target=target, kind=kind, reason=reason, owner=owner, now=_now(),
                                 actor=actor(), start=start, end=end, review=review, expires=expires, tz=tz,
                                 config=cfg)
@@ -80,7 +80,7 @@ def add(config_path: Path, scope: str, target: str, kind: str, reason: str, owne
 def list_(config_path: Path, include_all: bool, as_json: bool) -> None:
     """Active holds (with --all: every hold ever added)."""
     cfg = load_config(config_path)
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         _render(pipeline.list_holds(cat, _now(), include_all), as_json)
 
 
@@ -92,7 +92,7 @@ def list_(config_path: Path, include_all: bool, as_json: bool) -> None:
 def release(config_path: Path, hold_id: str, reason: str, as_json: bool) -> None:
     """Release a hold (ID or a unique prefix, 4+ hex digits): the next purge deletes what it kept, if due. Audited."""
     cfg = load_config(config_path)
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         row = pipeline.release(cat, hold_id, reason=reason, now=_now(), actor=actor())
     _render([row], as_json)
 
@@ -103,5 +103,5 @@ def release(config_path: Path, hold_id: str, reason: str, as_json: bool) -> None
 def review(config_path: Path, as_json: bool) -> None:
     """Active holds past their review date: confirm them (add a new hold) or release them."""
     cfg = load_config(config_path)
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         _render(pipeline.review_holds(cat, _now()), as_json)

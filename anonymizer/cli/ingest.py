@@ -104,7 +104,7 @@ def ingest(batch: Path, camera: str | None, move: bool, in_place: bool, as_json:
     """
     mode = import_mode(move, in_place)
     cfg = load_config(config_path)
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         result = ingest_batch(batch, cfg, cat, datetime.now(timezone.utc), camera, actor(),
                               on_outcome=lambda o: echo_outcome(o, as_json), mode=mode)
     if as_json:

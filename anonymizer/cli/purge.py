@@ -33,7 +33,7 @@ def purge(config_path: Path, dry_run: bool, list_: bool, as_json: bool, now: dat
     if now is not None and not dry_run:
         raise click.UsageError("--now is only allowed with --dry-run")
     cfg = load_config(config_path)
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         report = run_purge(cat, cfg.policy, now or datetime.now(timezone.utc), cfg.archive, dry_run=dry_run,
                            warn_days=cfg.warn_days)
     if as_json:

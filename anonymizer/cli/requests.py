@@ -106,7 +106,7 @@ def new(config_path: Path, kind: str, received: datetime, start: datetime, end: 
     place's site; when the place spans sites in several zones, such times are refused (give an offset or --tz).
     Near a DST change, --from takes the earliest instant a wall time can mean and --to the latest."""
     cfg = load_config(config_path)
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         r = pipeline.new_request(cat, cfg, kind=kind, received=received, start=start, end=end, place=place,
                                  radius_m=radius, description=description, now=_now(), actor=actor(),
                                  tolerance=Tolerance(tolerance, max(tolerance, uncertain_tolerance)), tz=tz)
@@ -120,7 +120,7 @@ def new(config_path: Path, kind: str, received: datetime, start: datetime, end: 
 def list_(config_path: Path, include_all: bool, as_json: bool) -> None:
     """Open requests with the days left, overdue ones first."""
     cfg = load_config(config_path)
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         rows = pipeline.list_requests(cat, _now(), include_all, cfg)
     if as_json:
         _dump(rows)
@@ -138,7 +138,7 @@ def list_(config_path: Path, include_all: bool, as_json: bool) -> None:
 def find(config_path: Path, request_id: str, as_json: bool) -> None:
     """Match the request's time and place against the catalogue: segments with offsets and why each matched."""
     cfg = load_config(config_path)
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         info = pipeline.find(cat, cfg, request_id, now=_now(), actor=actor())
     _dump(info) if as_json else _segments_text(info)
 
@@ -150,7 +150,7 @@ def find(config_path: Path, request_id: str, as_json: bool) -> None:
 def show(config_path: Path, request_id: str, as_json: bool) -> None:
     """The request and its segments as stored (no new search)."""
     cfg = load_config(config_path)
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         info = pipeline.show(cat, request_id, _now(), cfg)
     _dump(info) if as_json else _segments_text(info)
 
@@ -175,7 +175,7 @@ def review(config_path: Path, request_id: str, out: Path | None, every: float, t
     every control works from the keyboard. The page downloads a selection file for 'requests apply' or 'requests
     export'. Face tracks are found by position inside one clip only: nothing is recognised or linked across clips."""
     cfg = load_config(config_path)
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         r = pipeline.review(cat, cfg, request_id, now=_now(), actor=actor(), out=out, every_s=every, tracks=tracks)
     if as_json:
         _dump(r)
@@ -209,7 +209,7 @@ def apply(config_path: Path, request_id: str, segments: str | None, selection: P
     clip was imported from); --include-originals deletes them too. Killed at any point, the next apply finishes
     or undoes what was under way."""
     cfg = load_config(config_path)
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         r = pipeline.apply(cat, cfg, request_id, now=_now(), actor=actor(),
                            segment_ids=_ids(segments, selection, request_id), action=action, method=method,
                            dry_run=dry_run, include_originals=include_originals)
@@ -266,7 +266,7 @@ def export(config_path: Path, request_id: str, out: Path, segments: str | None, 
         except ValueError:
             raise click.BadParameter(f"{item!r}: expected SEGMENT:FACE[,FACE] (e.g. s0123456789:2)",
                                      param_hint="--keep") from None
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         r = pipeline.export(cat, cfg, request_id, out, now=_now(), actor=actor(), segment_ids=ids or None,
                             redact_others=redact_others, keep=keep)
     if as_json:
@@ -287,7 +287,7 @@ def export(config_path: Path, request_id: str, out: Path, segments: str | None, 
 def report(config_path: Path, request_id: str, out_dir: Path | None, as_json: bool) -> None:
     """What was asked, found and done, when and by whom: report.json and report.html (audited)."""
     cfg = load_config(config_path)
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         r = pipeline.report(cat, cfg, request_id, now=_now(), actor=actor(), out_dir=out_dir)
     _dump(r) if as_json else click.echo(f"{r['html']}\n{r['json']}")
 
@@ -301,7 +301,7 @@ def close(config_path: Path, request_id: str, note: str, as_json: bool) -> None:
     """Close a request (refused while selected segments remain unhandled) and write its final report (report.json
     and report.html in ARCHIVE/requests/ID, replacing one written while it was open)."""
     cfg = load_config(config_path)
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         r = pipeline.close(cat, cfg, request_id, now=_now(), actor=actor(), note=note,
                            artefact_days=cfg.artefact_days)
     _dump(r) if as_json else click.echo(f"{_request_line(r)}\n{r['report']['html']}\n{r['report']['json']}")

@@ -72,7 +72,7 @@ def run(batch: Path, camera: str | None, workers: int, move: bool, in_place: boo
     def clip_progress(task: Task, _i: int) -> Any:
         return None
 
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         result = run_batch(batch, cfg, cat, datetime.now(timezone.utc), camera, settings, workers, actor(),
                            on_ingest=lambda o: echo_outcome(o, as_json), on_done=on_done,
                            clip_progress=clip_progress, mode=mode)

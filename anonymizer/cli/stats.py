@@ -32,7 +32,7 @@ def stats(config_path: Path, as_json: bool) -> None:
     deleted and held. Warns on stderr, per camera, about originals due within warn_days (configuration, default 14)
     that have no anonymised copy."""
     cfg = load_config(config_path)
-    with Catalogue.open(cfg.catalogue_url) as cat:
+    with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         now = datetime.now(timezone.utc)
         rows = compute(cat, now)
         risk = at_risk(cat, now, cfg.warn_days)

@@ -27,6 +27,7 @@ from anonymizer.errors import CatalogueError, DuplicateClipError
 from anonymizer.store import audit
 from anonymizer.store import leases as lease_rows
 from anonymizer.store.holds import all_holds, hold_row
+from anonymizer.store.relocate import relocate
 from anonymizer.store.schema import cameras, clips, sites
 
 log = logging.getLogger(__name__)
@@ -96,9 +97,10 @@ class Catalogue:
     # ------------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, url: str, create: bool = False) -> "Catalogue":
+    def open(cls, url: str, create: bool = False, archive: Path | None = None) -> "Catalogue":
         """Open the catalogue at ``url`` and bring its schema to the newest migration. A SQLite file that does not
-        exist is created (mode 0600) only when ``create`` is true."""
+        exist is created (mode 0600) only when ``create`` is true. With ``archive`` (the configured root), an
+        archive that was moved or restored elsewhere has its paths rewritten (``store.relocate``)."""
         try:
             path = sqlite_path(url)
         except ArgumentError as exc:
@@ -121,6 +123,16 @@ class Catalogue:
             event.listen(engine, "begin", _sqlite_begin)
         cat = cls(engine)
         cat.migrate()
+        if archive is not None:
+            try:
+                with cat.transaction() as conn:
+                    moved = relocate(conn, Path(archive))
+            except CatalogueError:
+                cat.close()
+                raise
+            if moved:
+                log.warning("the archive moved from %s to %s: paths in the catalogue rewritten (%s)", moved["from"],
+                            moved["to"], ", ".join(f"{k} {v}" for k, v in moved["rewritten"].items() if v))
         return cat
 
     def migrate(self) -> None:
