@@ -77,6 +77,22 @@ def _own_yuv420(frame: av.VideoFrame) -> av.VideoFrame:
     return frame
 
 
+def _pad_even(frame: av.VideoFrame) -> av.VideoFrame:
+    """A yuv420p frame with an odd width or height, padded to even sizes by repeating its last column and row
+    (H.264 4:2:0 needs even sizes; the chroma planes already cover the extra pixel). Nothing is scaled."""
+    w, h = frame.width, frame.height
+    out = av.VideoFrame(w + (w % 2), h + (h % 2), "yuv420p")
+    src, dst = _planes(frame), _planes(out)
+    y = dst[0]
+    y[:h, :w] = src[0]
+    y[:h, w:] = src[0][:, w - 1:w]
+    y[h:, :] = y[h - 1:h, :]
+    for s, d in zip(src[1:], dst[1:]):
+        d[:, :] = s[: d.shape[0], : d.shape[1]]
+    out.pts, out.time_base = frame.pts, frame.time_base
+    return out
+
+
 def _planes(frame: av.VideoFrame) -> list[np.ndarray]:
     """Writable numpy views (height, width) of the Y, U and V planes, without copying."""
     views = []
@@ -108,9 +124,9 @@ class VideoReader:
         if self.width <= 0 or self.height <= 0:
             self.container.close()
             raise MediaError(f"{path}: video stream has no frame size")
-        if self.width % 2 or self.height % 2:
-            self.container.close()
-            raise MediaError(f"{path}: odd frame size {self.width}x{self.height} is not supported (H.264 4:2:0 needs even sizes)")
+        # An odd size (319x239) is padded to even by one repeated column or row (H.264 4:2:0 needs even sizes).
+        self.padded = bool(self.width % 2 or self.height % 2)
+        self.width, self.height = self.width + self.width % 2, self.height + self.height % 2
         self.time_base = Fraction(self.stream.time_base)
         rate = self.stream.average_rate or self.stream.guessed_rate
         self.rate = Fraction(rate) if rate else None
@@ -159,12 +175,14 @@ class VideoReader:
                     raise media_error(self.path, item) from item
                 raise item
             frame: av.VideoFrame = _own_yuv420(item)
+            if self.padded:
+                frame = _pad_even(frame)
             yield Frame(
                 index=index,
                 pts=frame.pts,
                 time_base=Fraction(frame.time_base) if frame.time_base else self.time_base,
                 planes=_planes(frame),
-                rotation=int(frame.rotation or 0),
+                rotation=int(item.rotation or 0),
                 av_frame=frame,
             )
             index += 1
@@ -198,3 +216,37 @@ def read_packet_times(path: Path) -> tuple[list[float], tuple[int, int], Fractio
         raise media_error(path, exc) from exc
     return out, size, tb
 
+
+
+#: FFmpeg demuxers of still images: a photo renamed .mp4 opens as a one-frame "video".
+STILL_IMAGE_FORMATS = ("image2", "gif", "webp", "svg")
+
+
+def stream_problem(path: Path) -> str | None:
+    """Why the file cannot be catalogued as a recording although FFmpeg opens it: a still image, or frame times
+    that cannot be trusted (frames without a time, or sharing one: a clip whose frames all say 0 would be
+    recorded as one frame long, and requests would miss most of it); None when it is fine. Reads packets only."""
+    times: list[float] = []
+    try:
+        with av.open(str(path)) as container:
+            fmt = container.format.name
+            if fmt.endswith("_pipe") or fmt in STILL_IMAGE_FORMATS:
+                return f"a still image ({fmt.removesuffix('_pipe')}), not a video"
+            vs = container.streams.video[0]
+            for packet in container.demux(vs):
+                if packet.size == 0:
+                    continue  # the demuxer's flush packet
+                t = packet.pts if packet.pts is not None else packet.dts  # AVI keeps only decoding times
+                times.append(float(t * packet.time_base) if t is not None else float("nan"))
+    except (av.FFmpegError, OSError, IndexError) as exc:
+        raise media_error(path, exc) from exc
+    if not times:
+        return "no video frames"
+    missing = sum(1 for t in times if t != t)
+    if missing:
+        return f"{missing} of {len(times)} frames have no timestamp"
+    ordered = sorted(times)
+    repeated = sum(1 for a, b in zip(ordered, ordered[1:]) if b <= a)
+    if repeated:
+        return f"timestamps do not increase ({repeated} of {len(times)} frames repeat an earlier frame's time)"
+    return None

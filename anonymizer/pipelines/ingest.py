@@ -57,6 +57,7 @@ from anonymizer.errors import (
     TimeSourceError,
 )
 from anonymizer.media.probe import probe
+from anonymizer.media.reader import stream_problem
 from anonymizer.pipelines.batch import VIDEO_SUFFIXES
 from anonymizer.store.catalogue import DIR_MODE, Catalogue
 from anonymizer.store.lock import FileLock
@@ -254,8 +255,13 @@ def prepare_clip(path: Path, batch: Path, config: Config, now: datetime, camera:
 
     try:
         info = probe(path)
+        bad_stream = stream_problem(path)
     except MediaError as exc:
         raise _Fail(f"{exc}; fix: check that the file plays, or move it out of the batch folder") from exc
+    if bad_stream:
+        fix = ("rewrite the container with fresh timestamps (e.g. ffmpeg -fflags +genpts -i IN -c copy OUT), or "
+               "move it out of the batch folder") if "timestamp" in bad_stream else "move it out of the batch folder"
+        raise _Fail(f"{path}: {bad_stream}; fix: {fix}")
 
     clock = cam.camera_clock(site)
     try:

@@ -199,7 +199,7 @@ def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime
     prefix = str(root) if root.is_file() else str(root) + os.sep
     todo: dict[Task, ClipRecord] = {}
     # a file that failed ingest (changed since registered, say) is not anonymised under its old record
-    failed = {str(o.path.resolve()) for o in ingested.outcomes if o.status == FAILED}
+    failed = {os.path.realpath(o.path) for o in ingested.outcomes if o.status == FAILED}  # realpath: links may loop
     found = {c.id: c for c in catalogue.find(ClipFilter(state="raw", uri_prefix=prefix))}
     found.update((c.id, c) for c in catalogue.find(ClipFilter(state="raw", imported_from_prefix=prefix)))
     with catalogue.engine.connect() as conn:

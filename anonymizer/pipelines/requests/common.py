@@ -4,7 +4,6 @@ clip family queries (a raw clip with its copies; open restrictions)."""
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
@@ -13,14 +12,14 @@ from typing import Any, Iterable
 from sqlalchemy import select, update
 
 from anonymizer.config import Config
+from anonymizer.safe_files import DIR_MODE, FILE_MODE  # noqa: F401  (re-exported: the request modules' modes)
+from anonymizer.safe_files import write_private as private_file  # noqa: F401  (re-exported)
 from anonymizer.domain.local_time import local_label
 from anonymizer.domain.requests import CameraInfo, Place, PlaceIndex, SiteInfo, candidate_sites, days_left
 from anonymizer.errors import AnonymizerError
 from anonymizer.store.requests import as_plain, get_request, requests, segments
 from anonymizer.store.schema import clips
 
-FILE_MODE = 0o600
-DIR_MODE = 0o700
 
 
 class RequestError(AnonymizerError):
@@ -74,21 +73,6 @@ def load_request(conn: Any, request_id: str) -> Any:
 
 def request_place(row: Any) -> Place:
     return Place(row.place_kind, row.place_id, row.lat, row.lon, row.radius_m)
-
-
-def private_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically with mode 0600 (a temporary sibling renamed into place)."""
-    missing = [d for d in [path.parent, *path.parent.parents] if not d.exists()]
-    for d in reversed(missing):  # every folder created here is private, not only the last one
-        d.mkdir(mode=DIR_MODE, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def request_dir(config: Config, request_id: str) -> Path:

@@ -26,8 +26,9 @@ from anonymizer.pipelines.ingest import sha256_of
 from anonymizer.pipelines.requests.access import redacted_copy
 from anonymizer.pipelines.requests.tracks import load_tracks
 from anonymizer.pipelines.requests.common import (
-    DIR_MODE, FILE_MODE, RequestError, audit_object, load_request, mark_handled, request_place, request_zone, restricting_requests,
+    RequestError, audit_object, load_request, mark_handled, request_place, request_zone, restricting_requests,
 )
+from anonymizer.safe_files import DIR_MODE, FILE_MODE
 from anonymizer.store import artefacts as artefact_rows
 from anonymizer.store.catalogue import Catalogue
 from anonymizer.store.requests import request_segments

@@ -11,8 +11,9 @@ from typing import Any
 
 from anonymizer.config import Config
 from anonymizer.domain.local_time import local_label
-from anonymizer.pipelines.requests.common import closed_deadline, audit_object, private_file, request_dir
+from anonymizer.pipelines.requests.common import closed_deadline, audit_object, request_dir
 from anonymizer.pipelines.requests.records import show
+from anonymizer.safe_files import write_private
 from anonymizer.store import artefacts as artefact_rows
 from anonymizer.store.catalogue import Catalogue
 
@@ -97,8 +98,8 @@ def report(cat: Catalogue, config: Config, request_id: str, *, now: datetime, ac
     folder = out_dir or request_dir(config, request_id)
     jpath, hpath = folder / "report.json", folder / "report.html"
     blob = json.dumps(doc, indent=2, ensure_ascii=False, default=str).encode("utf-8")
-    private_file(jpath, blob)
-    private_file(hpath, page.encode("utf-8"))
+    write_private(jpath, blob)
+    write_private(hpath, page.encode("utf-8"))
     with cat.transaction() as conn:
         for path in (jpath, hpath):
             artefact_rows.record(conn, str(path.resolve()), "report", request_id, [], now,

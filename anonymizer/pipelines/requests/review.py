@@ -19,9 +19,10 @@ from anonymizer.domain.requests import MATCHED_STATES, frames_in
 from anonymizer.errors import ConfigError
 from anonymizer.media.reader import read_timestamps
 from anonymizer.media.segments import thumbnails
-from anonymizer.pipelines.requests.common import RequestError, audit_object, private_file, request_dir
+from anonymizer.pipelines.requests.common import RequestError, audit_object, request_dir
 from anonymizer.pipelines.requests.records import show
 from anonymizer.pipelines.requests.tracks import SegmentTracks, face_detector, find_tracks, previews, save_tracks
+from anonymizer.safe_files import write_private
 from anonymizer.store import artefacts as artefact_rows
 from anonymizer.store.catalogue import Catalogue
 
@@ -274,7 +275,8 @@ def review(cat: Catalogue, config: Config, request_id: str, *, now: datetime, ac
     )
     path = out or request_dir(config, request_id) / "review.html"
     tracks_file = save_tracks(config, request_id, found_tracks) if want_tracks else None
-    private_file(path, page.encode("utf-8"))
+    write_private(path, page.encode("utf-8"))
+    write_private(path, page.encode("utf-8"))
     shown = [s["clip"]["id"] for s in info["segments"] if s.get("clip")]
     with cat.transaction() as conn:
         artefact_rows.record(conn, str(path.resolve()), "review", request_id, shown, now)
