@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from anonymizer.domain.geometry import iou_matrix
+from anonymizer.domain.orientation import boxes_to_stored
 from anonymizer.imaging.scene import Mover, Sprite, face_sprite, scene_frames
 from anonymizer.media.synth import write_video
 from tests.test_ingest import CONFIG, invoke
@@ -60,15 +61,18 @@ def decode_gray(path: Path) -> list[np.ndarray]:
 
 
 @pytest.fixture
-def two_faces(tmp_path: Path):
-    """On SQLite only: the catalogue backend plays no part in what the copy shows (and the real models are slow)."""
+def two_faces(tmp_path: Path, request):
+    """On SQLite only: the catalogue backend plays no part in what the copy shows (and the real models are slow).
+    ``request.param``: the clip's rotation (a phone clip stored sideways, shown upright)."""
+    rotation = getattr(request, "param", 0)
     arch = tmp_path / "archive"
     arch.mkdir()
     (arch / "anonymizer.toml").write_text(CONFIG.lstrip())
     assert invoke("init", str(arch)).exit_code == 0
     frames, truths = zip(*scene_frames(W, H, N, movers()))
     assert all(len(t["face"]) == 2 for t in truths)  # both faces fully in view in every frame
-    clip = write_video(tmp_path / "batch" / "door" / "two.mp4", list(frames), rate=Fraction(25))
+    stored = [np.ascontiguousarray(np.rot90(f, -rotation // 90)) for f in frames]  # displayed upright
+    clip = write_video(tmp_path / "batch" / "door" / "two.mp4", stored, rate=Fraction(25), rotation=rotation)
     clip.with_name("two.mp4.json").write_text(json.dumps({"start": "2024-06-01T10:00:00Z"}))
     cfg = str(arch / "anonymizer.toml")
     r = invoke("ingest", str(tmp_path / "batch"), "-c", cfg)
@@ -80,7 +84,8 @@ def two_faces(tmp_path: Path):
     (seg,) = json.loads(invoke("requests", "find", rid, "-c", cfg, "--json").stdout)["segments"]
     page = json.loads(invoke("requests", "review", rid, "-c", cfg, "--json").stdout)
     raw = next((arch / "raw").rglob("two.mp4"))
-    return {"cfg": cfg, "rid": rid, "seg": seg["id"], "page": page, "truths": truths, "raw": raw, "arch": arch}
+    return {"cfg": cfg, "rid": rid, "seg": seg["id"], "page": page, "truths": truths, "raw": raw, "arch": arch,
+            "turns": rotation // 90}
 
 
 def _track_of(world, which: int) -> int:
@@ -88,6 +93,8 @@ def _track_of(world, which: int) -> int:
     doc = json.loads(Path(world["page"]["tracks"]).read_text())
     tracks = doc["segments"][world["seg"]]["tracks"]
     truth0 = np.array([world["truths"][0]["face"][which]], np.float32)
+    if world.get("turns"):  # tracks are in stored pixels
+        truth0 = boxes_to_stored(truth0, world["turns"], H, W)
     best = max(tracks, key=lambda t: iou_matrix(np.array([t["boxes"][0]], np.float32), truth0)[0, 0]
                if t["frames"][0] == 0 else 0.0)
     assert iou_matrix(np.array([best["boxes"][0]], np.float32), truth0)[0, 0] > 0.5
@@ -115,13 +122,15 @@ def test_review_finds_two_face_tracks(two_faces):
     assert _track_of(two_faces, 0) != _track_of(two_faces, 1)
 
 
+@pytest.mark.parametrize("two_faces", [0, 90], indirect=True, ids=["upright", "rotated90"])
 def test_chosen_face_stays_sharp_and_the_other_is_destroyed_in_every_frame(two_faces, tmp_path):
     astro = _track_of(two_faces, 0)
     out, item = _export(two_faces, tmp_path, "copy", "--keep", f"{two_faces['seg']}:{astro}")
     assert item["redaction"]["others_redacted"] and item["redaction"]["kept_faces"] == [astro]
     assert item["redaction"]["frames_with_kept_face"] == N
-    exported = decode_gray(out / item["file"])
-    original = decode_gray(two_faces["raw"])
+    turns = two_faces["turns"]  # measured as displayed, where the ground truth is
+    exported = [np.rot90(f, turns) for f in decode_gray(out / item["file"])]
+    original = [np.rot90(f, turns) for f in decode_gray(two_faces["raw"])]
     assert len(exported) == len(original) == N
     for i, (e, o) in enumerate(zip(exported, original)):
         kept, other = (_regions(b, e.shape) for b in two_faces["truths"][i]["face"])

@@ -85,4 +85,4 @@ def show(config_path: Path, clip_id: str, as_json: bool) -> None:
     for k, v in d.items():
         if isinstance(v, list):
             v = ", ".join(v) or "none"
-        click.echo(f"{k:<{width}}  {'' if v is None else v}")
+        echo_line(f"{k:<{width}}  {'' if v is None else v}")

@@ -16,9 +16,11 @@ import numpy as np
 
 from anonymizer.config import Config
 from anonymizer.domain.face_tracks import Track, link_tracks, tracks_from_json, tracks_to_json
+from anonymizer.domain.orientation import quarter_turns, to_display
 from anonymizer.inference.detectors import LoadedDetector, load_detectors
 from anonymizer.media.reader import VideoReader
 from anonymizer.media.segments import jpeg_of
+from anonymizer.pipelines.detection import FrameDetector
 from anonymizer.pipelines.requests.common import RequestError, private_file, request_dir
 
 MAX_DETECTIONS = 300  # frames of one segment the face detector runs on
@@ -54,14 +56,15 @@ def find_tracks(path: Path, frames: Sequence[int], detector: LoadedDetector) -> 
     stride = max(1, ceil(len(wanted) / MAX_DETECTIONS))
     detect_on = set(wanted[::stride]) | {wanted[-1]}
     observations = []
-    det = detector.detector
     with VideoReader(path) as reader:
-        w, h = det.input_size(reader.width, reader.height)
+        fd: FrameDetector | None = None
         for frame in reader.frames():
             if frame.index > wanted[-1]:
                 break
             if frame.index in detect_on:
-                observations.append((frame.index, det.detect(frame.rgb(w, h), reader.width, reader.height).xyxy))
+                if fd is None:  # the face as displayed (a rotated phone clip), boxes back in stored pixels
+                    fd = FrameDetector({"face": detector}, reader.width, reader.height, rotation=frame.rotation)
+                observations.append((frame.index, fd.coarse(frame, "face").xyxy))
     return link_tracks(observations, max_gap=3 * stride), stride
 
 
@@ -90,7 +93,8 @@ def previews(path: Path, tracks: Sequence[Track]) -> dict[int, list[tuple[int, b
                 xa, ya = max(0, int(x1 - gx)), max(0, int(y1 - gy))
                 xb, yb = min(reader.width, int(x2 + gx)), min(reader.height, int(y2 + gy))
                 if xb - xa >= 4 and yb - ya >= 4:
-                    out[tid].append((frame.index, jpeg_of(rgb[ya:yb, xa:xb], PREVIEW_WIDTH)))
+                    crop = to_display(rgb[ya:yb, xa:xb], quarter_turns(frame.rotation))
+                    out[tid].append((frame.index, jpeg_of(crop, PREVIEW_WIDTH)))
     return out
 
 
