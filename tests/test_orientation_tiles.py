@@ -70,3 +70,35 @@ def test_active_tiles_follow_the_mask():
     assert active_tiles(tiles, mask).tolist() == [False, True]
     small = mask[::8, ::8]  # a mask at a lower resolution maps back by its scale
     assert active_tiles(tiles, small, scale=8).tolist() == [False, True]
+
+
+@given(st.data())
+def test_due_rects_hold_every_small_object_that_touches_a_change(data):
+    """An object no larger than the margin with a pixel in a changed cell lies whole inside one rectangle, and
+    the rectangles are inside the frame and merged wherever a union costs no more pixels."""
+    from anonymizer.domain.tiles import due_rects
+
+    w, h, scale, margin = data.draw(st.integers(64, 800)), data.draw(st.integers(64, 600)), 4, 48
+    mask = np.zeros((-(-h // scale), -(-w // scale)), bool)
+    for _ in range(data.draw(st.integers(0, 5))):
+        cy, cx = data.draw(st.integers(0, mask.shape[0] - 1)), data.draw(st.integers(0, mask.shape[1] - 1))
+        mask[cy : cy + data.draw(st.integers(1, 6)), cx : cx + data.draw(st.integers(1, 6))] = True
+    rects = due_rects(mask, scale, margin, w, h, min_side=data.draw(st.sampled_from([0, 128])))
+    assert (rects[:, 0] >= 0).all() and (rects[:, 2] <= w).all() and (rects[:, 3] <= h).all()
+    area = lambda r: (r[2] - r[0]) * (r[3] - r[1])  # noqa: E731
+    for i in range(len(rects)):
+        for j in range(i + 1, len(rects)):
+            a, b = rects[i], rects[j]
+            union = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+            assert area(union) > area(a) + area(b)  # merged wherever merging costs nothing
+    ys, xs = np.nonzero(mask)
+    if len(ys):
+        k = data.draw(st.integers(0, len(ys) - 1))
+        px, py = xs[k] * scale, ys[k] * scale  # a pixel of that changed cell
+        ow, oh = data.draw(st.integers(1, margin)), data.draw(st.integers(1, margin))
+        ox = min(max(0, px - data.draw(st.integers(0, ow - 1))), w - ow)
+        oy = min(max(0, py - data.draw(st.integers(0, oh - 1))), h - oh)
+        inside = (rects[:, 0] <= ox) & (rects[:, 1] <= oy) & (rects[:, 2] >= ox + ow) & (rects[:, 3] >= oy + oh)
+        assert inside.any()
+    else:
+        assert len(rects) == 0

@@ -180,3 +180,14 @@ def test_extrapolated_boxes_grow_with_distance():
     near = c.boxes(1)[0][0]
     far = c.boxes(8)[0][0]
     assert (far[2] - far[0]) > (near[2] - near[0]) > 40
+
+
+def test_refinement_can_ignore_large_tracks():
+    """The full-resolution pass refines for small objects only: a large object appearing does not trigger it."""
+    c = BoxCarrier(CarryParams(stride=10))
+    c.observe(0, Detections.empty())
+    c.observe(10, Detections.from_boxes([[100, 100, 300, 300]]))
+    assert c.needs_refinement(0, 10)
+    assert not c.needs_refinement(0, 10, max_size=96)
+    c.observe(20, Detections.from_boxes([[100, 100, 300, 300], [500, 500, 520, 520]]))
+    assert c.needs_refinement(10, 20, max_size=96)

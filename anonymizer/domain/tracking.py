@@ -171,14 +171,17 @@ class BoxCarrier:
             if di not in used_d:
                 self.tracks.append(Track([frame], [detections.xyxy[di].copy()]))
 
-    def needs_refinement(self, a: int, b: int) -> bool:
+    def needs_refinement(self, a: int, b: int, max_size: float | None = None) -> bool:
         """Whether the frames between two frames the detector ran on (``a`` < ``b``) deserve a look of their own:
         an object appeared at ``b`` (when did it come in, and from where?), one seen at ``a`` was not found at
         ``b`` (did it leave, or did the detector miss it?), or one moved more than ``refine_motion`` box sizes
-        between them (its path in between may not be straight)."""
+        between them (its path in between may not be straight). With ``max_size``, only tracks that were ever
+        that small count."""
         if b - a <= 1:
             return False
         for t in self.tracks:
+            if max_size is not None and min(_size(box) for box in t.boxes) > max_size:
+                continue  # only tracks this small concern the caller (the full-resolution pass)
             at_a, at_b = a in t.frames, b in t.frames
             if at_b and not at_a and t.frames[0] == b:
                 return True

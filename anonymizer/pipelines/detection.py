@@ -4,11 +4,12 @@ Two passes per kind of object:
 
 - **coarse**: the whole frame scaled to the detector's usual input (faces: long side 960; plates: 640), on every
   keyframe. Finds everything of ordinary size, cheaply.
-- **fine**: the frame at full resolution, in overlapping tiles, so that a 16-pixel face or a 40-pixel plate reaches
-  the detector at the size it has (a 1080p frame scaled to 960 halves a face; CenterFace then misses most faces under
-  20 px). Only tiles where something can be are run: tiles where the picture changed since the previous fine
-  keyframe, tiles holding an object already tracked, and every tile on a full scan (the first frame and every
-  ``FULL_SCAN_EVERY`` fine keyframes). When most tiles are due, the whole frame runs at once (no overlap wasted).
+- **fine**: the frame at full resolution, so that a 16-pixel face or a 40-pixel plate reaches the detector at the
+  size it has (a 1080p frame scaled to 960 halves a face; CenterFace then misses most faces under 20 px). Only
+  where a small object can be: around what changed since the previous fine keyframe and around small objects
+  already tracked, minus what the coarse pass already redacts (anything inside is redacted anyway), in crops grown
+  by a margin so that a small object touching a change lies whole inside; the whole frame on a full scan (the
+  first frame and every ``FULL_SCAN_EVERY`` fine keyframes) and when crops would cover half the frame or more.
 
 Boxes leave this module in stored-frame pixels: the redaction works on the stored planes, and the display matrix of
 the output is the input's.
@@ -23,18 +24,20 @@ import numpy as np
 from anonymizer.domain.detections import Detections
 from anonymizer.domain.geometry import clip_boxes, nms
 from anonymizer.domain.orientation import boxes_to_display, boxes_to_stored, display_size, quarter_turns, to_display
-from anonymizer.domain.tiles import active_tiles, tile_grid
+from anonymizer.domain.tiles import due_rects
 from anonymizer.imaging.motion import MOTION_SCALE, changed, thumbnail
 from anonymizer.inference.detectors import LoadedDetector
 from anonymizer.media.reader import Frame
 
-# Tile side and overlap at full resolution, per kind. Objects up to the overlap always lie whole inside one tile;
-# larger ones are the coarse pass's (at 4K, 960 px is a quarter: a 96 px face is 24 px there, plenty for CenterFace).
-TILE = {"face": 768, "plate": 640}
-OVERLAP = {"face": 128, "plate": 192}
-FULL_SCAN_EVERY = 5  # fine keyframes: a static region is re-read at least this often
-WHOLE_FRAME_SHARE = 0.5  # when this share of the tiles is due, run the whole frame instead
-MERGE_IOU = 0.5  # duplicates from overlapping tiles
+# Fine keyframes between full scans: a static region is re-read at least this often (faces: every 50 frames, 2 s at
+# 25 fps; plates: every 100 frames, as their fine keyframes are twice as sparse). What moves is read on every fine
+# keyframe; a full scan is the backstop for what appears without moving (light, an occluder leaving).
+FULL_SCAN_EVERY = {"face": 10, "plate": 5}
+WHOLE_FRAME_SHARE = 0.5  # when crops would cover this share of the frame, run the whole frame instead
+MARGIN = {"face": 64, "plate": 96}  # a crop reaches this far past a change: small objects touching it lie inside
+MIN_CROP = 192  # crops at least this square: context for the detector, fewer tiny runs
+SMALL = {"face": 96, "plate": 320}  # a tracked object this size or smaller is the fine pass's to follow
+MERGE_IOU = 0.5  # duplicates from overlapping crops
 
 
 def _pad32(rgb: np.ndarray) -> np.ndarray:
@@ -62,7 +65,8 @@ def run_native(detector: LoadedDetector, rgb: np.ndarray) -> Detections:
 
 
 def run_tiles(detector: LoadedDetector, rgb: np.ndarray, tiles: np.ndarray) -> Detections:
-    """A detector on each tile of an RGB picture at full resolution; boxes merged into the picture's pixels."""
+    """A detector on each tile (or crop) of an RGB picture at full resolution; boxes merged into the picture's
+    pixels."""
     out = Detections.empty()
     for x1, y1, x2, y2 in tiles:
         found = run_native(detector, np.ascontiguousarray(rgb[y1:y2, x1:x2]))
@@ -77,11 +81,11 @@ def run_tiles(detector: LoadedDetector, rgb: np.ndarray, tiles: np.ndarray) -> D
 class FineState:
     """What the fine pass of one kind remembers between its keyframes."""
 
-    tiles: np.ndarray
     thumb: np.ndarray | None = None
     keyframes: int = 0
-    due: np.ndarray | None = None  # tiles run on the latest fine keyframe (refinements between reuse them)
-    tile_runs: int = 0
+    due: np.ndarray | None = None  # crops run on the latest fine keyframe (refinements between reuse them)
+    crop_runs: int = 0
+    crop_pixels: int = 0
     whole_runs: int = 0
 
 
@@ -100,7 +104,7 @@ class FrameDetector:
         self.turns = quarter_turns(self.rotation)
         self.display_w, self.display_h = display_size(self.width, self.height, self.turns)
         for kind in self.fine_kinds:
-            self.fine[kind] = FineState(tile_grid(self.display_w, self.display_h, TILE[kind], OVERLAP[kind]))
+            self.fine[kind] = FineState()
 
     # ----------------------------------------------------------------------------------------------- orientation
 
@@ -126,42 +130,72 @@ class FrameDetector:
         rgb = self.display_rgb(frame, w, h)
         return self.to_stored(det.detect(rgb, self.display_w, self.display_h))
 
-    def fine_keyframe(self, frame: Frame, kind: str, tracked: np.ndarray) -> Detections:
-        """The fine pass on a keyframe: decide which tiles are due (change, tracked objects, full scan), run them."""
+    def fine_keyframe(self, frame: Frame, kind: str, tracked: np.ndarray, covered: np.ndarray) -> Detections:
+        """The fine pass on a keyframe: decide where it is due (change and small tracked objects, minus what the
+        coarse pass covers; everything on a full scan), then run it. ``tracked``, ``covered``: stored pixels."""
         state = self.fine[kind]
         luma = frame.planes[0] if self.turns == 0 else to_display(frame.planes[0], self.turns)
         thumb = thumbnail(luma)
-        full = state.keyframes % FULL_SCAN_EVERY == 0 or state.thumb is None
-        if full:
-            due = np.ones(len(state.tiles), bool)
-        else:
-            mask = changed(state.thumb, thumb)
-            for x1, y1, x2, y2 in self.to_display_boxes(tracked).astype(np.int64) if len(tracked) else []:
-                mask[max(0, y1) // MOTION_SCALE : max(0, y2) // MOTION_SCALE + 1,
-                     max(0, x1) // MOTION_SCALE : max(0, x2) // MOTION_SCALE + 1] = True
-            due = active_tiles(state.tiles, mask, MOTION_SCALE)
-        state.thumb = thumb
+        full = state.keyframes % FULL_SCAN_EVERY[kind] == 0 or state.thumb is None
         state.keyframes += 1
-        state.due = due
-        return self._run_fine(frame, kind, due)
+        previous, state.thumb = state.thumb, thumb
+        if full:
+            state.due = None
+            return self._run_fine(frame, kind, None)
+        mask = changed(previous, thumb)
+        for x1, y1, x2, y2 in self._cells(covered, shrink=True):
+            mask[y1:y2, x1:x2] = False
+        for x1, y1, x2, y2 in self._cells(tracked, shrink=False):
+            mask[y1:y2, x1:x2] = True
+        state.due = due_rects(mask, MOTION_SCALE, MARGIN[kind], self.display_w, self.display_h, MIN_CROP)
+        return self._run_fine(frame, kind, state.due)
 
-    def fine_between(self, frame: Frame, kind: str) -> Detections:
-        """The fine pass on a frame between keyframes (a refinement): the tiles due on the latest keyframe."""
-        state = self.fine[kind]
-        due = state.due if state.due is not None else np.ones(len(state.tiles), bool)
-        return self._run_fine(frame, kind, due)
+    def _cells(self, stored_boxes: np.ndarray, shrink: bool) -> list[tuple[int, int, int, int]]:
+        """Boxes (stored pixels) as cell ranges of the motion mask, in display orientation: inward (cells wholly
+        inside) or outward (cells touched)."""
+        if len(stored_boxes) == 0:
+            return []
+        out = []
+        for x1, y1, x2, y2 in self.to_display_boxes(np.asarray(stored_boxes, np.float32)):
+            if shrink:
+                cx1, cy1 = int(np.ceil(x1 / MOTION_SCALE)), int(np.ceil(y1 / MOTION_SCALE))
+                cx2, cy2 = int(np.floor(x2 / MOTION_SCALE)), int(np.floor(y2 / MOTION_SCALE))
+            else:
+                cx1, cy1 = int(np.floor(x1 / MOTION_SCALE)), int(np.floor(y1 / MOTION_SCALE))
+                cx2, cy2 = int(np.ceil(x2 / MOTION_SCALE)), int(np.ceil(y2 / MOTION_SCALE))
+            if cx2 > cx1 and cy2 > cy1:
+                out.append((max(0, cx1), max(0, cy1), max(0, cx2), max(0, cy2)))
+        return out
 
-    def _run_fine(self, frame: Frame, kind: str, due: np.ndarray) -> Detections:
+    def fine_between(self, frame: Frame, kind: str, tracked: np.ndarray) -> Detections:
+        """The fine pass on a frame between keyframes (a refinement, asked for because a small object appeared,
+        left or moved fast): around the small objects tracked there, and where it was due on the latest keyframe."""
         state = self.fine[kind]
-        if not due.any():
+        mask = np.zeros((-(-self.display_h // MOTION_SCALE), -(-self.display_w // MOTION_SCALE)), bool)
+        for x1, y1, x2, y2 in self._cells(tracked, shrink=False):
+            mask[y1:y2, x1:x2] = True
+        if state.due is not None:
+            for x1, y1, x2, y2 in state.due:
+                mask[y1 // MOTION_SCALE : -(-y2 // MOTION_SCALE), x1 // MOTION_SCALE : -(-x2 // MOTION_SCALE)] = True
+        rects = due_rects(mask, MOTION_SCALE, MARGIN[kind], self.display_w, self.display_h, MIN_CROP)
+        return self._run_fine(frame, kind, rects)
+
+    def _run_fine(self, frame: Frame, kind: str, rects: np.ndarray | None) -> Detections:
+        """Run the detector at full resolution on ``rects`` (display pixels), or on the whole frame (None)."""
+        state = self.fine[kind]
+        if rects is not None and len(rects) == 0:
             return Detections.empty()
+        area = self.display_w * self.display_h
+        if rects is not None and float(((rects[:, 2] - rects[:, 0]) * (rects[:, 3] - rects[:, 1])).sum()) >= WHOLE_FRAME_SHARE * area:
+            rects = None
         rgb = self.display_rgb(frame)
-        if due.mean() >= WHOLE_FRAME_SHARE:
+        if rects is None:
             state.whole_runs += 1
             found = run_native(self.detectors[kind], rgb)
         else:
-            state.tile_runs += int(due.sum())
-            found = run_tiles(self.detectors[kind], rgb, state.tiles[due])
+            state.crop_runs += len(rects)
+            state.crop_pixels += int(((rects[:, 2] - rects[:, 0]) * (rects[:, 3] - rects[:, 1])).sum())
+            found = run_tiles(self.detectors[kind], rgb, rects)
         return self.to_stored(found)
 
     def image(self, rgb: np.ndarray, kind: str) -> Detections:
