@@ -24,8 +24,7 @@ import numpy as np
 from anonymizer.domain.detections import Detections
 from anonymizer.domain.geometry import clip_boxes, nms
 from anonymizer.domain.orientation import boxes_to_display, boxes_to_stored, display_size, quarter_turns, to_display
-from anonymizer.domain.tiles import due_rects
-from anonymizer.imaging.motion import MOTION_SCALE, changed, thumbnail
+from anonymizer.imaging.motion import MOTION_SCALE, changed, due_rects, thumbnail
 from anonymizer.inference.detectors import LoadedDetector
 from anonymizer.media.reader import Frame
 

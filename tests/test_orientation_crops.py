@@ -1,4 +1,4 @@
-"""Pure geometry of display orientation and of detection tiles."""
+"""Geometry of display orientation (pure) and of the crops the full-resolution pass runs on."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,6 @@ from hypothesis import given, strategies as st
 from anonymizer.domain.orientation import (
     boxes_to_display, boxes_to_stored, display_size, quarter_turns,
 )
-from anonymizer.domain.tiles import active_tiles, tile_grid
 
 
 @pytest.mark.parametrize("rotation,turns", [(0, 0), (90, 1), (-90, 3), (270, 3), (180, 2), (-180, 2), (89, 1)])
@@ -39,44 +38,11 @@ def test_box_mapping_round_trips(turns, w, h, a, b, c, d):
     assert np.allclose(back, box, atol=1e-2)
 
 
-@given(st.integers(1, 5000), st.integers(64, 1024), st.data())
-def test_tiles_cover_every_small_box(length_w, tile, data):
-    """Every box no larger than the overlap lies entirely inside one tile, and tiles stay inside the frame."""
-    overlap = data.draw(st.integers(0, tile // 2))
-    height = data.draw(st.integers(1, 3000))
-    tiles = tile_grid(length_w, height, tile, overlap)
-    assert (tiles[:, 0] >= 0).all() and (tiles[:, 1] >= 0).all()
-    assert (tiles[:, 2] <= length_w).all() and (tiles[:, 3] <= height).all()
-    assert ((tiles[:, 2] - tiles[:, 0]) <= tile).all() and ((tiles[:, 3] - tiles[:, 1]) <= tile).all()
-    bw = data.draw(st.integers(1, max(1, min(overlap, length_w))))
-    bh = data.draw(st.integers(1, max(1, min(overlap, height))))
-    x = data.draw(st.integers(0, length_w - bw))
-    y = data.draw(st.integers(0, height - bh))
-    inside = (tiles[:, 0] <= x) & (tiles[:, 1] <= y) & (tiles[:, 2] >= x + bw) & (tiles[:, 3] >= y + bh)
-    assert inside.any()
-
-
-def test_tiles_are_few():
-    # 1080p in 640-pixel tiles with 128 px overlap: 4 columns x 2 rows.
-    assert len(tile_grid(1920, 1080, 640, 128)) == 8
-    assert len(tile_grid(600, 400, 640, 128)) == 1
-
-
-def test_active_tiles_follow_the_mask():
-    tiles = tile_grid(1280, 640, 640, 0)
-    mask = np.zeros((640, 1280), bool)
-    assert not active_tiles(tiles, mask).any()
-    mask[16, 704] = True
-    assert active_tiles(tiles, mask).tolist() == [False, True]
-    small = mask[::8, ::8]  # a mask at a lower resolution maps back by its scale
-    assert active_tiles(tiles, small, scale=8).tolist() == [False, True]
-
-
 @given(st.data())
 def test_due_rects_hold_every_small_object_that_touches_a_change(data):
     """An object no larger than the margin with a pixel in a changed cell lies whole inside one rectangle, and
     the rectangles are inside the frame and merged wherever a union costs no more pixels."""
-    from anonymizer.domain.tiles import due_rects
+    from anonymizer.imaging.motion import due_rects
 
     w, h, scale, margin = data.draw(st.integers(64, 800)), data.draw(st.integers(64, 600)), 4, 48
     mask = np.zeros((-(-h // scale), -(-w // scale)), bool)
