@@ -1,0 +1,74 @@
+"""The pure parts of the quality harness (benchmarks/, not installed): the pixel-level leak figure and the mapping of
+ground-truth boxes to the stored orientation of a rotated copy."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from skimage import data
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+import pixel_leak  # noqa: E402
+from rotated_set import display_to_stored  # noqa: E402
+
+
+def _face() -> tuple[np.ndarray, np.ndarray]:
+    grey = pixel_leak.grey(data.astronaut())
+    return grey, np.array([181.5, 58.2, 269.9, 177.8])  # the astronaut's face
+
+
+def test_untouched_face_is_readable() -> None:
+    grey, box = _face()
+    res = pixel_leak.energy_ratio(grey, grey.copy(), box)
+    assert res["skipped"] is None and res["ratio"] == pytest.approx(1.0) and res["readable"]
+
+
+def test_blurred_face_is_not_readable() -> None:
+    grey, box = _face()
+    out = grey.copy()
+    x1, y1, x2, y2 = (int(v) for v in box)
+    out[y1:y2, x1:x2] = cv2.GaussianBlur(out[y1:y2, x1:x2], (0, 0), 8)
+    res = pixel_leak.energy_ratio(grey, out, box)
+    assert res["ratio"] < pixel_leak.READABLE and not res["readable"]
+
+
+def test_half_blurred_core_still_leaks() -> None:
+    grey, box = _face()
+    out = grey.copy()
+    x1, y1, x2, y2 = (int(v) for v in box)
+    mid = (y1 + y2) // 2
+    out[y1:mid, x1:x2] = cv2.GaussianBlur(out[y1:mid, x1:x2], (0, 0), 8)  # the mouth and chin stay sharp
+    assert pixel_leak.energy_ratio(grey, out, box)["readable"]
+
+
+def test_black_frame_is_skipped_as_featureless() -> None:
+    rng = np.random.default_rng(0)
+    black = (rng.random((240, 320)) < 0.1).astype(np.float32)  # black, one pixel in ten one grey level up
+    res = pixel_leak.energy_ratio(black, np.zeros_like(black), np.array([100.0, 80.0, 160.0, 150.0]))
+    assert res["skipped"] == "featureless" and not res["readable"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rotation=st.sampled_from([0, 90, 180, 270, -90]),
+    ws=st.integers(2, 40), hs=st.integers(2, 40), data_=st.data(),
+)
+def test_display_to_stored_matches_rot90(rotation: int, ws: int, hs: int, data_: st.DataObject) -> None:
+    # A box filled in the stored frame and turned by the display matrix is the box in the displayed frame.
+    k = (rotation // 90) % 4
+    dh, dw = np.rot90(np.zeros((hs, ws)), k).shape
+    x1, x2 = sorted(data_.draw(st.lists(st.integers(0, dw), min_size=2, max_size=2)))
+    y1, y2 = sorted(data_.draw(st.lists(st.integers(0, dh), min_size=2, max_size=2)))
+    shown = np.zeros((dh, dw), bool)
+    shown[y1:y2, x1:x2] = True
+    sx1, sy1, sx2, sy2 = (int(round(v)) for v in display_to_stored([x1, y1, x2, y2], rotation, dw, dh))
+    stored = np.zeros((hs, ws), bool)
+    stored[sy1:sy2, sx1:sx2] = True
+    assert (np.rot90(stored, k) == shown).all()
