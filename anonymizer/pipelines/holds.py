@@ -6,17 +6,14 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from anonymizer.config import Config
 from anonymizer.domain.holds import HoldInfo, check_hold
 from anonymizer.domain.local_time import resolve, tz_option
 from anonymizer.errors import AnonymizerError, ConfigError
 from anonymizer.store.catalogue import Catalogue
 from anonymizer.store.holds import (
-    all_holds, get_hold, hold_info, hold_row, holds_with_prefix, insert_hold, release_hold,
+    all_holds, get_hold, hold_info, hold_row, holds_with_prefix, insert_hold, release_hold, target_exists,
 )
-from anonymizer.store.schema import cameras, sites
 
 
 class HoldError(AnonymizerError):
@@ -51,10 +48,8 @@ def add_hold(cat: Catalogue, *, scope: str, target: str, kind: str, reason: str,
     if problems:
         raise ConfigError("hold: " + "; ".join(problems))
     with cat.transaction() as conn:
-        if scope in ("camera", "site"):
-            table = cameras if scope == "camera" else sites
-            if conn.execute(select(table.c.id).where(table.c.id == target)).first() is None:
-                raise HoldError(f"no {scope} {target!r} in the catalogue")
+        if scope in ("camera", "site") and not target_exists(conn, scope, target):
+            raise HoldError(f"no {scope} {target!r} in the catalogue")
         insert_hold(conn, hold, now, actor)
         row = get_hold(conn, hold.id)
         details = hold_row(row)

@@ -30,8 +30,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator
 
-from sqlalchemy import update
-
 from anonymizer.config import CONFIG_NAME, Config
 from anonymizer.domain.clips import ClipRecord, clip_id
 from anonymizer.domain.recording_time import (
@@ -61,7 +59,6 @@ from anonymizer.media.reader import stream_problem
 from anonymizer.pipelines.batch import VIDEO_SUFFIXES
 from anonymizer.store.catalogue import DIR_MODE, Catalogue
 from anonymizer.store.lock import FileLock
-from anonymizer.store.schema import clips
 
 log = logging.getLogger(__name__)
 UTC = timezone.utc
@@ -417,9 +414,7 @@ def adopt_in_place(path: Path, clip: ClipRecord, config: Config, catalogue: Cata
     file now and point the clip at the archive copy (one transaction, audited)."""
     record = import_clip(path, replace(clip, imported_from=clip.uri), config, catalogue)
     with catalogue.transaction() as conn:
-        res = conn.execute(update(clips).where(clips.c.id == clip.id, clips.c.uri == clip.uri)
-                           .values(uri=record.uri, imported_from=record.imported_from))
-        if res.rowcount != 1:
+        if not catalogue.move_clip(conn, clip.id, clip.uri, record.uri, record.imported_from):
             raise _Fail(f"{path}: clip {clip.id} changed while it was being imported; fix: run ingest again")
         catalogue.audit_append(conn, now, actor, "ingest.import", f"clip {clip.id}", {
             "uri": record.uri, "imported_from": record.imported_from, "sha256": record.sha256,

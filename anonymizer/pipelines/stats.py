@@ -14,13 +14,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from anonymizer.domain.holds import HoldIndex
 from anonymizer.domain.retention import zone
 from anonymizer.store.catalogue import Catalogue
 from anonymizer.store.holds import all_holds, hold_info
-from anonymizer.store.schema import clips, sites
 
 KINDS = ("recorded", "anonymised", "deleted", "held")
 
@@ -35,28 +32,25 @@ def _hours(r: Any) -> float:
 
 def stats(cat: Catalogue, now: datetime) -> list[dict[str, Any]]:
     """One row per (site, month, purpose), sorted; each kind has a clip count and hours."""
-    q = (select(clips.c.id, clips.c.site_id, clips.c.camera_id, clips.c.purpose, clips.c.start_utc, clips.c.end_utc,
-                clips.c.duration_s, clips.c.state, clips.c.derived_from, sites.c.timezone)
-         .select_from(clips.join(sites, clips.c.site_id == sites.c.id)))
     table: dict[tuple[str, str, str], dict[str, list[float]]] = {}
     with cat.engine.connect() as conn:
         index = HoldIndex([hold_info(h) for h in all_holds(conn)], now)
-        for r in conn.execution_options(yield_per=20000).execute(q):
-            month = r.start_utc.astimezone(zone(r.timezone)).strftime("%Y-%m")
-            row = table.setdefault((r.site_id, month, r.purpose), {k: [0, 0.0] for k in KINDS})
-            h = _hours(r)
-            kinds = []
-            if r.derived_from is None and r.state != "anonymised":
-                kinds.append("recorded")
-                if r.state == "deleted":
-                    kinds.append("deleted")
-                elif index and index.matching(r.id, r.camera_id, r.site_id, r.start_utc, r.end_utc):
-                    kinds.append("held")
-            if r.state == "anonymised":
-                kinds.append("anonymised")
-            for k in kinds:
-                row[k][0] += 1
-                row[k][1] += h
+    for r in cat.stats_rows():
+        month = r.start_utc.astimezone(zone(r.timezone)).strftime("%Y-%m")
+        row = table.setdefault((r.site_id, month, r.purpose), {k: [0, 0.0] for k in KINDS})
+        h = _hours(r)
+        kinds = []
+        if r.derived_from is None and r.state != "anonymised":
+            kinds.append("recorded")
+            if r.state == "deleted":
+                kinds.append("deleted")
+            elif index and index.matching(r.id, r.camera_id, r.site_id, r.start_utc, r.end_utc):
+                kinds.append("held")
+        if r.state == "anonymised":
+            kinds.append("anonymised")
+        for k in kinds:
+            row[k][0] += 1
+            row[k][1] += h
     out = []
     for (site, month, purpose), row in sorted(table.items()):
         item: dict[str, Any] = {"site": site, "month": month, "purpose": purpose}

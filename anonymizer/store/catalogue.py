@@ -16,6 +16,8 @@ from typing import Any, Iterable, Iterator
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import and_, create_engine, event, exists, func, or_, select
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -51,6 +53,13 @@ def _enable_sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _sqlite_read_only_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # as for a writable catalogue: SQLAlchemy emits BEGIN
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA query_only=ON")
     cur.close()
 
 
@@ -93,6 +102,7 @@ class ClipFilter:
 class Catalogue:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.read_only = False
 
     # ------------------------------------------------------------------ opening
 
@@ -114,14 +124,21 @@ class Catalogue:
                     )
                 path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        read_only = path is not None and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+        if read_only:  # a read-only archive (a mounted backup, another user's): listed and verified, not changed
+            url = f"sqlite:///file:{path.resolve()}?mode=ro&immutable=1&uri=true"
         try:
             engine = create_engine(url, future=True)
         except (ArgumentError, ImportError) as exc:
             raise CatalogueError(f"catalogue URL {url!r} cannot be used ({exc})") from exc
         if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _enable_sqlite_pragmas)
+            event.listen(engine, "connect", _sqlite_read_only_pragmas if read_only else _enable_sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin)
         cat = cls(engine)
+        cat.read_only = read_only
+        if read_only:
+            cat.check_schema()
+            return cat
         cat.migrate()
         if archive is not None:
             try:
@@ -134,6 +151,22 @@ class Catalogue:
                 log.warning("the archive moved from %s to %s: paths in the catalogue rewritten (%s)", moved["from"],
                             moved["to"], ", ".join(f"{k} {v}" for k, v in moved["rewritten"].items() if v))
         return cat
+
+    def check_schema(self) -> None:
+        """A catalogue that cannot be written must already be at the newest schema (nothing can migrate it)."""
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            with self.engine.connect() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()
+        except SQLAlchemyError as exc:
+            orig = getattr(exc, "orig", None) or exc
+            raise CatalogueError(f"catalogue {self.engine.url!r} is not a usable catalogue ({orig}); fix: restore it "
+                                 "from a backup, or point 'catalogue' in the configuration at the right one") from exc
+        head = ScriptDirectory.from_config(cfg).get_current_head()
+        if current != head:
+            raise CatalogueError(f"catalogue {self.engine.url!r} is read-only and at schema {current}, this version "
+                                 f"needs {head}; fix: open it once where it can be written (it is migrated then)")
 
     def migrate(self) -> None:
         cfg = AlembicConfig()
@@ -200,6 +233,12 @@ class Catalogue:
             raise DuplicateClipError(
                 f"clip {clip.id}: the same content was registered meanwhile; fix: run again to see which clip"
             ) from exc
+
+    def move_clip(self, conn: Connection, clip_id: str, old_uri: str, new_uri: str, imported_from: str | None) -> bool:
+        """Point a clip at a new file, if it still points at ``old_uri``; whether it did."""
+        res = conn.execute(clips.update().where(clips.c.id == clip_id, clips.c.uri == old_uri)
+                           .values(uri=new_uri, imported_from=imported_from))
+        return res.rowcount == 1
 
     def set_state(self, conn: Connection, clip_id: str, state: str) -> None:
         conn.execute(clips.update().where(clips.c.id == clip_id).values(state=state))
@@ -301,6 +340,15 @@ class Catalogue:
     def audit_verify(self, expect: str | None = None) -> audit.ChainReport:
         with self.engine.connect() as conn:
             return audit.verify(conn, expect)
+
+    def stats_rows(self) -> Iterator[Any]:
+        """Every clip with what ``stats`` aggregates (no path): site, camera, purpose, times, state, the site's
+        time zone; streamed."""
+        q = (select(clips.c.id, clips.c.site_id, clips.c.camera_id, clips.c.purpose, clips.c.start_utc,
+                    clips.c.end_utc, clips.c.duration_s, clips.c.state, clips.c.derived_from, sites.c.timezone)
+             .select_from(clips.join(sites, clips.c.site_id == sites.c.id)))
+        with self.engine.connect() as conn:
+            yield from conn.execution_options(yield_per=20000).execute(q)
 
     def clip_states(self) -> list[tuple[str, str, str | None]]:
         """Every clip's id, state and deadline (ISO 8601 UTC), for ``audit verify``."""

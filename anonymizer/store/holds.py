@@ -12,7 +12,7 @@ from sqlalchemy import Column, Index, String, Table, Text, func, select
 from sqlalchemy.engine import Connection
 
 from anonymizer.domain.holds import HoldInfo
-from anonymizer.store.schema import UtcDateTime, metadata
+from anonymizer.store.schema import UtcDateTime, cameras, metadata, sites
 
 holds = Table(
     "holds", metadata,
@@ -94,3 +94,9 @@ def set_state(conn: Connection, key: str, value: str) -> None:
         conn.execute(catalogue_state.insert().values(key=key, value=value))
     else:
         conn.execute(catalogue_state.update().where(catalogue_state.c.key == key).values(value=value))
+
+
+def target_exists(conn: Connection, scope: str, target: str) -> bool:
+    """Whether the camera or site a hold names is in the catalogue."""
+    table = cameras if scope == "camera" else sites
+    return conn.execute(select(table.c.id).where(table.c.id == target)).first() is not None

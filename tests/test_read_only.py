@@ -1,0 +1,50 @@
+"""A read-only archive (a mounted backup, another user's archive) can be listed and verified (issue 9)."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.test_ingest import invoke, tiny_clip
+from tests.test_run import setup_archive
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def as_reader(args, cwd):
+    """Run the CLI as a user who can read the archive but not write it: nobody when we are root (root writes
+    anything), else ourselves on an archive made read-only."""
+    cmd = [sys.executable, "-m", "anonymizer.cli.main", *args]
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("setpriv is needed to drop root for this test")
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+    return subprocess.run(cmd, cwd=cwd, env={"PYTHONPATH": str(REPO), "HOME": "/tmp"}, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_a_read_only_archive_can_be_listed_and_verified():
+    root = Path(tempfile.mkdtemp(prefix="anonymizer-ro-"))
+    try:
+        cfg = setup_archive(root)
+        tiny_clip(root / "batch" / "door" / "a.mp4", 91, metadata={"creation_time": "2024-06-01T12:00:00Z"})
+        assert invoke("ingest", str(root / "batch"), "-c", cfg).exit_code == 0
+        for p in [root, *root.rglob("*")]:  # readable by all, writable by none
+            os.chmod(p, 0o555 if p.is_dir() else 0o444)
+        for args in (["clips", "list"], ["audit", "verify"], ["stats"], ["purge", "--dry-run"], ["requests", "list"]):
+            r = as_reader([*args, "-c", cfg], root)
+            assert r.returncode == 0, (args, r.stdout, r.stderr)
+            assert "Traceback" not in r.stderr
+        r = as_reader(["clips", "list", "-c", cfg], root)
+        assert "a.mp4" in r.stdout
+        r = as_reader(["holds", "add", "--scope", "camera", "--target", "door", "--kind", "incident", "--reason",
+                       "r", "--owner", "o", "-c", cfg], root)
+        assert r.returncode != 0 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    finally:
+        for p in [root, *root.rglob("*")]:
+            os.chmod(p, 0o700)
+        shutil.rmtree(root)
