@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = AnonymiseSettings().with_(**{k: getattr(args, k) for k in OVERRIDES})
+    source = describe()  # before the run: what was imported
     detectors = open_detectors(settings, threads=args.threads)
     results = []
     for clip in args.clips:
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(res)
         if not args.json:
             print(render(res), flush=True)
-    doc = {"anonymizer": describe(), "results": results}
+    doc = {"anonymizer": source, "results": results}
     if args.save:
         args.save.parent.mkdir(parents=True, exist_ok=True)
         args.save.write_text(json.dumps(doc, indent=2) + "\n")

@@ -640,6 +640,7 @@ def main(argv: list[str] | None = None) -> int:
                                                "plate_max_side", "face_stride", "plate_stride", "carry_frames",
                                                "face_scale", "plate_pad", "residual_samples", "device")}
     settings = AnonymiseSettings().with_(**overrides)
+    source = describe()  # now: the tree may change (a rebase) while a long run goes on; the imported code does not
     detectors = open_detectors(settings, threads=args.threads)
     results = []
     for path in args.sets:
@@ -651,7 +652,6 @@ def main(argv: list[str] | None = None) -> int:
         results.append(res)
         if not args.json:
             print(f"# {res['set']}: done in {res['seconds']} s", file=sys.stderr)
-    source = describe()
     if args.save:
         args.save.parent.mkdir(parents=True, exist_ok=True)
         args.save.write_text(json.dumps({"anonymizer": source, "settings": asdict(settings), "results": results},
