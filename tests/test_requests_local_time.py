@@ -99,6 +99,9 @@ def test_holds_add_reads_local_times_in_the_hold_site_zone(dst_archive):
     assert r.exit_code == 0, r.output
     (hold,) = json.loads(r.stdout)
     assert hold["start_utc"].startswith("2024-03-31T01:30:00") and hold["end_utc"].startswith("2024-03-31T01:50:00")
+    assert hold["start_local"] == "2024-03-31 03:30:00 CEST (+02:00)" and hold["timezone"] == "Europe/Berlin"
+    listed = invoke("holds", "list", "-c", dst_archive).stdout
+    assert "[2024-03-31 03:30:00 CEST (+02:00) .. 2024-03-31 03:50:00 CEST (+02:00)]" in listed  # read in local time
     r = invoke("holds", "add", "-c", dst_archive, "--scope", "site", "--target", "street", "--kind", "incident",
                "--reason", "investigation", "--owner", "ana", "--from", "2024-03-10T03:30", "--json")
     (hold,) = json.loads(r.stdout)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from anonymizer.cli.config import actor, config_option
+from anonymizer.cli.lines import echo_line
 from anonymizer.cli.timeopt import WALL_TIME, tz_option
 from anonymizer.config import load_config
 from anonymizer.domain.holds import HOLD_KINDS, HOLD_SCOPES
@@ -30,12 +31,12 @@ def _render(rows: list[dict[str, Any]], as_json: bool) -> None:
     for h in rows:
         span = ""
         if h.get("start_utc") or h.get("end_utc"):
-            span = f" [{h.get('start_utc') or '...'} .. {h.get('end_utc') or '...'}]"
+            span = f" [{h.get('start_local') or '...'} .. {h.get('end_local') or '...'}]"
         state = "released" if h.get("released_at") else ("overdue for review" if h.get("overdue") else
                                                          ("active" if h.get("active", True) else "expired"))
-        click.echo(f"{h['id']}  {h['kind']:<8} {h['scope']} {h['target']}{span}  owner {h['owner']}  "
-                   f"review {h.get('review_at') or '-'}  expires {h.get('expires_at') or '-'}  {state}\n"
-                   f"    reason: {h['reason']}")
+        echo_line(f"{h['id']}  {h['kind']:<8} {h['scope']} {h['target']}{span}  owner {h['owner']}  "
+                  f"review {h.get('review_local') or '-'}  expires {h.get('expires_local') or '-'}  {state}")
+        echo_line(f"    reason: {h['reason']}")
 
 
 @click.group("holds")
@@ -81,7 +82,7 @@ def list_(config_path: Path, include_all: bool, as_json: bool) -> None:
     """Active holds (with --all: every hold ever added)."""
     cfg = load_config(config_path)
     with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
-        _render(pipeline.list_holds(cat, _now(), include_all), as_json)
+        _render(pipeline.list_holds(cat, _now(), include_all, cfg), as_json)
 
 
 @holds.command("release")
@@ -93,7 +94,7 @@ def release(config_path: Path, hold_id: str, reason: str, as_json: bool) -> None
     """Release a hold (ID or a unique prefix, 4+ hex digits): the next purge deletes what it kept, if due. Audited."""
     cfg = load_config(config_path)
     with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
-        row = pipeline.release(cat, hold_id, reason=reason, now=_now(), actor=actor())
+        row = pipeline.release(cat, hold_id, reason=reason, now=_now(), actor=actor(), config=cfg)
     _render([row], as_json)
 
 
@@ -104,4 +105,4 @@ def review(config_path: Path, as_json: bool) -> None:
     """Active holds past their review date: confirm them (add a new hold) or release them."""
     cfg = load_config(config_path)
     with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
-        _render(pipeline.review_holds(cat, _now()), as_json)
+        _render(pipeline.review_holds(cat, _now(), cfg), as_json)

@@ -8,7 +8,7 @@ from typing import Any
 
 from anonymizer.config import Config
 from anonymizer.domain.holds import HoldInfo, check_hold
-from anonymizer.domain.local_time import resolve, tz_option
+from anonymizer.domain.local_time import local_label, resolve, tz_option
 from anonymizer.errors import AnonymizerError, ConfigError
 from anonymizer.store.catalogue import Catalogue
 from anonymizer.store.holds import (
@@ -54,10 +54,37 @@ def add_hold(cat: Catalogue, *, scope: str, target: str, kind: str, reason: str,
         row = get_hold(conn, hold.id)
         details = hold_row(row)
         cat.audit_append(conn, now, actor, "hold.add", f"hold:{hold.id}", details)
-    return details
+    return with_local_times(cat, config, dict(details))
 
 
-def list_holds(cat: Catalogue, now: datetime, include_inactive: bool = False) -> list[dict[str, Any]]:
+_TIMES = ("start_utc", "end_utc", "review_at", "expires_at", "released_at", "created_at")
+
+
+def with_local_times(cat: Catalogue, config: Config | None, d: dict[str, Any]) -> dict[str, Any]:
+    """The hold with its times also in the local time of its site (``*_local``; ``timezone``)."""
+    if config is None:
+        return d
+    site: str | None = None
+    if d["scope"] == "site":
+        site = d["target"]
+    elif d["scope"] == "camera":
+        cam = config.cameras.get(d["target"])
+        site = cam.site if cam else None
+    else:
+        try:
+            site = cat.get(d["target"]).site_id
+        except AnonymizerError:
+            site = None
+    zone = config.sites[site].timezone if site in config.sites else None
+    d["timezone"] = zone
+    for k in _TIMES:
+        if d.get(k):
+            d[k.replace("_utc", "").replace("_at", "") + "_local"] = local_label(datetime.fromisoformat(d[k]), zone)
+    return d
+
+
+def list_holds(cat: Catalogue, now: datetime, include_inactive: bool = False,
+               config: Config | None = None) -> list[dict[str, Any]]:
     with cat.engine.connect() as conn:
         rows = all_holds(conn)
     out = []
@@ -68,13 +95,14 @@ def list_holds(cat: Catalogue, now: datetime, include_inactive: bool = False) ->
         d = hold_row(r)
         d["active"] = h.active(now)
         d["overdue"] = h.overdue(now)
+        with_local_times(cat, config, d)
         out.append(d)
     return out
 
 
-def review_holds(cat: Catalogue, now: datetime) -> list[dict[str, Any]]:
+def review_holds(cat: Catalogue, now: datetime, config: Config | None = None) -> list[dict[str, Any]]:
     """Active holds past their review date: someone must confirm them (add a new one) or release them."""
-    return [h for h in list_holds(cat, now) if h["overdue"]]
+    return [h for h in list_holds(cat, now, config=config) if h["overdue"]]
 
 
 def resolve_hold(conn: Any, ident: str) -> Any:
@@ -92,7 +120,8 @@ def resolve_hold(conn: Any, ident: str) -> Any:
     return rows[0]
 
 
-def release(cat: Catalogue, hold_id: str, *, reason: str, now: datetime, actor: str) -> dict[str, Any]:
+def release(cat: Catalogue, hold_id: str, *, reason: str, now: datetime, actor: str,
+            config: Config | None = None) -> dict[str, Any]:
     if not reason.strip():
         raise ConfigError("hold release: a reason is required")
     with cat.transaction() as conn:
@@ -103,4 +132,4 @@ def release(cat: Catalogue, hold_id: str, *, reason: str, now: datetime, actor: 
         release_hold(conn, hold_id, now, actor, reason.strip())
         details = hold_row(get_hold(conn, hold_id))
         cat.audit_append(conn, now, actor, "hold.release", f"hold:{hold_id}", details)
-    return details
+    return with_local_times(cat, config, dict(details))
