@@ -48,6 +48,7 @@ TOP_KEYS = (
         "copy", low=0, high=3650),
     Key("mtime_time", str, "warn", "clips whose only recording time is the file's modification time (never allowed "
         "for security cameras): warn (registered as uncertain, loudly) or refuse", choices=("warn", "refuse")),
+    Key("scheduler", str, "", "Dask scheduler address for run, e.g. tcp://HOST:8786; empty: local worker processes"),
 )
 TABLES = ("anonymise", "policy", "sites", "cameras")
 SITE_KEYS = (
@@ -94,6 +95,7 @@ class Config:
     artefact_days: int = 30
     warn_days: int = 14
     mtime_time: str = "warn"
+    scheduler: str = ""  # a Dask scheduler's address; empty: local worker processes
 
     @property
     def anonymised_root(self) -> Path:
@@ -276,7 +278,8 @@ def parse_config(data: dict[str, Any], base: Path, path: Path | None = None) -> 
         raise ConfigError("\n".join(problems.items))
     return Config(path=path, archive=archive, catalogue_url=url, sites=sites, cameras=cameras,
                   anonymise=anonymise, policy=policy, artefact_days=top.get("artefact_days", 30),
-                  warn_days=top.get("warn_days", 14), mtime_time=top.get("mtime_time", "warn"))
+                  warn_days=top.get("warn_days", 14), mtime_time=top.get("mtime_time", "warn"),
+                  scheduler=top.get("scheduler") or "")
 
 
 def load_config(path: Path) -> Config:

@@ -46,6 +46,10 @@ class LockedError(AnonymizerError):
     exit_code = EXIT_TEMPFAIL
 
 
+class ClusterError(AnonymizerError):
+    """The Dask scheduler cannot be reached, or the cluster cannot run the batch."""
+
+
 class CatalogueError(AnonymizerError):
     """The catalogue cannot be opened, migrated or written, or a record is missing."""
 

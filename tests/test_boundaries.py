@@ -55,3 +55,8 @@ def test_no_bare_except():
     for p in modules():
         tree = ast.parse(p.read_text())
         assert not [n for n in ast.walk(tree) if isinstance(n, ast.ExceptHandler) and n.type is None], p
+
+
+def test_distributed_only_in_the_cluster_executor():
+    bad = [p for p in modules() if {"distributed", "dask"} & imports(p) and p.name != "cluster.py"]
+    assert not bad

@@ -39,17 +39,23 @@ def run_dict(o: RunOutcome) -> dict[str, Any]:
 @click.option("-j", "--workers", type=click.IntRange(0, 256), default=0,
               help="Worker processes (0: one per CPU core, at most one per clip); each worker's decoder, encoder and "
                    "detectors get cores / workers threads (at least 1).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Anonymise on the Dask cluster whose scheduler listens at ADDRESS (tcp://HOST:8786) instead of "
+                   "local worker processes; -j is then ignored (default: the configuration's 'scheduler').")
 @import_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @config_option
 @settings_options
-def run(batch: Path, camera: str | None, workers: int, move: bool, in_place: bool, as_json: bool,
-        config_path: Path, **kwargs: Any) -> None:
+def run(batch: Path, camera: str | None, workers: int, scheduler: str | None, move: bool, in_place: bool,
+        as_json: bool, config_path: Path, **kwargs: Any) -> None:
     """Ingest BATCH, then anonymise every clip of it not anonymised yet into ARCHIVE/anonymised/<BATCH name>/
     (the batch's tree mirrored), recording each copy, its report and its sha256 in the catalogue.
 
     Ingest as with 'anonymizer ingest': clips outside the archive root are imported into ARCHIVE/raw/ first (the
     originals kept, with a warning, unless --move; --in-place registers them where they lie).
+
+    With --scheduler (or 'scheduler' in the configuration) the clips are anonymised by the workers of a Dask
+    cluster, which read them from the archive at the same path; only this process writes the catalogue.
 
     Settings come from the configuration's [anonymise] table; options given here override them. Rerunning does
     nothing new; a run that was killed resumes where it stopped. Exit 3 when some clips failed or may leak (one
@@ -75,7 +81,7 @@ def run(batch: Path, camera: str | None, workers: int, move: bool, in_place: boo
     with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         result = run_batch(batch, cfg, cat, datetime.now(timezone.utc), camera, settings, workers, actor(),
                            on_ingest=lambda o: echo_outcome(o, as_json), on_done=on_done,
-                           clip_progress=clip_progress, mode=mode)
+                           clip_progress=clip_progress, mode=mode, scheduler=scheduler or cfg.scheduler or None)
     bar.close()
     done = [o for o in result.anonymised if o.copy is not None and not o.error]
     if as_json:

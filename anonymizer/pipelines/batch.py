@@ -1,7 +1,8 @@
 """Anonymise a batch: find the clips, map them to outputs, spread them over worker processes.
 
 Tasks carry paths and settings only; each worker opens the models once (in its initializer) and opens its files
-itself, so the same tasks can go to any ``concurrent.futures`` executor (a later issue: a Dask cluster).
+itself, so the same tasks can go to any ``concurrent.futures`` executor: the local process pool, or a Dask cluster
+(``anonymizer.pipelines.cluster``).
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from anonymizer.errors import AnonymizerError
+from anonymizer.errors import EXIT_ERROR, AnonymizerError
 from anonymizer.inference.detectors import LoadedDetector, load_detectors
 from anonymizer.inference.manifest import installed, load_manifest
 from anonymizer.media.threads import set_codec_threads
@@ -90,14 +92,29 @@ def plan_tasks(inputs: list[Path], out_dir: Path) -> list[Task]:
     return tasks
 
 
-# One set of detectors per worker process, opened by the initializer.
+# One set of detectors per worker process, opened by the initializer (process pool) or the worker plugin (Dask,
+# pipelines/cluster.py) and kept for the tasks that follow.
 _WORKER: dict[str, object] = {}
+_WORKER_LOCK = threading.Lock()
 
 
 def _init_worker(settings: AnonymiseSettings, threads: int) -> None:
     use_thread_budget(threads)
     _WORKER["settings"] = settings
-    _WORKER["detectors"] = open_detectors(settings, threads)
+    worker_detectors(settings, threads)
+
+
+def worker_detectors(settings: AnonymiseSettings, threads: int | None = None) -> dict[str, LoadedDetector]:
+    """This worker process's detectors for ``settings``: opened on first use, then reused (a Dask worker runs
+    tasks of several batches, maybe with other thresholds: a change of settings opens them again)."""
+    with _WORKER_LOCK:
+        if threads is not None:
+            _WORKER["threads"] = threads
+        key = (settings, _WORKER.get("threads", 0))
+        if _WORKER.get("key") != key:
+            _WORKER["detectors"] = open_detectors(settings, int(_WORKER.get("threads", 0)))  # type: ignore[call-overload]
+            _WORKER["key"] = key
+        return _WORKER["detectors"]  # type: ignore[return-value]
 
 
 def use_thread_budget(threads: int) -> None:
@@ -126,8 +143,8 @@ def run_task(
 ) -> Outcome:
     """Anonymise one clip; every user-level failure becomes an Outcome with a one-line error."""
     settings = settings or _WORKER["settings"]  # type: ignore[assignment]
-    detectors = detectors or _WORKER["detectors"]  # type: ignore[assignment]
     try:
+        detectors = detectors or worker_detectors(settings)  # type: ignore[arg-type]
         report = anonymise_file(task.src, task.dst, settings, detectors, overwrite=overwrite, progress=progress,  # type: ignore[arg-type]
                                 out_root=task.out_root, accept_residual=task.accept_residual)
     except AnonymizerError as exc:
@@ -206,13 +223,17 @@ def anonymise_batch(
             initargs=(settings, threads),
         )
     try:
-        futures = {executor.submit(run_task, task, overwrite): task for task in tasks}
+        # settings travel with each task: a Dask worker has no initializer (its plugin may have loaded others)
+        futures = {executor.submit(run_task, task, overwrite, settings if not own else None): task for task in tasks}
         for future in as_completed(futures):
             task = futures[future]
             try:
                 outcome = future.result()
             except AnonymizerError as exc:  # raised in a worker's initializer (e.g. models missing)
                 outcome = Outcome(task, error=str(exc), exit_code=exc.exit_code)
+            except Exception as exc:  # noqa: BLE001 - the worker died (BrokenProcessPool, Dask's KilledWorker)
+                outcome = Outcome(task, error=f"{task.src}: the worker processing it died ({type(exc).__name__}: "
+                                  f"{exc}); fix: run again", exit_code=EXIT_ERROR)
             result.outcomes.append(outcome)
             if on_done:
                 on_done(outcome)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import Executor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -175,15 +177,23 @@ def run_batch(
     on_done: Callable[[RunOutcome], None] | None = None,
     clip_progress: Callable[[Task, int], Callable[[int], None] | None] | None = None,
     mode: str = IMPORT,
+    scheduler: str | None = None,
 ) -> RunResult:
     """Ingest ``batch`` (``mode`` as for ``ingest_batch``: clips outside the archive root are imported into it),
-    then anonymise every clip of it, found by where it lies or where it was imported from."""
+    then anonymise every clip of it, found by where it lies or where it was imported from. With ``scheduler``
+    (a Dask scheduler's address, connected to before anything else) the clips are anonymised by that cluster's
+    workers; this process alone writes the catalogue."""
     settings = settings or config.anonymise
     holder = new_holder()  # each raw clip is leased while it is anonymised: purge and requests leave it alone
-    with FileLock(config.archive / ".run.lock", "run"):
+    cluster: Any = nullcontext()
+    if scheduler:
+        from anonymizer.pipelines.cluster import dask_executor  # the optional 'dask' extra, imported when asked
+
+        cluster = dask_executor(scheduler, settings)
+    with FileLock(config.archive / ".run.lock", "run"), cluster as executor:
         try:
             return _run_locked(batch, config, catalogue, now, camera, settings, workers, actor, on_ingest, on_done,
-                               clip_progress, mode, holder)
+                               clip_progress, mode, holder, executor)
         finally:
             catalogue.release_all(holder)
 
@@ -192,7 +202,7 @@ def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime
                 settings: AnonymiseSettings, workers: int, actor: str,
                 on_ingest: Callable[[IngestOutcome], None] | None, on_done: Callable[[RunOutcome], None] | None,
                 clip_progress: Callable[[Task, int], Callable[[int], None] | None] | None, mode: str,
-                holder: str) -> RunResult:
+                holder: str, executor: Executor | None = None) -> RunResult:
     ingested = ingest_batch(batch, config, catalogue, now, camera, actor, on_ingest, mode=mode)
     result = RunResult(ingested)
     root = batch.resolve()
@@ -284,6 +294,11 @@ def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime
 
     # Outputs not recorded in the catalogue are ours from an interrupted run: replace them.
     anonymise_batch(list(todo), settings, overwrite=True, workers=workers, on_done=done,
-                    clip_progress=clip_progress)
+                    clip_progress=clip_progress, executor=executor)
+    # A worker that died mid-clip (a killed Dask worker, say) left its temporary file; the clip was redone
+    # elsewhere and renamed into place, or failed: either way the leftover is nobody's now (the lock).
+    for task in todo:
+        for p in remove_leftovers(task.dst):
+            log.info("removed %s, left by a worker that died", p)
     return result
 
