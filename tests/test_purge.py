@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select, update
 
 from anonymizer.domain.retention import Policy
 from anonymizer.errors import ConfigError, LockedError
@@ -311,3 +313,48 @@ def test_the_imported_sidecar_goes_with_its_clip(arch):
     purge(cat, POLICY, NOW, root)
     assert not Path(due.uri).exists() and not Path(due.uri + ".json").exists()
     assert Path(kept.uri).exists() and Path(kept.uri + ".json").exists()
+
+
+STATES_DRAWN = ["raw", "raw", "amended", "anonymised", "deleted", "deleting", "quarantined", "zz", "Raw", ""]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(STATES_DRAWN), st.none() | st.integers(-100, 100), st.booleans()),
+                max_size=30),
+       st.integers(-50, 50))
+def test_the_sql_prefilter_agrees_with_the_pure_rule(tmp_path_factory, request, kind, rows, now_offset):
+    """The plan reads only the clips the pure ``certainly_kept`` does not leave out (any state, any deadline, a
+    deadline equal to now), counts the others by reason, and decides for the rest as ``decide`` over them all."""
+    from anonymizer.domain.retention import certainly_kept
+    from anonymizer.store.holds import set_state
+
+    if not hasattr(request.node, "_prefilter_cat"):
+        root = tmp_path_factory.mktemp("pf")
+        url = None if kind == "sqlite" else request.getfixturevalue("pg_cluster").new_database("pf")
+        request.node._prefilter_cat = (open_archive(root, url), root)
+    cat, root = request.node._prefilter_cat
+    base = datetime(2024, 6, 1, tzinfo=UTC)
+    now = base + timedelta(days=now_offset)
+    with cat.transaction() as conn:
+        conn.execute(clips.delete())
+        set_state(conn, POLICY_FINGERPRINT, POLICY.fingerprint())
+    expected, left_out = set(), {"keep:not_due": 0, "keep:anonymised": 0}
+    for i, (state, days, restricted) in enumerate(rows):
+        deadline = None if days is None else base + timedelta(days=days)
+        c = add_clip(cat, root, i, "lab", base - timedelta(days=30), state=state, write=False)
+        with cat.transaction() as conn:
+            conn.execute(update(clips).where(clips.c.id == c.id).values(purge_after=deadline, restricted=restricted))
+        if not certainly_kept(state, deadline, now):
+            expected.add(c.id)
+        elif state == "anonymised":
+            left_out["keep:anonymised"] += 1
+        elif state != "deleted":
+            left_out["keep:not_due"] += 1
+    p = plan(cat, POLICY, now, root)
+    assert {d.clip_id for d in p.decisions} == expected
+    assert p.left_out == left_out
+    full = {d.clip_id: d for d in plan(cat, POLICY, now, root, every_clip=True).decisions}
+    for d in p.decisions:
+        assert full[d.clip_id] == d
+    assert {i for i, d in full.items() if d.delete} <= expected  # nothing due is left out

@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 from anonymizer.domain.holds import HOLD_KINDS, HoldInfo
 from anonymizer.domain.retention import (
-    DELETE, ClipInfo, Policy, add_calendar_months, clip_deadline, decide, purge_after,
+    DEADLINE_STATES, DELETE, KEEP, NEVER_DUE_STATES, ClipInfo, Policy, add_calendar_months, certainly_kept, clip_deadline, decide, purge_after,
 )
 
 UTC = timezone.utc
@@ -31,7 +31,7 @@ def clips(draw, i):
     start = draw(instants)
     end = start + timedelta(seconds=draw(st.integers(0, 7200)))
     stored = draw(st.booleans())
-    state = draw(st.sampled_from(["raw", "raw", "raw", "amended", "anonymised", "deleted", "deleting"]))
+    state = draw(st.sampled_from(["raw", "raw", "raw", "amended", "anonymised", "deleted", "deleting", "quarantined"]))
     deadline = purge_after(start, kind, tz, purpose, state == "anonymised") if stored else None
     return ClipInfo(f"clip{i}", start, end, site, kind, tz, cam, purpose, state, deadline,
                     draw(st.booleans()), draw(st.integers(0, 9)) > 0)
@@ -85,6 +85,20 @@ def test_plan_deletes_exactly_the_due_unprotected_clips(cat, hs, policy, now):
             assert c.state not in ("anonymised", "deleted") and c.in_archive_root
             assert not active_covering(c, hs, now) and now >= d.purge_after
         assert d.detail
+
+
+@settings(max_examples=150, deadline=None)
+@given(catalogues(), st.lists(holds(), max_size=8), policies, instants, st.text(max_size=10))
+def test_the_plans_prefilter_only_leaves_out_clips_decide_keeps(cat, hs, policy, now, odd_state):
+    """What the purge plan leaves out in SQL (``certainly_kept``) is kept by ``decide``, whatever the holds, the
+    policy, the place or the restriction, and needs no action (not a clip being deleted); unknown states are
+    never left out."""
+    cat = cat + [c._replace(id=c.id + "x", state=odd_state) for c in cat[:3]]
+    for c, d in zip(cat, decide(cat, hs, policy, now)):
+        if certainly_kept(c.state, c.purge_after, now):
+            assert d.action == KEEP and c.state != "deleting", (c, d)
+        if c.state not in DEADLINE_STATES + NEVER_DUE_STATES:
+            assert not certainly_kept(c.state, c.purge_after, now)
 
 
 @settings(max_examples=100, deadline=None)

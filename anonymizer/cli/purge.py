@@ -35,7 +35,7 @@ def purge(config_path: Path, dry_run: bool, list_: bool, as_json: bool, now: dat
     cfg = load_config(config_path)
     with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         report = run_purge(cat, cfg.policy, now or datetime.now(timezone.utc), cfg.archive, dry_run=dry_run,
-                           warn_days=cfg.warn_days)
+                           warn_days=cfg.warn_days, every_clip=list_)
     if as_json:
         click.echo(json.dumps({
             "now": report.now.isoformat(), "dry_run": report.dry_run, "counts": report.counts(),

@@ -475,3 +475,21 @@ def decide(clips: Iterable[ClipInfo], holds: Iterable[HoldInfo], policy: Policy 
             extra = "; restricted, deleted all the same" if c.restricted else ""
             append(Decision(c.id, DELETE, R_DUE, f"deadline {_fmt(due_at)} passed{extra}", due_at))
     return out
+
+
+# --------------------------------------------------------------------------------------------------- pre-filter
+
+#: States ``decide`` keeps whatever the deadline: a purge has nothing to do for these clips.
+NEVER_DUE_STATES = ("anonymised", "deleted")
+#: States whose clips ``decide`` keeps as long as their (current-policy) deadline lies in the future.
+DEADLINE_STATES = ("amended", "quarantined", "raw")
+
+
+def certainly_kept(state: str, purge_after: datetime | None, now: datetime) -> bool:
+    """Whether ``decide`` keeps a clip in ``state`` with this stored deadline, whatever its holds, restriction or
+    place, and a purge has nothing to do for it. The purge plan applies this rule in SQL (the same constants) to
+    leave most of a large catalogue out; it is only valid for deadlines computed under the current policy. A clip
+    being deleted (``deleting``, which a purge may have to restore) or in any other state is never left out."""
+    if state in NEVER_DUE_STATES:
+        return True
+    return state in DEADLINE_STATES and purge_after is not None and purge_after > now

@@ -19,12 +19,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import String, select, type_coerce, update
+from sqlalchemy import String, func, select, type_coerce, union_all, update
 from sqlalchemy.engine import Connection
 
 from anonymizer.domain.holds import HoldIndex, HoldInfo
 from anonymizer.domain.retention import (
-    DELETE, KEEP, R_OUTSIDE_ROOT, ClipInfo, Decision, Policy, decide, effective_rule,
+    DEADLINE_STATES, DELETE, KEEP, NEVER_DUE_STATES, R_ANONYMISED, R_NOT_DUE, R_OUTSIDE_ROOT, ClipInfo, Decision,
+    Policy, decide, effective_rule,
 )
 from anonymizer.store import artefacts as artefact_rows
 from anonymizer.store import leases as lease_rows
@@ -62,6 +63,7 @@ class Plan:
     holds: list[HoldInfo]
     stale_deadlines: bool = False
     stored_deadlines: dict[str, datetime | None] = field(default_factory=dict)
+    left_out: dict[str, int] = field(default_factory=dict)  # "keep:REASON" -> clips the SQL pre-filter left out
 
     @property
     def to_delete(self) -> list[Decision]:
@@ -95,7 +97,7 @@ class PurgeReport:
     at_risk: list[str] = field(default_factory=list)  # originals due soon with no anonymised copy (lost for good)
 
     def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
+        out: dict[str, int] = {k: v for k, v in self.plan.left_out.items() if v}
         for d in self.plan.decisions:
             key = f"{d.action}:{d.reason}"
             out[key] = out.get(key, 0) + 1
@@ -117,30 +119,65 @@ def _utc(value: Any) -> datetime | None:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def _clip_rows(conn: Connection) -> Any:
-    """Every clip not yet deleted (a deleted clip needs no decision), with its site's kind and time zone."""
-    q = (select(clips.c.id, clips.c.uri, type_coerce(clips.c.start_utc, String),
-                type_coerce(clips.c.end_utc, String), clips.c.site_id, clips.c.camera_id, clips.c.purpose,
-                clips.c.state, type_coerce(clips.c.purge_after, String), clips.c.restricted, sites.c.kind,
-                sites.c.timezone)
-         .select_from(clips.join(sites, clips.c.site_id == sites.c.id))
-         .where(clips.c.state != "deleted"))
-    return conn.execute(q)
+_PLAN_COLUMNS = (clips.c.id, clips.c.uri, type_coerce(clips.c.start_utc, String), type_coerce(clips.c.end_utc, String),
+                 clips.c.site_id, clips.c.camera_id, clips.c.purpose, clips.c.state,
+                 type_coerce(clips.c.purge_after, String), clips.c.restricted, sites.c.kind, sites.c.timezone)
+#: Rows fetched from the database at a time (PostgreSQL: a server-side cursor), so memory stays bounded.
+STREAM_ROWS = 20_000
 
 
-def plan(cat: Catalogue, policy: Policy, now: datetime, root: Path) -> Plan:
-    """Read the catalogue and decide for every clip not yet deleted. Touches no file except to resolve the real
-    path of the clips that would be deleted (a symlink out of the archive root turns a deletion into an anomaly)."""
+def _select(*where: Any) -> Any:
+    return select(*_PLAN_COLUMNS).select_from(clips.join(sites, clips.c.site_id == sites.c.id)).where(*where)
+
+
+def candidates_query(now: datetime) -> Any:
+    """The clips ``certainly_kept`` does not leave out, in SQL, each part an index range (state, purge_after):
+    clips in a deadline state whose deadline passed or is unknown, and clips in any state that is neither a
+    deadline state nor a never-due one (``deleting``, or one this version does not know), found as the ranges
+    between the known states so that no part scans the table."""
+    parts = [_select(clips.c.state.in_(DEADLINE_STATES), clips.c.purge_after <= now),
+             _select(clips.c.state.in_(DEADLINE_STATES), clips.c.purge_after.is_(None))]
+    known = sorted(NEVER_DUE_STATES + DEADLINE_STATES)
+    parts.append(_select(clips.c.state < known[0]))
+    parts += [_select(clips.c.state > a, clips.c.state < b) for a, b in zip(known, known[1:])]
+    parts.append(_select(clips.c.state > known[-1]))
+    return union_all(*parts)
+
+
+def _clip_rows(conn: Connection, now: datetime | None) -> Any:
+    """Every clip not yet deleted (``now`` None: a deleted clip needs no decision), or only the clips that may
+    need something done at ``now`` (see ``candidates_query``); streamed, with the site's kind and time zone."""
+    q = _select(clips.c.state != "deleted") if now is None else candidates_query(now)
+    return conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(q)
+
+
+def _count_left_out(conn: Connection, now: datetime) -> dict[str, int]:
+    """How many clips the pre-filter left out, by the reason ``decide`` would give (index counts)."""
+    not_due = conn.execute(select(func.count()).select_from(clips).where(
+        clips.c.state.in_(DEADLINE_STATES), clips.c.purge_after > now)).scalar_one()
+    anonymised = conn.execute(select(func.count()).select_from(clips).where(
+        clips.c.state == "anonymised")).scalar_one()
+    return {f"{KEEP}:{R_NOT_DUE}": not_due, f"{KEEP}:{R_ANONYMISED}": anonymised}
+
+
+def plan(cat: Catalogue, policy: Policy, now: datetime, root: Path, every_clip: bool = False) -> Plan:
+    """Read the catalogue and decide for the clips that may need something done: those ``certainly_kept`` does
+    not leave out (filtered in SQL), or, with ``every_clip`` (or after a policy change, when the stored deadlines
+    are stale), every clip not yet deleted. The clips left out are counted in ``Plan.left_out``. Touches no file
+    except to resolve the real path of the clips that would be deleted (a symlink out of the archive root turns a
+    deletion into an anomaly)."""
     prefix = os.path.normpath(os.path.abspath(root)).rstrip(os.sep) + os.sep
     with cat.engine.connect() as conn:
         stored = get_state(conn, POLICY_FINGERPRINT)
         stale = stored != policy.fingerprint()
+        prefilter = not (stale or every_clip)
+        left_out = _count_left_out(conn, now) if prefilter else {}
         infos: list[ClipInfo] = []
         uris: dict[str, str] = {}
         stored_deadlines: dict[str, datetime | None] = {}
         append = infos.append
         for (cid, uri, start, end, site_id, camera_id, purpose, state, pa, restricted, kind,
-             tz) in _clip_rows(conn):
+             tz) in _clip_rows(conn, now if prefilter else None):
             pa = _utc(pa)
             if stale:
                 stored_deadlines[cid] = pa
@@ -161,7 +198,7 @@ def plan(cat: Catalogue, policy: Policy, now: datetime, root: Path) -> Plan:
             by_id[d.clip_id] = c
             d2 = decide([c], hold_list, policy, now)[0]
             decisions[i] = d2._replace(detail=d2.detail + " (a symlink leads out of the archive root)")
-    return Plan(now, decisions, by_id, uris, hold_list, stale, stored_deadlines)
+    return Plan(now, decisions, by_id, uris, hold_list, stale, stored_deadlines, left_out)
 
 
 def _refresh_deadlines(cat: Catalogue, p: Plan, policy: Policy) -> None:
@@ -302,11 +339,12 @@ def at_risk(cat: Catalogue, now: datetime, warn_days: int, holds: list[HoldInfo]
 
 
 def purge(cat: Catalogue, policy: Policy, now: datetime, root: Path, dry_run: bool = False,
-          warn_days: int = 14) -> PurgeReport:
-    """Plan, then (unless ``dry_run``) delete every clip that is due and not protected. See the module docstring."""
+          warn_days: int = 14, every_clip: bool = False) -> PurgeReport:
+    """Plan, then (unless ``dry_run``) delete every clip that is due and not protected. See the module docstring.
+    ``every_clip``: decide for every clip not yet deleted (for a listing), not only for those that may be due."""
     root = Path(root)
     if dry_run:
-        p = plan(cat, policy, now, root)
+        p = plan(cat, policy, now, root, every_clip)
         report = PurgeReport(now, True, p)
         for d in p.to_delete:
             report.outcomes.append(ClipOutcome(d.clip_id, p.uris[d.clip_id], "would_delete", d.reason, d.detail,
@@ -316,7 +354,7 @@ def purge(cat: Catalogue, policy: Policy, now: datetime, root: Path, dry_run: bo
         _notes(report)
         return report
     with FileLock(root / LOCK_NAME, "purge"):
-        p = plan(cat, policy, now, root)
+        p = plan(cat, policy, now, root, every_clip)
         report = PurgeReport(now, False, p)
         if p.stale_deadlines:
             _refresh_deadlines(cat, p, policy)

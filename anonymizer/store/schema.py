@@ -117,6 +117,7 @@ clips = Table(
     Index("ix_clips_purge_after", "purge_after"),
     Index("ix_clips_derived_from", "derived_from"),
     Index("ix_clips_imported_from", "imported_from"),
+    Index("ix_clips_state_purge_after", "state", "purge_after"),  # the purge plan's pre-filter (0007)
 )
 
 audit_events = Table(
