@@ -101,16 +101,6 @@ def test_run_anonymises_records_and_reruns_to_nothing(tmp_path: Path, models_rea
     assert sorted(e.action for e in rows(archive, "audit")).count("ingest.remove_original") == 2
 
 
-def test_second_run_on_the_same_archive_is_refused_while_one_runs(tmp_path: Path):
-    from anonymizer.store.lock import FileLock
-
-    cfg = setup_archive(tmp_path)
-    (tmp_path / "b").mkdir()
-    with FileLock(tmp_path / "archive" / ".run.lock", "run"):
-        r = invoke("run", str(tmp_path / "b"), "-c", cfg)
-    assert r.exit_code == 75 and "another run is running" in r.stderr
-
-
 def test_run_killed_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, models_ready):
     batch = tmp_path / "batch"
     for i in range(5):

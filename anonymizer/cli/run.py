@@ -59,7 +59,8 @@ def run(batch: Path, camera: str | None, workers: int, scheduler: str | None, mo
 
     Settings come from the configuration's [anonymise] table; options given here override them. Rerunning does
     nothing new; a run that was killed resumes where it stopped. Exit 3 when some clips failed or may leak (one
-    line each on stderr), 75 when another run holds the archive.
+    line each on stderr). Several runs may share a batch (other machines too, with a PostgreSQL catalogue): each clip
+    is claimed just before it starts, and a clip another run took is left to it.
     """
     mode = import_mode(move, in_place)
     cfg = load_config(config_path)
@@ -89,11 +90,12 @@ def run(batch: Path, camera: str | None, workers: int, scheduler: str | None, mo
             "ingest": [outcome_dict(o) for o in result.ingest.outcomes],
             "anonymised": [run_dict(o) for o in result.anonymised],
             "already_anonymised": result.already, "failed": len(result.failed),
-            "restricted": result.restricted,
+            "restricted": result.restricted, "anonymised_elsewhere": result.elsewhere,
             "warning": result.ingest.retention_warning(),
         }, indent=2))
     echo_warning(result.ingest)
     click.echo(f"ingest: {summary(result.ingest)}; anonymise: {len(done)} done, {result.already} done before, "
                f"{len(result.anonymised) - len(done)} failed"
-               + (f", {len(result.restricted)} restricted (left alone)" if result.restricted else ""), err=True)
+               + (f", {len(result.restricted)} restricted (left alone)" if result.restricted else "")
+               + (f", {len(result.elsewhere)} taken by another run" if result.elsewhere else ""), err=True)
     raise SystemExit(result.exit_code())

@@ -11,7 +11,7 @@ import logging
 import multiprocessing
 import os
 import threading
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -194,8 +194,13 @@ def anonymise_batch(
     executor: Executor | None = None,
     on_done: Callable[[Outcome], None] | None = None,
     clip_progress: Callable[[Task, int], Callable[[int], None] | None] | None = None,
+    claim: Callable[[Task], bool] | None = None,
+    slots: int = 0,
 ) -> BatchResult:
-    """Run the tasks; with one worker in this process (per-clip progress), otherwise over a process pool."""
+    """Run the tasks; with one worker in this process (per-clip progress), otherwise over a process pool (or
+    ``executor``). With ``claim``, each task is claimed just before it starts and skipped when the claim fails
+    (another process took it): at most ``slots`` (default: the workers) tasks are in flight, so several
+    processes working on one batch share it."""
     result = BatchResult()
     check_models()
     cores = available_cores()
@@ -208,6 +213,8 @@ def anonymise_batch(
         use_thread_budget(threads)
         detectors = open_detectors(settings, threads=threads)
         for task in tasks:
+            if claim is not None and not claim(task):
+                continue
             progress = clip_progress(task, 0) if clip_progress else None
             outcome = run_task(task, overwrite, settings, detectors, progress)
             result.outcomes.append(outcome)
@@ -223,23 +230,41 @@ def anonymise_batch(
             initargs=(settings, threads),
         )
     try:
-        # settings travel with each task: a Dask worker has no initializer (its plugin may have loaded others)
-        futures = {executor.submit(run_task, task, overwrite, settings if not own else None): task for task in tasks}
-        for future in as_completed(futures):
-            task = futures[future]
-            try:
-                outcome = future.result()
-            except AnonymizerError as exc:  # raised in a worker's initializer (e.g. models missing)
-                outcome = Outcome(task, error=str(exc), exit_code=exc.exit_code)
-            except Exception as exc:  # noqa: BLE001 - the worker died (BrokenProcessPool, Dask's KilledWorker)
-                outcome = Outcome(task, error=f"{task.src}: the worker processing it died ({type(exc).__name__}: "
-                                  f"{exc}); fix: run again", exit_code=EXIT_ERROR)
-            result.outcomes.append(outcome)
-            if on_done:
-                on_done(outcome)
+        pending = iter(tasks)
+        futures: dict[Future[Outcome], Task] = {}
+
+        def submit_next() -> bool:
+            for task in pending:
+                if claim is None or claim(task):
+                    # settings travel with each task: a Dask worker has no initializer (its plugin loaded them)
+                    futures[executor.submit(run_task, task, overwrite, settings if not own else None)] = task
+                    return True
+            return False
+
+        window = len(tasks) if claim is None else max(1, slots or workers)
+        while len(futures) < window and submit_next():
+            pass
+        while futures:
+            finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+            for future in finished:
+                task = futures.pop(future)
+                result.outcomes.append(_outcome(future, task))
+                if on_done:
+                    on_done(result.outcomes[-1])
+                submit_next()
     finally:
         if own:
             executor.shutdown()
     order = {t: i for i, t in enumerate(tasks)}
     result.outcomes.sort(key=lambda o: order[o.task])
     return result
+
+
+def _outcome(future: Future[Outcome], task: Task) -> Outcome:
+    try:
+        return future.result()
+    except AnonymizerError as exc:  # raised in a worker's initializer (e.g. models missing)
+        return Outcome(task, error=str(exc), exit_code=exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the worker died (BrokenProcessPool, Dask's KilledWorker)
+        return Outcome(task, error=f"{task.src}: the worker processing it died ({type(exc).__name__}: {exc}); "
+                       "fix: run again", exit_code=EXIT_ERROR)

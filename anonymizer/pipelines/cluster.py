@@ -80,6 +80,9 @@ def dask_executor(address: str, settings: AnonymiseSettings) -> Iterator[Executo
             log.warning("scheduler %s has no workers yet: the clips wait until 'dask worker %s' joins",
                         address, address)
         client.register_plugin(LoadDetectors(settings, host_threads(info)), name=PLUGIN_NAME)
-        yield client.get_executor(pure=False)
+        executor = client.get_executor(pure=False)
+        # clips in flight at once (claimed just before they are sent): enough to keep every worker thread busy
+        executor.slots = max(2, 2 * sum(host_threads(info).values()))
+        yield executor
     finally:
         client.close()

@@ -15,7 +15,7 @@ uri and the original path as ``imported_from``. With ``move`` the original is re
 A rerun finds an imported clip by its sha256 and source path and does nothing; a crash between the copy and the
 commit leaves at most a hidden temporary file (removed by the next ingest into that folder) or an unregistered
 file with the same sha256 at the destination (registered as it is by the next ingest). One ingest per archive at
-a time (a lock; exit 75 for the second).
+a time (a lock; exit 75 for the second, except under ``run``, which waits for it).
 """
 
 from __future__ import annotations
@@ -456,16 +456,18 @@ def ingest_batch(
     actor: str = "anonymizer",
     on_outcome: Callable[[IngestOutcome], None] | None = None,
     mode: str = IMPORT,
+    wait: bool = False,
 ) -> IngestResult:
     """Register every clip of ``batch`` (a folder, walked recursively, or one file); clips outside the archive root
-    are imported into it first (``mode``: IMPORT, MOVE or IN_PLACE; see the module docstring)."""
+    are imported into it first (``mode``: IMPORT, MOVE or IN_PLACE; see the module docstring). One ingest per
+    archive at a time: another one raises LockedError, or with ``wait`` (``run``) is waited for."""
     if mode not in MODES:
         raise ValueError(f"mode {mode!r}: expected one of {MODES}")
     if not batch.exists():
         raise ClipError(f"{batch}: no such batch folder")
     if camera is not None and camera not in config.cameras:
         raise ConfigError(f"--camera {camera}: unknown camera (configured: {', '.join(config.cameras) or 'none'})")
-    with FileLock(config.archive / LOCK_NAME, "ingest"):
+    with FileLock(config.archive / LOCK_NAME, "ingest", wait=wait):
         with catalogue.transaction() as conn:
             catalogue.sync(conn, config.sites.values(), config.cameras.values())
         result = IngestResult(batch=batch, archive=config.archive, mode=mode)

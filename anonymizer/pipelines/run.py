@@ -4,7 +4,12 @@ each anonymised copy (linked to its raw original, with its report and sha256) in
 Resumable: outputs are written to a temporary file and renamed (``anonymise_file``), and a copy is recorded in
 one transaction once its file is complete, so a run killed at any point leaves either nothing or a finished,
 recorded copy; a rerun removes the temporary files of the killed run, redoes the copies that were not recorded
-and does nothing for the rest. One run per archive at a time (a lock; exit 75 for the second).
+and does nothing for the rest.
+
+Several runs may work on one batch at once, on one machine or several sharing the archive and a PostgreSQL
+catalogue: their ingests take turns (the ingest lock; the later one finds the clips registered), and each clip is
+claimed with a lease in the catalogue just before it starts, so no clip is anonymised twice; a clip another run
+holds is left to it (``RunResult.elsewhere``). A killed run's leases end with its process (same host) or expire.
 """
 
 from __future__ import annotations
@@ -30,7 +35,6 @@ from anonymizer.pipelines.ingest import FAILED, IMPORT, IngestOutcome, IngestRes
 from anonymizer.settings import AnonymiseSettings
 from anonymizer.store.catalogue import DIR_MODE, Catalogue, ClipFilter
 from anonymizer.store.leases import new_holder
-from anonymizer.store.lock import FileLock
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,7 @@ class RunResult:
     anonymised: list[RunOutcome] = field(default_factory=list)
     already: int = 0  # clips of the batch anonymised by an earlier run
     restricted: list[str] = field(default_factory=list)  # ids left alone: a data-subject restriction holds them
+    elsewhere: list[str] = field(default_factory=list)  # ids another run (this machine or another) is anonymising
 
     @property
     def failed(self) -> list[Any]:
@@ -190,7 +195,7 @@ def run_batch(
         from anonymizer.pipelines.cluster import dask_executor  # the optional 'dask' extra, imported when asked
 
         cluster = dask_executor(scheduler, settings)
-    with FileLock(config.archive / ".run.lock", "run"), cluster as executor:
+    with cluster as executor:
         try:
             return _run_locked(batch, config, catalogue, now, camera, settings, workers, actor, on_ingest, on_done,
                                clip_progress, mode, holder, executor)
@@ -203,7 +208,7 @@ def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime
                 on_ingest: Callable[[IngestOutcome], None] | None, on_done: Callable[[RunOutcome], None] | None,
                 clip_progress: Callable[[Task, int], Callable[[int], None] | None] | None, mode: str,
                 holder: str, executor: Executor | None = None) -> RunResult:
-    ingested = ingest_batch(batch, config, catalogue, now, camera, actor, on_ingest, mode=mode)
+    ingested = ingest_batch(batch, config, catalogue, now, camera, actor, on_ingest, mode=mode, wait=True)
     result = RunResult(ingested)
     root = batch.resolve()
     prefix = str(root) if root.is_file() else str(root) + os.sep
@@ -241,13 +246,6 @@ def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime
                                         "one of them and run again")
                 result.anonymised.append(RunOutcome(raw, dst, error=str(err), exit_code=err.exit_code))
                 continue
-            refused = catalogue.lease([raw.id], holder, "run", states=("raw",))
-            if refused:  # a request is rewriting it or a purge deleting it: not anonymised now
-                err = LockedError(f"{raw.uri}: {refused[raw.id]}; not anonymised now; fix: run again later")
-                result.anonymised.append(RunOutcome(raw, dst, error=str(err), exit_code=EXIT_PARTIAL))
-                continue
-            for p in remove_leftovers(dst):
-                log.info("removed %s, left by an interrupted run", p)
             _private_dirs(dst.parent, config.archive)
             todo[Task(Path(raw.uri), dst, config.anonymised_root)] = raw
     for o in result.anonymised:
@@ -255,6 +253,33 @@ def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime
             on_done(o)
     if not todo:
         return result
+
+    def claim(task: Task) -> bool:
+        """Lease the clip just before it starts (several runs share a batch, on one machine or several): a clip
+        another run holds or has anonymised meanwhile is left to it; one a request or a purge holds is an error."""
+        raw = todo[task]
+        refused = catalogue.lease([raw.id], holder, "run", states=("raw",))
+        if refused:
+            lease = catalogue.leases().get(raw.id)
+            if lease is not None and lease.command == "run":
+                result.elsewhere.append(raw.id)
+                return False
+            err = LockedError(f"{raw.uri}: {refused[raw.id]}; not anonymised now; fix: run again later")
+            emit(RunOutcome(raw, task.dst, error=str(err), exit_code=EXIT_PARTIAL))
+            return False
+        with catalogue.engine.connect() as conn:
+            if catalogue.derived(conn, raw.id):  # another run finished it between our plan and our lease
+                catalogue.release([raw.id], holder)
+                result.already += 1
+                return False
+        for p in remove_leftovers(task.dst):
+            log.info("removed %s, left by an interrupted run", p)
+        return True
+
+    def emit(ro: RunOutcome) -> None:
+        result.anonymised.append(ro)
+        if on_done is not None:
+            on_done(ro)
 
     def done(outcome: Outcome) -> None:
         raw = todo[outcome.task]
@@ -287,18 +312,16 @@ def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime
                 ro.copy = register_copy(catalogue, config, raw, outcome.task.dst, outcome, actor, now)
             except AnonymizerError as exc:
                 ro.error, ro.exit_code = f"{outcome.task.dst}: {exc}", exc.exit_code
-        result.anonymised.append(ro)
+        # A worker that died mid-clip (a killed Dask worker, say) left its temporary file; the clip was redone
+        # elsewhere and renamed into place, or failed: either way the leftover is nobody's while we hold the lease.
+        for p in remove_leftovers(outcome.task.dst):
+            log.info("removed %s, left by a worker that died", p)
         catalogue.release([raw.id], holder)
-        if on_done is not None:
-            on_done(ro)
+        emit(ro)
 
     # Outputs not recorded in the catalogue are ours from an interrupted run: replace them.
     anonymise_batch(list(todo), settings, overwrite=True, workers=workers, on_done=done,
-                    clip_progress=clip_progress, executor=executor)
-    # A worker that died mid-clip (a killed Dask worker, say) left its temporary file; the clip was redone
-    # elsewhere and renamed into place, or failed: either way the leftover is nobody's now (the lock).
-    for task in todo:
-        for p in remove_leftovers(task.dst):
-            log.info("removed %s, left by a worker that died", p)
+                    clip_progress=clip_progress, executor=executor, claim=claim,
+                    slots=getattr(executor, "slots", 0))
     return result
 

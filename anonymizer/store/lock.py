@@ -7,19 +7,24 @@ leaves a stale lock behind. The file keeps the holder's pid for the message a se
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 from pathlib import Path
 from types import TracebackType
 
 from anonymizer.errors import LockedError
 
+log = logging.getLogger(__name__)
+
 
 class FileLock:
-    """``with FileLock(path):`` ... raises LockedError (exit 75) at once when another process holds it."""
+    """``with FileLock(path):`` ... raises LockedError (exit 75) at once when another process holds it (with
+    ``wait``: waits for it)."""
 
-    def __init__(self, path: Path, what: str = "job") -> None:
+    def __init__(self, path: Path, what: str = "job", wait: bool = False) -> None:
         self.path = Path(path)
         self.what = what
+        self.wait = wait  # block until the holder is done instead of raising LockedError
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -28,12 +33,20 @@ class FileLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
+            if self.wait:
+                log.info("waiting for another %s to finish (lock %s)", self.what, self.path)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._take(fd)
+                return
             try:
                 holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
             finally:
                 os.close(fd)
             raise LockedError(f"another {self.what} is running (pid {holder}, lock {self.path}); "
                               "try again later") from exc
+        self._take(fd)
+
+    def _take(self, fd: int) -> None:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
