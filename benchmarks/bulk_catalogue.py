@@ -4,8 +4,9 @@ Every clip is live (none deleted: the worst case for the purge plan). The camera
 continuously and the catalogue holds what the privacy notice lets it hold at ``NOW`` plus one night: for each
 camera, clips from its retention period plus one day back, so about one day of recordings per camera is due (what
 a nightly purge finds), the rest kept as not due; one raw clip in ten has an anonymised copy (never due); 3 % of
-the clips have an uncertain recording time. Cameras are added (security, R&D and marketing, on the premises and at
-an external site) until the catalogue holds N clips: about 83 cameras per million clips.
+the clips have an uncertain recording time. Sites of six cameras each (two security, two R&D, two marketing; two
+sites in three on the premises, one external; 10 km apart) are added until the catalogue holds N clips: about 68
+cameras (12 sites) per million clips.
 
 Rows go in with the driver's bulk paths (sqlite3 ``executemany`` in large transactions; PostgreSQL ``COPY``), the
 clips' indexes dropped during the load and built afterwards; PostgreSQL is vacuumed and analysed afterwards (what
@@ -34,22 +35,31 @@ from anonymizer.store.schema import clips
 UTC = timezone.utc
 NOW = datetime(2026, 1, 15, 3, 0, tzinfo=UTC)
 CLIP_S = 600
-SITES = [Site("hq", "HQ", "premises", "Europe/Berlin", 52.52, 13.405, 150.0),
-         Site("lab", "Lab", "premises", "America/New_York", 40.71, -74.0, 100.0),
-         Site("road", "Road", "external", "Europe/Paris", 48.85, 2.35, 300.0)]
 PURPOSES = ("security", "rnd", "marketing")
+CAMERAS_PER_SITE = 6  # two per purpose
+TZS = ("Europe/Berlin", "America/New_York", "Europe/Paris", "Asia/Kolkata", "Australia/Sydney")
+
+
+def site(i: int) -> Site:
+    """Site i: two in three on the company's premises, one in three at an external site; 10 km apart."""
+    return Site(f"s{i:04d}", f"Site {i}", "external" if i % 3 == 2 else "premises", TZS[i % len(TZS)],
+                48.0 + (i // 50) * 0.1, 2.0 + (i % 50) * 0.1, 200.0)
 COLUMNS = ("id", "uri", "sha256", "size", "camera_id", "site_id", "purpose", "start_utc", "end_utc", "time_source",
            "time_uncertain", "codec", "width", "height", "rate", "frames", "duration_s", "has_audio", "state",
            "derived_from", "report_uri", "purge_after", "restricted", "ingested_at", "imported_from")
 
 
 def camera(i: int) -> Camera:
-    return Camera(f"cam{i:04d}", SITES[i % 3].id, PURPOSES[(i // 3) % 3])
+    return Camera(f"cam{i:04d}", site(i // CAMERAS_PER_SITE).id, PURPOSES[i % 3])
+
+
+def sites_for(cams: list[Camera]) -> list[Site]:
+    return [site(i) for i in range(len(cams) // CAMERAS_PER_SITE + 1)]
 
 
 def retention_days(cam: Camera) -> int:
-    site = next(s for s in SITES if s.id == cam.site)
-    d = purge_after(NOW, site.kind, site.timezone, cam.purpose, False)
+    s = site(int(cam.site[1:]))
+    d = purge_after(NOW, s.kind, s.timezone, cam.purpose, False)
     assert d is not None
     return round((d - NOW).total_seconds() / 86400)
 
@@ -57,10 +67,11 @@ def retention_days(cam: Camera) -> int:
 def rows(n: int, seed: int = 1) -> Iterator[tuple]:
     """N clip rows (tuples in COLUMNS order, times as aware datetimes); the cameras used are ``cameras_for(n)``."""
     rng = random.Random(seed)
-    sites = {s.id: s for s in SITES}
+    cams = cameras_for(n)
+    sites = {s.id: s for s in sites_for(cams)}
     made = 0
-    for cam in cameras_for(n):
-        site = sites[cam.site]
+    for cam in cams:
+        where = sites[cam.site]
         k = 0
         per_camera = (retention_days(cam) + 1) * 86400 // CLIP_S
         while k < per_camera and made < n:
@@ -68,7 +79,7 @@ def rows(n: int, seed: int = 1) -> Iterator[tuple]:
             sha = f"{made:064x}"
             uncertain = made % 33 == 0
             raw_id = sha[-16:]
-            deadline = purge_after(start, site.kind, site.timezone, cam.purpose, False)
+            deadline = purge_after(start, where.kind, where.timezone, cam.purpose, False)
             yield (raw_id, f"/archive/raw/{cam.site}/{cam.id}/{made:09d}.mp4", sha, 1, cam.id, cam.site, cam.purpose,
                    start, start + timedelta(seconds=CLIP_S), "mtime" if uncertain else "sidecar", uncertain, "h264",
                    1920, 1080, "25", CLIP_S * 25, float(CLIP_S), False, "raw", None, None, deadline, False, start,
@@ -107,7 +118,7 @@ def build(url: str, n: int, holds: int = 50) -> float:
     cams = cameras_for(n)
     rng = random.Random(2)
     with cat.transaction() as conn:
-        cat.sync(conn, SITES, cams)
+        cat.sync(conn, sites_for(cams), cams)
         set_state(conn, POLICY_FINGERPRINT, Policy().fingerprint())
         for h in range(holds):
             cam = rng.choice(cams)

@@ -1,7 +1,7 @@
 """Benchmark: ``requests find`` over N catalogued clips (target under 100 ms at 10M), SQLite or PostgreSQL.
 
-The catalogue is the one of purge_plan.py (bulk_catalogue.py: cameras recording ten-minute clips continuously, 3
-sites with locations, 3 % of the clips with an uncertain recording time). Times ``pipelines.requests.find`` (the
+The catalogue is the one of purge_plan.py (bulk_catalogue.py: sites of six cameras recording ten-minute clips
+continuously, 3 % of the clips with an uncertain recording time). Times ``pipelines.requests.find`` (the
 whole command after start-up: narrow by time and place in SQL, match, store the segments, audit) for requests by
 site, by camera and by point, each a one-hour window, repeated; prints the median and the worst.
 
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from anonymizer.config import Config  # noqa: E402
 from anonymizer.pipelines import requests as pipeline  # noqa: E402
 from anonymizer.store.catalogue import Catalogue  # noqa: E402
-from benchmarks.bulk_catalogue import NOW, SITES, Target, add_target_options, cameras_for  # noqa: E402
+from benchmarks.bulk_catalogue import NOW, Target, add_target_options, cameras_for, site, sites_for  # noqa: E402
 
 
 def main() -> None:
@@ -41,26 +41,29 @@ def main() -> None:
 
 def run(url: str, args: argparse.Namespace) -> None:
     cameras = cameras_for(args.n)
-    config = Config(path=None, archive=Path("/tmp"), catalogue_url=url, sites={s.id: s for s in SITES},
-                    cameras={c.id: c for c in cameras})
+    config = Config(path=None, archive=Path("/tmp"), catalogue_url=url,
+                    sites={s.id: s for s in sites_for(cameras)}, cameras={c.id: c for c in cameras})
     cat = Catalogue.open(url)
     with cat.engine.connect() as conn:
         total = conn.exec_driver_sql("SELECT count(*) FROM clips").scalar()
     print(f"{cat.engine.dialect.name} catalogue: {total} clips, {len(cameras)} cameras")
     t = NOW - timedelta(days=40, hours=3)
-    cases = {"site": "hq", "camera": "cam0003", "point": "48.851,2.351,200"}
+    near = site(1)
+    cases = {"site": site(0).id, "camera": "cam0001", "point": f"{near.lat + 0.001},{near.lon},200"}
     worst = 0.0
     for label, place in cases.items():
         req = pipeline.new_request(cat, config, kind="erasure", received=NOW, start=t, end=t + timedelta(hours=1),
                                    place=place, now=NOW, actor="bench")
-        times = []
+        times, cpu = [], []
         for _ in range(args.repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             found = pipeline.find(cat, config, req["id"], now=NOW, actor="bench")
             times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
         worst = max(worst, max(times))
         print(f"find by {label:<6} ({place}): {len(found['segments']):3d} segments, median "
-              f"{statistics.median(times):6.1f} ms, max {max(times):6.1f} ms")
+              f"{statistics.median(times):6.1f} ms, max {max(times):6.1f} ms wall; median {statistics.median(cpu):6.1f} "
+              "ms CPU in this process")
     print(f"worst find: {worst:.1f} ms (target < 100 ms): {'ok' if worst < 100 else 'TOO SLOW'}")
     cat.close()
 

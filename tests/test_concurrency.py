@@ -116,3 +116,32 @@ def test_two_runs_a_purge_and_a_request_at_once(tmp_path: Path, backend, models_
     assert invoke("audit", "verify", "-c", cfg).exit_code == 0
     seqs = [e.seq for e in events]
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_a_clip_purged_before_its_turn_is_let_go(tmp_path: Path, models_ready, monkeypatch):
+    """Run claims a clip just before its turn: a purge (or an erasure) that deleted a due clip of the batch
+    meanwhile is not a failure of the run; the clip is named as deleted meanwhile."""
+    from anonymizer.config import load_config
+    from anonymizer.pipelines import run as run_pipeline
+    from anonymizer.pipelines.purge import purge
+    from anonymizer.store.catalogue import Catalogue
+    from tests.test_run import setup_archive
+
+    cfg_path = setup_archive(tmp_path)
+    batch = tmp_path / "batch"
+    tiny_clip(batch / "door" / "a.mp4", 31, n=3, size=(160, 120), metadata={"creation_time": "2024-06-01T12:00:00Z"})
+    cfg = load_config(Path(cfg_path))
+    real = run_pipeline.anonymise_batch
+
+    def purge_first(tasks, *args, **kwargs):
+        with Catalogue.open(cfg.catalogue_url) as cat:
+            purge(cat, cfg.policy, datetime(2099, 1, 1, tzinfo=UTC), cfg.archive)
+        return real(tasks, *args, **kwargs)
+
+    monkeypatch.setattr(run_pipeline, "anonymise_batch", purge_first)
+    r = invoke("run", str(batch), "-c", cfg_path, "-j", "1", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    (raw,) = rows(tmp_path / "archive")
+    assert raw.state == "deleted" and out["deleted_meanwhile"] == [raw.id] and out["anonymised"] == []
+    assert "deleted meanwhile" in r.stderr

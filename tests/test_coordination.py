@@ -30,13 +30,23 @@ def test_purge_during_run_skips_the_leased_clips_and_reports_them(tmp_path: Path
     reports = []
     real = run_pipeline.anonymise_batch
 
-    def purge_first(tasks, *args, **kwargs):  # a nightly purge starts while run is about to anonymise
-        with Catalogue.open(cfg.catalogue_url) as cat:
-            reports.append(purge(cat, cfg.policy, LATER, cfg.archive))
-        return real(tasks, *args, **kwargs)
+    def purge_first(tasks, *args, **kwargs):  # a nightly purge starts once run has claimed both clips
+        claimed = []
+
+        def claim(task):
+            ok = kwargs_claim(task)
+            claimed.append(ok)
+            if len(claimed) == 2:
+                with Catalogue.open(cfg.catalogue_url) as cat:
+                    reports.append(purge(cat, cfg.policy, LATER, cfg.archive))
+            return ok
+
+        kwargs_claim = kwargs["claim"]
+        return real(tasks, *args, **{**kwargs, "claim": claim})
 
     monkeypatch.setattr(run_pipeline, "anonymise_batch", purge_first)
-    r = invoke("run", str(batch), "-c", cfg_path, "-j", "1", "--face-stride", "1", "--plate-stride", "1")
+    # two workers: both clips are claimed (leased) before either starts (run claims a clip just before its turn)
+    r = invoke("run", str(batch), "-c", cfg_path, "-j", "2", "--face-stride", "1", "--plate-stride", "1")
     assert r.exit_code == 0, r.output
     (report,) = reports
     raws = [c for c in rows(tmp_path / "archive") if c.derived_from is None]

@@ -91,11 +91,13 @@ def run(batch: Path, camera: str | None, workers: int, scheduler: str | None, mo
             "anonymised": [run_dict(o) for o in result.anonymised],
             "already_anonymised": result.already, "failed": len(result.failed),
             "restricted": result.restricted, "anonymised_elsewhere": result.elsewhere,
+            "deleted_meanwhile": result.gone,
             "warning": result.ingest.retention_warning(),
         }, indent=2))
     echo_warning(result.ingest)
     click.echo(f"ingest: {summary(result.ingest)}; anonymise: {len(done)} done, {result.already} done before, "
                f"{len(result.anonymised) - len(done)} failed"
                + (f", {len(result.restricted)} restricted (left alone)" if result.restricted else "")
-               + (f", {len(result.elsewhere)} taken by another run" if result.elsewhere else ""), err=True)
+               + (f", {len(result.elsewhere)} taken by another run" if result.elsewhere else "")
+               + (f", {len(result.gone)} deleted meanwhile" if result.gone else ""), err=True)
     raise SystemExit(result.exit_code())

@@ -56,6 +56,7 @@ class RunResult:
     already: int = 0  # clips of the batch anonymised by an earlier run
     restricted: list[str] = field(default_factory=list)  # ids left alone: a data-subject restriction holds them
     elsewhere: list[str] = field(default_factory=list)  # ids another run (this machine or another) is anonymising
+    gone: list[str] = field(default_factory=list)  # ids deleted (purge, erasure) between the plan and their turn
 
     @property
     def failed(self) -> list[Any]:
@@ -256,13 +257,18 @@ def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime
 
     def claim(task: Task) -> bool:
         """Lease the clip just before it starts (several runs share a batch, on one machine or several): a clip
-        another run holds or has anonymised meanwhile is left to it; one a request or a purge holds is an error."""
+        another run holds or has anonymised meanwhile is left to it, one deleted meanwhile (its deadline passed, an
+        erasure) is let go; one a request or a purge is working on is an error (run again later)."""
         raw = todo[task]
         refused = catalogue.lease([raw.id], holder, "run", states=("raw",))
         if refused:
             lease = catalogue.leases().get(raw.id)
             if lease is not None and lease.command == "run":
                 result.elsewhere.append(raw.id)
+                return False
+            if catalogue.get(raw.id).state in ("deleting", "deleted"):  # a purge or an erasure meanwhile
+                log.warning("%s: clip %s was deleted meanwhile; nothing to anonymise", raw.uri, raw.id)
+                result.gone.append(raw.id)
                 return False
             err = LockedError(f"{raw.uri}: {refused[raw.id]}; not anonymised now; fix: run again later")
             emit(RunOutcome(raw, task.dst, error=str(err), exit_code=EXIT_PARTIAL))
