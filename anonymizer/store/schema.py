@@ -118,6 +118,8 @@ clips = Table(
     Index("ix_clips_derived_from", "derived_from"),
     Index("ix_clips_imported_from", "imported_from"),
     Index("ix_clips_state_purge_after", "state", "purge_after"),  # the purge plan's pre-filter (0007)
+    Index("ix_clips_site_id_start_utc", "site_id", "start_utc"),  # requests find by site or point (0007)
+    Index("ix_clips_camera_id_start_utc", "camera_id", "start_utc"),  # requests find by camera (0007)
 )
 
 audit_events = Table(

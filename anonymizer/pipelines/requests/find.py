@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from anonymizer.config import Config
 from anonymizer.domain.requests import ClipSpan, Place, PlaceIndex, Tolerance, Window, candidate_sites, match
@@ -24,8 +24,9 @@ def candidates(conn: Any, window: Window, place: Place, index: PlaceIndex, toler
     widest = timedelta(seconds=tolerance.widest)
     lo = window.start - widest - timedelta(seconds=longest_clip_s(conn))
     hi = window.end + widest
-    # Only the time range goes to an index (ix_clips_start_utc); a condition on state would make SQLite pick
-    # ix_clips_state instead (most clips share a state) and scan the catalogue. The matcher drops deleted clips.
+    # The place and the time range go to an index ((camera_id, start_utc), (site_id, start_utc), or start_utc for
+    # a place that is no site): only the recordings of that place in the window are read, however large the
+    # catalogue. No condition on state (an index on it would tempt SQLite to scan); the matcher drops deleted clips.
     cond = [clips.c.start_utc >= lo, clips.c.start_utc <= hi]
     if place.kind == "camera":
         cond.append(clips.c.camera_id == place.id)
@@ -54,6 +55,7 @@ def find(cat: Catalogue, config: Config, request_id: str, *, now: datetime, acto
             raise RequestError(f"request {request_id} is {row.status}")
         existing = {s.id: s for s in request_segments(conn, request_id)}
         keep = set()
+        inserts, updates = [], []
         for seg in found:
             sid = segment_id(request_id, seg.clip_id)
             keep.add(sid)
@@ -61,10 +63,15 @@ def find(cat: Catalogue, config: Config, request_id: str, *, now: datetime, acto
                           end_utc=seg.end, tolerance_s=seg.tolerance_s, explanation=seg.explanation, found_at=now)
             old = existing.get(sid)
             if old is None:
-                conn.execute(segments.insert().values(id=sid, request_id=request_id, clip_id=seg.clip_id,
-                                                      selected=False, **values))
+                inserts.append(dict(id=sid, request_id=request_id, clip_id=seg.clip_id, selected=False, **values))
             elif old.handled_at is None:
-                conn.execute(update(segments).where(segments.c.id == sid).values(**values))
+                updates.append(dict(sid=sid, **values))
+        # one statement each, many rows (a request may match hundreds of segments)
+        if inserts:
+            conn.execute(segments.insert(), inserts)
+        if updates:
+            conn.execute(update(segments).where(segments.c.id == bindparam("sid"))
+                         .values({k: bindparam(k) for k in updates[0] if k != "sid"}), updates)
         gone = [s.id for s in existing.values() if s.id not in keep and s.handled_at is None and not s.selected]
         if gone:
             conn.execute(segments.delete().where(segments.c.id.in_(gone)))

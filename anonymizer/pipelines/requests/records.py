@@ -84,15 +84,18 @@ def show(cat: Catalogue, request_id: str, now: datetime, config: Config | None =
     with cat.engine.connect() as conn:
         row = load_request(conn, request_id)
         out = describe(row, now, config)
-        out["segments"] = [_segment_view(conn, s, config) for s in request_segments(conn, request_id)]
+        segs = list(request_segments(conn, request_id))
+        ids = sorted({s.clip_id for s in segs})
+        # one query for the clips of every segment (not one per segment: a request may match hundreds)
+        by_id = {c.id: c for c in conn.execute(select(clips).where(clips.c.id.in_(ids)))} if ids else {}
+        out["segments"] = [_segment_view(s, by_id.get(s.clip_id), config) for s in segs]
     return out
 
 
-def _segment_view(conn: Any, s: Any, config: Config | None = None) -> dict[str, Any]:
+def _segment_view(s: Any, c: Any, config: Config | None = None) -> dict[str, Any]:
     d = as_plain(s)
     d["explanation"] = s.explanation
     d["outcome"] = json.loads(s.outcome) if s.outcome else None
-    c = conn.execute(select(clips).where(clips.c.id == s.clip_id)).first()
     if c is not None:
         d["clip"] = {"id": c.id, "uri": c.uri, "camera": c.camera_id, "site": c.site_id, "state": c.state,
                      "sha256": c.sha256, "restricted": bool(c.restricted), "derived_from": c.derived_from,

@@ -1,5 +1,7 @@
-"""clips (state, purge_after): the nightly purge plan reads only the clips that may be due (a deadline passed or
-none stored) through this index, instead of every clip not yet deleted.
+"""Indexes for large catalogues. clips (state, purge_after): the nightly purge plan reads only the clips that may
+be due (a deadline passed or none stored) through it, instead of every clip not yet deleted. clips (site_id,
+start_utc) and (camera_id, start_utc): ``requests find`` reads the recordings of one site or camera in a time
+window, not those of every site in that window.
 
 Revision ID: 0007
 Revises: 0006
@@ -18,7 +20,11 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index("ix_clips_state_purge_after", "clips", ["state", "purge_after"])
+    op.create_index("ix_clips_site_id_start_utc", "clips", ["site_id", "start_utc"])
+    op.create_index("ix_clips_camera_id_start_utc", "clips", ["camera_id", "start_utc"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_clips_camera_id_start_utc", table_name="clips")
+    op.drop_index("ix_clips_site_id_start_utc", table_name="clips")
     op.drop_index("ix_clips_state_purge_after", table_name="clips")
