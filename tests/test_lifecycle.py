@@ -60,8 +60,11 @@ def ungoverned(archive: Path, cat: Catalogue) -> list[str]:
 def fake_anonymise(leaky: set[str]):
     """Writes a copy of each clip (plumbing only: the privacy claim is tested with the real models elsewhere),
     reporting possible leaks for the clips named in ``leaky``."""
-    def run(tasks, settings, overwrite=False, workers=0, executor=None, on_done=None, clip_progress=None):
+    def run(tasks, settings, overwrite=False, workers=0, executor=None, on_done=None, clip_progress=None,
+            claim=None, slots=0):
         for task in tasks:
+            if claim is not None and not claim(task):  # run leases each clip just before its turn
+                continue
             bad = task.src.name in leaky  # the anonymiser's contract: such an output goes to quarantine/
             out = quarantine_path_for(task.dst, task.out_root) if bad else task.dst
             out.parent.mkdir(parents=True, exist_ok=True)
