@@ -5,8 +5,9 @@ continuously and the catalogue holds what the privacy notice lets it hold at ``N
 camera, clips from its retention period plus one day back, so about one day of recordings per camera is due (what
 a nightly purge finds), the rest kept as not due; one raw clip in ten has an anonymised copy (never due); 3 % of
 the clips have an uncertain recording time. Sites of six cameras each (two security, two R&D, two marketing; two
-sites in three on the premises, one external; 10 km apart) are added until the catalogue holds N clips: about 68
-cameras (12 sites) per million clips.
+sites in three on the premises, one external; 10 km apart) are added until the catalogue holds N clips: about 65
+cameras (11 sites) per million clips. Above a million, the million is generated and copied in SQL to other sites
+(the same kinds, zones and times, so the same deadlines): 10 million clips are 650 cameras at 110 sites.
 
 Rows go in with the driver's bulk paths (sqlite3 ``executemany`` in large transactions; PostgreSQL ``COPY``), the
 clips' indexes dropped during the load and built afterwards; PostgreSQL is vacuumed and analysed afterwards (what
@@ -37,6 +38,9 @@ NOW = datetime(2026, 1, 15, 3, 0, tzinfo=UTC)
 CLIP_S = 600
 PURPOSES = ("security", "rnd", "marketing")
 CAMERAS_PER_SITE = 6  # two per purpose
+BASE = 1_000_000  # clips generated row by row; larger catalogues copy them to other sites in SQL
+SITE_STRIDE = 15  # sites per copy (a multiple of the 3 kinds and the 5 zones: a copy's deadlines are the same)
+CAM_STRIDE = SITE_STRIDE * CAMERAS_PER_SITE
 TZS = ("Europe/Berlin", "America/New_York", "Europe/Paris", "Asia/Kolkata", "Australia/Sydney")
 
 
@@ -54,7 +58,7 @@ def camera(i: int) -> Camera:
 
 
 def sites_for(cams: list[Camera]) -> list[Site]:
-    return [site(i) for i in range(len(cams) // CAMERAS_PER_SITE + 1)]
+    return [site(i) for i in sorted({int(c.site[1:]) for c in cams})]
 
 
 def retention_days(cam: Camera) -> int:
@@ -98,6 +102,12 @@ def rows(n: int, seed: int = 1) -> Iterator[tuple]:
 
 
 def cameras_for(n: int) -> list[Camera]:
+    """The cameras of an N-clip catalogue. Above BASE clips the catalogue is BASE clips' worth of sites copied:
+    copy k has cameras i + k * CAM_STRIDE, which lie at sites j + k * SITE_STRIDE of the same kind and zone."""
+    if n > BASE:
+        base = cameras_for(BASE)
+        assert len(base) <= CAM_STRIDE and n % BASE == 0, "N above a million must be a multiple of it"
+        return [camera(int(c.id[3:]) + k * CAM_STRIDE) for k in range(n // BASE) for c in base]
     out, total, i = [], 0, 0
     while total < n:
         cam = camera(i)
@@ -105,6 +115,24 @@ def cameras_for(n: int) -> list[Camera]:
         total += (retention_days(cam) + 1) * 86400 // CLIP_S * 11 // 10
         i += 1
     return out
+
+
+def _copy_sql(dialect: str, k: int) -> str:
+    """Copy the BASE clips (cameras below CAM_STRIDE) to copy k's cameras and sites, with new ids and paths."""
+    if dialect == "sqlite":
+        hexk, num = f"'{k:x}'", "CAST(substr({}, {}) AS INTEGER)"
+        pad = "printf('%04d', {})"
+    else:
+        hexk, num = f"'{k:x}'", "CAST(substr({}, {}) AS INTEGER)"
+        pad = "lpad(({})::text, 4, '0')"
+    cam = "'cam' || " + pad.format(num.format("camera_id", 4) + f" + {k * CAM_STRIDE}")
+    site_ = "'s' || " + pad.format(num.format("site_id", 2) + f" + {k * SITE_STRIDE}")
+    new = {c: c for c in COLUMNS}
+    new.update(id=f"{hexk} || substr(id, 2)", sha256=f"{hexk} || substr(sha256, 2)", camera_id=cam, site_id=site_,
+               uri=f"replace(uri, '/archive/', '/archive/c{k}/')",
+               derived_from=f"CASE WHEN derived_from IS NULL THEN NULL ELSE {hexk} || substr(derived_from, 2) END")
+    return (f"INSERT INTO clips ({', '.join(COLUMNS)}) SELECT {', '.join(new[c] for c in COLUMNS)} FROM clips "
+            f"WHERE {num.format('camera_id', 4)} < {CAM_STRIDE}")
 
 
 def _sqlite_time(t: datetime | None) -> str | None:
@@ -137,7 +165,7 @@ def build(url: str, n: int, holds: int = 50) -> float:
             sql = f"INSERT INTO clips ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
             batch: list[tuple] = []
             cur.execute("BEGIN")
-            for r in rows(n):
+            for r in rows(min(n, BASE)):
                 batch.append(r[:7] + (_sqlite_time(r[7]), _sqlite_time(r[8])) + r[9:21] + (_sqlite_time(r[21]),)
                              + r[22:23] + (_sqlite_time(r[23]),) + r[24:])
                 if len(batch) == 100_000:
@@ -153,11 +181,14 @@ def build(url: str, n: int, holds: int = 50) -> float:
         try:
             with raw.cursor() as cur:
                 with cur.copy(f"COPY clips ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                    for r in rows(n):
+                    for r in rows(min(n, BASE)):
                         copy.write_row(r)
             raw.commit()
         finally:
             raw.close()
+    for k in range(1, n // BASE if n > BASE else 1):
+        with cat.transaction() as conn:
+            conn.execute(text(_copy_sql(cat.engine.dialect.name, k)))
     with cat.transaction() as conn:
         for ix in indexes:
             ix.create(conn)

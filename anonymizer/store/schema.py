@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy import text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -118,6 +119,9 @@ clips = Table(
     Index("ix_clips_derived_from", "derived_from"),
     Index("ix_clips_imported_from", "imported_from"),
     Index("ix_clips_state_purge_after", "state", "purge_after"),  # the purge plan's pre-filter (0007)
+    # and its "no deadline stored" part: a small partial index (PostgreSQL's planner would otherwise scan the table)
+    Index("ix_clips_undated_state", "state", postgresql_where=text("purge_after IS NULL"),
+          sqlite_where=text("purge_after IS NULL")),
     Index("ix_clips_site_id_start_utc", "site_id", "start_utc"),  # requests find by site or point (0007)
     Index("ix_clips_camera_id_start_utc", "camera_id", "start_utc"),  # requests find by camera (0007)
 )
