@@ -3,8 +3,9 @@
 A destructive step never touches a leased clip: ``purge`` skips it and reports it, ``requests apply`` refuses it,
 ``run`` leaves a clip that is being changed or deleted. A lease is a row per clip, taken in a serialised
 transaction (``store.serial``) together with a check of the clip's state, so the same rules hold on SQLite and on
-PostgreSQL, on one machine or several. A lease ends when its holder releases it, when it expires, or (on the same
-host) when its holder's process is gone: a run killed with SIGKILL blocks nobody for long.
+PostgreSQL, on one machine or several. A lease ends when its holder releases it or its process is gone (a run
+killed with SIGKILL blocks nobody); a holder on another host, whose process cannot be seen from here, blocks until
+its lease expires (6 hours after it was taken or renewed).
 """
 
 from __future__ import annotations
@@ -49,18 +50,19 @@ def new_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def _gone(holder: str) -> bool:
-    """The holder's process ended (only knowable for a holder on this host)."""
+def _local_process(holder: str) -> bool | None:
+    """Whether the holder's process is running: True or False for a holder on this host, None for another host
+    (or a holder name that says nothing)."""
     parts = holder.split(":")
     if len(parts) < 2 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False
+        return None
     try:
         os.kill(int(parts[1]), 0)
     except ProcessLookupError:
-        return True
-    except PermissionError:
         return False
-    return False
+    except PermissionError:
+        return True  # running, as another user
+    return True
 
 
 def _lease(row: object) -> Lease:
@@ -68,7 +70,12 @@ def _lease(row: object) -> Lease:
 
 
 def live(lease: Lease, now: datetime) -> bool:
-    return lease.expires_at > now and not _gone(lease.holder)
+    """A lease blocks while its holder runs: on this host as long as the process is there (a long run keeps the
+    clips it has not reached yet), on another host until it expires (nothing here can tell whether it runs)."""
+    running = _local_process(lease.holder)
+    if running is not None:
+        return running
+    return lease.expires_at > now
 
 
 def acquire(conn: Connection, clip_ids: Iterable[str], holder: str, command: str, now: datetime,
