@@ -100,7 +100,8 @@ def test_a_single_threaded_worker_stays_single_threaded(tmp_path, models_ready, 
         stop.set()
         sampler.join()
         cv2.setNumThreads(before_cv)
-    # What may be added: the reader's decode thread, libx264's own thread (it keeps one even at threads=1), and
-    # the verification reader's decode thread starting as the first ends. Per-frame swscale pools (one thread per
-    # core for every buffered keyframe) made it 20 more before.
-    assert peak[0] <= baseline + 3, (baseline, peak[0])
+    # What may be added: a decode thread per open reader (the pipeline may open a second one for a second pass),
+    # libx264's own thread (it keeps one even at threads=1), and a thread still ending when the next starts on a
+    # loaded machine (alone: one more than the baseline). Per-frame swscale pools (one thread per core for every
+    # buffered keyframe) made it 20 more; any pool sized by the core count would add at least one per core.
+    assert peak[0] <= baseline + 6, (baseline, peak[0])

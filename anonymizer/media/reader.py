@@ -53,10 +53,10 @@ _local = threading.local()
 
 
 def _reformatter(width: int, height: int, threads: int) -> VideoReformatter:
-    """One swscale context per output size, thread count and calling thread, reused frame after frame. ``VideoFrame.reformat`` makes
-    a context per frame, each with its own pool of one thread per core that lives as long as the frame: with
-    frames buffered for tracking that came to 25 idle threads in a single-threaded worker, and a pool started per
-    keyframe."""
+    """One swscale context per output size, thread count and calling thread, reused frame after frame.
+    ``VideoFrame.reformat`` makes a context per frame, each with its own pool of one thread per core that lives
+    as long as the frame: with frames buffered for tracking that came to 25 idle threads in a single-threaded
+    worker, and a pool started per keyframe."""
     cache = getattr(_local, "reformatters", None)
     if cache is None:
         cache = _local.reformatters = {}
