@@ -157,8 +157,8 @@ class Wandering:
 
     def detect(self, rgb, w, h):
         self.calls += 1
-        x = (37 * self.calls) % (w - 60)
-        return Detections.from_boxes([[x, 5, x + 50, 20]], 0.9)
+        x, y = (37 * self.calls) % (w - 60), (53 * self.calls) % (h - 30)
+        return Detections.from_boxes([[x, y, x + 50, y + 15]], 0.9)
 
 
 def test_what_the_second_pass_cannot_close_is_quarantined(tmp_path, detectors, scene_clip):
@@ -220,3 +220,16 @@ def test_keep_leaves_chosen_boxes_visible_and_the_check_accepts_them(tmp_path, d
             assert core_detail_kept(a, b, box) > 0.5  # the kept face keeps its detail
         for box in t["plate"]:
             assert core_detail_kept(a, b, box) < 0.2
+
+
+def test_only_persistent_or_unredactable_second_pass_findings_quarantine():
+    from anonymizer.pipelines.anonymise import HOLD, unclosed
+
+    lone = {"frame": 40, "kind": "face", "box": [0, 0, 10, 10]}
+    assert unclosed([lone]) == []
+    chain = [dict(lone), {"frame": 40 + HOLD + 1, "kind": "face", "box": [2, 0, 12, 10]}]
+    assert unclosed(chain) == chain
+    other_kind = [dict(lone), {"frame": 41, "kind": "plate", "box": [0, 0, 10, 10]}]
+    assert unclosed(other_kind) == []
+    stuck = [dict(lone, after_redaction=True)]
+    assert unclosed(stuck) == stuck

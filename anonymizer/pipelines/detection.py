@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from anonymizer.domain.detections import Detections
@@ -35,6 +36,11 @@ FULL_SCAN_EVERY = {"face": 10, "plate": 5}
 WHOLE_FRAME_SHARE = 0.5  # when crops would cover this share of the frame, run the whole frame instead
 MARGIN = {"face": 64, "plate": 96}  # a crop reaches this far past a change: small objects touching it lie inside
 MIN_CROP = 192  # crops at least this square: context for the detector, fewer tiny runs
+# Photos whose long side is under this are also run scaled up to it (at most UPSCALE_MAX times): platedet finds
+# small plates of small photos more often at 640 (an EU photo set: 0.944 -> 0.963). Not faces: CenterFace at 2x
+# found no more faces on faces_dlib and its precision fell from 0.754 to 0.551.
+UPSCALE_TO = {"plate": 640}
+UPSCALE_MAX = 2.0
 SMALL = {"face": 96, "plate": 320}  # a tracked object this size or smaller is the fine pass's to follow
 MERGE_IOU = 0.5  # duplicates from overlapping crops
 
@@ -197,17 +203,23 @@ class FrameDetector:
             found = run_tiles(self.detectors[kind], rgb, rects)
         return self.to_stored(found)
 
-    def image(self, rgb: np.ndarray, kind: str) -> Detections:
-        """Every pass on a single displayed picture (a photo): coarse, plus every fine tile."""
+    def image(self, rgb: np.ndarray, kind: str, upscale: bool = True) -> Detections:
+        """Every pass on a single displayed picture (a photo): coarse, full resolution, and for small pictures the
+        picture scaled up (a photo has no neighbouring frames to make up for a miss, and time to spare)."""
         h, w = rgb.shape[:2]
         det = self.detectors[kind].detector
         iw, ih = det.input_size(w, h)
-        import cv2
-
         small = cv2.resize(rgb, (iw, ih), interpolation=cv2.INTER_AREA) if (iw, ih) != (w, h) else rgb
         found = det.detect(np.ascontiguousarray(small), w, h)
-        if kind in self.fine:
+        if (iw, ih) != (w, h):
             found = found.concat(run_native(self.detectors[kind], rgb))
+        factor = UPSCALE_TO.get(kind, 0) / max(w, h) if upscale else 1.0
+        if factor > 1.0:
+            factor = min(factor, UPSCALE_MAX)
+            big = cv2.resize(rgb, (int(round(w * factor)), int(round(h * factor))), interpolation=cv2.INTER_LINEAR)
+            more = run_native(self.detectors[kind], big)
+            if len(more):
+                found = found.concat(Detections(more.xyxy / factor, more.scores))
         if len(found) > 1:
             found = found[nms(found.xyxy, found.scores, MERGE_IOU)]
         return found
