@@ -37,6 +37,7 @@ from anonymizer.media.reader import Frame, VideoReader, read_packet_times
 from anonymizer.media.writer import VideoWriter
 from anonymizer.domain.geometry import scale_about_centre
 from anonymizer.pipelines.detection import SMALL, FrameDetector
+from anonymizer.safe_files import private_dirs
 from anonymizer.settings import AnonymiseSettings
 
 log = logging.getLogger(__name__)
@@ -603,7 +604,7 @@ def anonymise_file(
             report.quarantine_reason = (
                 f"{len(remaining)} possible {'/'.join(sorted({l['kind'] for l in remaining}))} leaks after the second "
                 f"pass (first at frame {remaining[0]['frame']})")
-            _private_mkdir(qdst.parent)
+            private_dirs(qdst.parent)
             _write_report(report_path_for(qdst), report)
             os.replace(writer.tmp, qdst)
             writer._published = True  # noqa: SLF001 - the temporary file now lives in the quarantine
@@ -615,17 +616,6 @@ def anonymise_file(
         for w in writers:
             w.abort()
     return report
-
-
-def _private_mkdir(path: Path) -> None:
-    """Create a folder and its missing parents with mode 0700 (quarantined footage is raw footage)."""
-    missing = []
-    p = path
-    while not p.exists() and p != p.parent:
-        missing.append(p)
-        p = p.parent
-    for p in reversed(missing):
-        p.mkdir(mode=0o700, exist_ok=True)
 
 
 def _write_report(path: Path, report: ClipReport) -> None:
