@@ -27,6 +27,8 @@ from typing import Callable
 import numpy as np
 
 from anonymizer.domain.detections import Detections
+from anonymizer.domain.geometry import scale_about_centre
+from anonymizer.domain.orientation import display_size, quarter_turns
 from anonymizer.domain.regions import Regions, regions_for
 from anonymizer.domain.tracking import BoxCarrier, CarryParams
 from anonymizer.errors import OutputExistsError, VerificationError
@@ -35,7 +37,6 @@ from anonymizer.inference.detectors import LoadedDetector
 from anonymizer.media.probe import probe
 from anonymizer.media.reader import Frame, VideoReader, read_packet_times
 from anonymizer.media.writer import VideoWriter
-from anonymizer.domain.geometry import scale_about_centre
 from anonymizer.pipelines.detection import SMALL, FrameDetector
 from anonymizer.safe_files import private_dirs
 from anonymizer.settings import AnonymiseSettings
@@ -249,6 +250,7 @@ class _ClipPass:
         self.writer: VideoWriter | None = None
         self.passes: list[_Pass] = []
         self.fd: FrameDetector | None = None
+        self.check_fd: FrameDetector | None = None  # the residual check's detectors, coarse pass only
         self.checked = 0
 
     # ------------------------------------------------------------------------------------------------- set-up
@@ -259,9 +261,10 @@ class _ClipPass:
         self.writer = self.writer_for(frame, width, height, reader)
         self.report.rotation = frame.rotation
         strides = {"face": s.face_stride, "plate": s.plate_stride}
-        fd = FrameDetector(self.detectors, width, height, frame.rotation)
-        fine = fine_kinds_for(fd.display_w, fd.display_h, s, tuple(self.detectors))
+        display_w, display_h = display_size(width, height, quarter_turns(frame.rotation))
+        fine = fine_kinds_for(display_w, display_h, s, tuple(self.detectors))
         self.fd = FrameDetector(self.detectors, width, height, frame.rotation, fine_kinds=fine)
+        self.check_fd = FrameDetector(self.check_detectors, width, height, frame.rotation)
         for kind in self.detectors:
             stride = 1 if self.dense else strides[kind]
             self.passes.append(_Pass(kind, kind, False, BoxCarrier(_carry(stride, s, kind))))
@@ -357,10 +360,14 @@ class _ClipPass:
             b = f.box_at(index, HOLD)
             if b is not None:
                 boxes[f.kind].append(b[None])
+        return self._to_regions(index, boxes), detected_here
+
+    def _to_regions(self, index: int, boxes: dict[str, list[np.ndarray]]) -> Regions:
+        """Boxes per kind (lists of (N, 4) arrays, stored pixels) -> the regions to redact, kept boxes left out."""
         stack = {k: self._drop_kept(index, k, np.concatenate(v) if v else np.zeros((0, 4), np.float32))
                  for k, v in boxes.items()}
         s = self.settings
-        return regions_for(stack["face"], stack["plate"], self.width, self.height, s.face_scale, s.plate_pad), detected_here
+        return regions_for(stack["face"], stack["plate"], self.width, self.height, s.face_scale, s.plate_pad)
 
     def _drop_kept(self, index: int, kind: str, boxes: np.ndarray) -> np.ndarray:
         """The boxes minus those the caller keeps visible (an access copy: the requester's own face)."""
@@ -426,13 +433,8 @@ class _ClipPass:
         return out
 
     def _check_detect(self, frame: Frame, kind: str) -> Detections:
-        assert self.fd is not None
-        saved = self.fd.detectors
-        self.fd.detectors = self.check_detectors
-        try:
-            return self.fd.coarse(frame, kind)
-        finally:
-            self.fd.detectors = saved
+        assert self.check_fd is not None
+        return self.check_fd.coarse(frame, kind)
 
     def _redact_more(self, frame: Frame) -> None:
         boxes: dict[str, list[np.ndarray]] = {k: [] for k in KINDS}
@@ -442,11 +444,7 @@ class _ClipPass:
                 boxes[f.kind].append(b[None])
         if not any(boxes.values()):
             return
-        stack = {k: self._drop_kept(frame.index, k, np.concatenate(v) if v else np.zeros((0, 4), np.float32))
-                 for k, v in boxes.items()}
-        s = self.settings
-        redact_yuv420(frame.planes, regions_for(stack["face"], stack["plate"], self.width, self.height,
-                                                s.face_scale, s.plate_pad), s.method)
+        redact_yuv420(frame.planes, self._to_regions(frame.index, boxes), self.settings.method)
 
     # ------------------------------------------------------------------------------------------------- encode
 
