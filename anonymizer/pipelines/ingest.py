@@ -57,7 +57,8 @@ from anonymizer.errors import (
 from anonymizer.media.probe import probe
 from anonymizer.media.reader import stream_problem
 from anonymizer.pipelines.batch import VIDEO_SUFFIXES
-from anonymizer.store.catalogue import DIR_MODE, Catalogue
+from anonymizer.safe_files import fsync_dir, private_dirs
+from anonymizer.store.catalogue import Catalogue
 from anonymizer.store.lock import FileLock
 
 log = logging.getLogger(__name__)
@@ -303,26 +304,6 @@ def _component(value: str, what: str, path: Path) -> str:
     return value
 
 
-def private_dirs(path: Path, top: Path) -> None:
-    """Create ``path`` and its missing parents (below ``top``, which exists) with mode 0700."""
-    missing = []
-    p = path
-    while not p.exists() and p != top and p != p.parent:
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        d.mkdir(mode=DIR_MODE, exist_ok=True)
-        os.chmod(d, DIR_MODE)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def import_folder(record: ClipRecord, config: Config, path: Path) -> Path:
     """ARCHIVE/raw/<site>/<camera>/<YYYY>/<MM>: the month of the recording start in the site's calendar."""
     site = config.sites[record.site_id]
@@ -359,7 +340,7 @@ def _copy_atomic(src: Path, dst: Path, sha: str | None) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(dst.parent)
+    fsync_dir(dst.parent)
 
 
 def import_clip(path: Path, record: ClipRecord, config: Config, catalogue: Catalogue) -> ClipRecord:
@@ -369,7 +350,7 @@ def import_clip(path: Path, record: ClipRecord, config: Config, catalogue: Catal
     another file or by any clip of the catalogue. A file already there with the same sha256 is what an interrupted
     ingest left: it is registered as it is."""
     folder = import_folder(record, config, path)
-    private_dirs(folder, Path(os.path.realpath(config.archive)))
+    private_dirs(folder)
     _remove_leftovers(folder)
     name = path.name
     candidates = [folder / n for n in (name, f"{record.sha256[:8]}-{name}", f"{record.sha256[:16]}-{name}",

@@ -33,7 +33,8 @@ from anonymizer.pipelines.anonymise import report_path_for
 from anonymizer.pipelines.batch import VIDEO_SUFFIXES, Outcome, Task, anonymise_batch, output_name
 from anonymizer.pipelines.ingest import FAILED, IMPORT, IngestOutcome, IngestResult, ingest_batch, sha256_of
 from anonymizer.settings import AnonymiseSettings
-from anonymizer.store.catalogue import DIR_MODE, Catalogue, ClipFilter
+from anonymizer.safe_files import private_dirs
+from anonymizer.store.catalogue import Catalogue, ClipFilter
 from anonymizer.store.leases import new_holder
 
 log = logging.getLogger(__name__)
@@ -100,19 +101,6 @@ def unique_output_name(src: Path) -> str:
         if other.name != src.name and other.suffix.lower() in VIDEO_SUFFIXES and output_name(other) == name:
             return src.name + Path(name).suffix
     return name
-
-
-def _private_dirs(path: Path, top: Path) -> None:
-    """Create ``path`` and its missing parents up to ``top`` with mode 0700 (outputs are for the staff only)."""
-    missing = []
-    p = path
-    while not p.exists() and p != p.parent:
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        d.mkdir(mode=DIR_MODE, exist_ok=True)
-        if top in d.parents or d == top:
-            os.chmod(d, DIR_MODE)
 
 
 def remove_leftovers(dst: Path) -> list[Path]:
@@ -247,7 +235,7 @@ def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime
                                         "one of them and run again")
                 result.anonymised.append(RunOutcome(raw, dst, error=str(err), exit_code=err.exit_code))
                 continue
-            _private_dirs(dst.parent, config.archive)
+            private_dirs(dst.parent)
             todo[Task(Path(raw.uri), dst, config.anonymised_root)] = raw
     for o in result.anonymised:
         if on_done is not None:
