@@ -213,6 +213,19 @@ def _companions(c: Any) -> list[str]:
     return [p for p in out if Path(p).is_file()]
 
 
+def _carry_out_committed(cat: Catalogue, clip_ids: list[str], only: set[int] | None, crash_at: str) -> None:
+    """The tail of a removal or an amendment, once its transaction committed the intents: carry out the clips'
+    pending intents (only those with ids in ``only`` when given), then drop them. A crash in between leaves them
+    recorded: the next command that takes these clips finishes them (``carry_out`` is idempotent)."""
+    with cat.engine.connect() as conn:
+        todo = [i for i in intents.pending(conn, clip_ids) if only is None or i.id in only]
+    for i in todo:
+        carry_out(i)
+    crashpoint(crash_at)
+    with cat.transaction() as conn:
+        intents.done(conn, [i.id for i in todo])
+
+
 def _remove(cat: Catalogue, request_id: str, seg: Any, holds: HoldIndex, now: datetime, actor: str,
             holder: str, include_originals: bool = False) -> dict[str, Any]:
     """Remove the clip and every copy: checks, lease, then one transaction (states, audit events, the segment
@@ -246,13 +259,7 @@ def _remove(cat: Catalogue, request_id: str, seg: Any, holds: HoldIndex, now: da
                        "originals_deleted" if include_originals else "originals_outside": outside}
             mark_handled(conn, same or [seg.id], "remove", now, outcome)
         crashpoint("apply.remove.commit")
-        with cat.engine.connect() as conn:
-            todo = intents.pending(conn, [c.id for c in fam])
-        for i in todo:
-            carry_out(i)
-        crashpoint("apply.remove.unlinked")
-        with cat.transaction() as conn:
-            intents.done(conn, [i.id for i in todo])
+        _carry_out_committed(cat, [c.id for c in fam], None, "apply.remove.unlinked")
         return outcome
     finally:
         cat.release([c.id for c in fam], holder)
@@ -296,13 +303,7 @@ def _amend(cat: Catalogue, request_id: str, seg: Any, action: str, method: str, 
             outcome = {"amended": done}
             mark_handled(conn, [seg.id] + same, action, now, outcome)
         crashpoint("apply.amend.commit")
-        with cat.engine.connect() as conn:
-            todo = [i for i in intents.pending(conn, [c.id for c in targets]) if i.id in ids]
-        for i in todo:
-            carry_out(i)
-        crashpoint("apply.amend.renamed")
-        with cat.transaction() as conn:
-            intents.done(conn, [i.id for i in todo])
+        _carry_out_committed(cat, [c.id for c in targets], set(ids), "apply.amend.renamed")
         return outcome
     except BaseException:
         with cat.engine.connect() as conn:
