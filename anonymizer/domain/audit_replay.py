@@ -21,7 +21,7 @@ STATE_OF = {
     "quarantine": "quarantined",
     "quarantine.replaced": "deleted",
     "purge.delete": "deleted",
-    "purge.restore": "raw",
+    "purge.restore": None,
     "request.remove": "deleted",
     "request.redact": None,
     "request.cut": None,
@@ -59,7 +59,9 @@ def replay(events: Iterable[tuple[str, str, dict[str, Any]]]) -> Expected:
             continue
         cid = m.group(1)
         state = STATE_OF[action]
-        if state is None:  # an amendment: the state it records, when it changed the file
+        if action == "purge.restore":  # the state put back (raw before the event recorded it)
+            state = details.get("state", "raw")
+        elif state is None:  # an amendment: the state it records, when it changed the file
             if "sha256" not in details:
                 continue
             state = details.get("state", "amended")

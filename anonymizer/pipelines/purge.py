@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import String, func, select, type_coerce, union_all, update
+from sqlalchemy import String, case, func, select, type_coerce, union_all, update
 from sqlalchemy.engine import Connection
 
 from anonymizer.domain.holds import HoldIndex, HoldInfo
@@ -247,8 +247,10 @@ def _delete_one(cat: Catalogue, d: Decision, c: ClipInfo, uri: str, root: Path, 
         if lease is not None:
             return ClipOutcome(c.id, uri, "leased", d.reason, f"in use by {lease.text()}: not deleted now; the "
                                "next purge deletes it", _fmt(d.purge_after))
-        res = conn.execute(update(clips).where(clips.c.id == c.id, clips.c.state.in_(DELETABLE))
-                           .values(state="deleting"))
+        # the state it leaves is kept (a resumed deletion keeps the one first recorded) for _restore
+        res = conn.execute(update(clips).where(clips.c.id == c.id, clips.c.state.in_(DELETABLE)).values(
+            state="deleting",
+            deleting_from=case((clips.c.state == "deleting", clips.c.deleting_from), else_=clips.c.state)))
         report_uri = conn.execute(select(clips.c.report_uri).where(clips.c.id == c.id)).scalar()
         if res.rowcount != 1:
             return ClipOutcome(c.id, uri, "skipped", d.reason, "changed by someone else since the plan",
@@ -275,7 +277,7 @@ def _delete_one(cat: Catalogue, d: Decision, c: ClipInfo, uri: str, root: Path, 
                              {"uri": uri, "error": str(exc), "purge_after": _fmt(d.purge_after)})
         return ClipOutcome(c.id, uri, "failed", d.reason, f"cannot delete: {exc}", _fmt(d.purge_after))
     with cat.transaction() as conn:
-        conn.execute(update(clips).where(clips.c.id == c.id).values(state="deleted"))
+        conn.execute(update(clips).where(clips.c.id == c.id).values(state="deleted", deleting_from=None))
         cat.audit_append(conn, now, ACTOR, "purge.delete", f"clip:{c.id}", {
             "uri": uri, "outcome": outcome, "reason": d.reason, "rule": _rule_text(c, policy),
             "purge_after": _fmt(d.purge_after), "restricted": c.restricted,
@@ -320,13 +322,18 @@ class _Refused(Exception):
 
 def _restore(cat: Catalogue, d: Decision, c: ClipInfo, uri: str, now: datetime) -> ClipOutcome:
     """A clip an interrupted purge had marked ``deleting`` that must now be kept (a hold came, the policy
-    changed): back to ``raw`` if its file is still there, else it is gone and recorded as deleted."""
+    changed): back to the state it had (raw, amended or quarantined; ``raw`` when a purge of a version before
+    migration 0008 marked it) if its file is still there, else it is gone and recorded as deleted."""
     exists = os.path.lexists(uri)
-    state = "raw" if exists else "deleted"
     with cat.transaction() as conn:
-        conn.execute(update(clips).where(clips.c.id == c.id, clips.c.state == "deleting").values(state=state))
-        cat.audit_append(conn, now, ACTOR, "purge.restore" if exists else "purge.delete", f"clip:{c.id}",
-                         {"uri": uri, "outcome": "restored" if exists else "missing", "reason": d.reason})
+        before = conn.execute(select(clips.c.deleting_from).where(clips.c.id == c.id)).scalar()
+        state = (before if before in DELETABLE and before != "deleting" else "raw") if exists else "deleted"
+        conn.execute(update(clips).where(clips.c.id == c.id, clips.c.state == "deleting")
+                     .values(state=state, deleting_from=None))
+        details = {"uri": uri, "outcome": "restored" if exists else "missing", "reason": d.reason}
+        if exists:
+            details["state"] = state  # what audit verify expects of the clip from now on
+        cat.audit_append(conn, now, ACTOR, "purge.restore" if exists else "purge.delete", f"clip:{c.id}", details)
     return ClipOutcome(c.id, uri, "restored" if exists else "missing", d.reason,
                        d.detail if exists else "interrupted deletion, file gone, now kept: marked deleted",
                        _fmt(d.purge_after))

@@ -111,6 +111,7 @@ clips = Table(
     Column("restricted", Boolean, nullable=False, default=False),
     Column("ingested_at", UtcDateTime, nullable=False),
     Column("imported_from", String(2048)),  # the original path of a clip imported into ARCHIVE/raw (0004)
+    Column("deleting_from", String(16)),  # the state a clip marked ``deleting`` had before (0008)
     Index("ix_clips_uri", "uri"),
     Index("ix_clips_sha256", "sha256"),
     Index("ix_clips_state", "state"),
