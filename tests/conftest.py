@@ -80,6 +80,12 @@ class CatalogueBackend:
             self._urls[root] = self._cluster.new_database()
         return self._urls[root]
 
+    def copy(self, root: Path, new_root: Path) -> None:
+        """The catalogue of the archive at ``root`` copied for the one at ``new_root`` (a restore from backups):
+        SQLite's travels with the archive folder; a PostgreSQL one is copied to a new database."""
+        if self.name != "sqlite":
+            self._urls[new_root] = self._cluster.copy_database(self.url(root))
+
     def config_line(self, root: Path) -> str:
         """The configuration line naming this catalogue (top-level key: put it before the first table)."""
         return "" if self.name == "sqlite" else f'catalogue = "{self.url(root)}"\n'

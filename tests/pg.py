@@ -111,6 +111,16 @@ class Cluster:
         self._admin.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def copy_database(self, url: str, prefix: str = "t") -> str:
+        """A new database holding a copy of the one at ``url`` (what a restore from its backup gives); its URL."""
+        source = url.rsplit("/", 1)[1]
+        # CREATE DATABASE ... TEMPLATE needs the source to have no other session
+        self._admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                            (source,))
+        name = f"{prefix}{next(self._names)}"
+        self._admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+        return self.url(name)
+
     def drop_database(self, url: str) -> None:
         name = url.rsplit("/", 1)[1]
         self._admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -8,8 +8,8 @@ from pathlib import Path
 from sqlalchemy import text
 
 from anonymizer.config import load_config
-from tests.test_ingest import CONFIG, invoke, rows, tiny_clip
-from tests.test_run import setup_archive
+from tests.test_ingest import invoke, rows, tiny_clip
+from tests.test_run import archive_config, setup_archive
 
 UTC = timezone.utc
 
@@ -26,8 +26,8 @@ def edit(cfg, sql, **params):
         conn.execute(text(sql), params)
 
 
-def archive_with_clips(tmp_path):
-    cfg = setup_archive(tmp_path)
+def archive_with_clips(tmp_path, backend):
+    cfg = setup_archive(tmp_path, backend=backend)
     batch = tmp_path / "batch"
     tiny_clip(batch / "door" / "a.mp4", 71, metadata={"creation_time": "2024-06-01T12:00:00Z"})
     tiny_clip(batch / "lab1" / "20240601_103000.mp4", 72)
@@ -36,12 +36,12 @@ def archive_with_clips(tmp_path):
     return cfg, a
 
 
-def test_tool_changes_verify_and_a_direct_deadline_edit_does_not(tmp_path: Path):
-    cfg, a = archive_with_clips(tmp_path)
+def test_tool_changes_verify_and_a_direct_deadline_edit_does_not(tmp_path: Path, backend):
+    cfg, a = archive_with_clips(tmp_path, backend)
     assert invoke("holds", "add", "-c", cfg, "--scope", "camera", "--target", "lab1", "--kind", "incident",
                   "--reason", "r", "--owner", "o").exit_code == 0
     # a policy change recomputes deadlines: recorded in the log, so it verifies
-    Path(cfg).write_text(CONFIG + '[policy.camera]\ndoor = "1 year"\n')
+    Path(cfg).write_text(archive_config(Path(cfg).parent, backend) + '[policy.camera]\ndoor = "1 year"\n')
     assert invoke("purge", "-c", cfg).exit_code == 0
     assert verify(cfg) == (0, [])
 
@@ -53,8 +53,8 @@ def test_tool_changes_verify_and_a_direct_deadline_edit_does_not(tmp_path: Path)
     assert held.id in problems[0] and "deadline was changed by hand" in problems[0]
 
 
-def test_a_state_or_hold_edited_by_hand_is_caught(tmp_path: Path):
-    cfg, a = archive_with_clips(tmp_path)
+def test_a_state_or_hold_edited_by_hand_is_caught(tmp_path: Path, backend):
+    cfg, a = archive_with_clips(tmp_path, backend)
     r = invoke("holds", "add", "-c", cfg, "--scope", "clip", "--target", a.id, "--kind", "legal", "--reason", "r",
                "--owner", "o", "--json")
     (hold,) = [h["id"] for h in json.loads(r.stdout)]
@@ -66,8 +66,8 @@ def test_a_state_or_hold_edited_by_hand_is_caught(tmp_path: Path):
     assert any(hold in p and "released_at" in p for p in problems)
 
 
-def test_an_emptied_audit_table_is_caught(tmp_path: Path):
-    cfg, a = archive_with_clips(tmp_path)
+def test_an_emptied_audit_table_is_caught(tmp_path: Path, backend):
+    cfg, a = archive_with_clips(tmp_path, backend)
     edit(cfg, "DELETE FROM audit_events")
     code, problems = verify(cfg)
     assert code == 1 and len(problems) == 2

@@ -118,7 +118,7 @@ def test_two_runs_a_purge_and_a_request_at_once(tmp_path: Path, backend, models_
     assert seqs == list(range(1, len(seqs) + 1))
 
 
-def test_a_clip_purged_before_its_turn_is_let_go(tmp_path: Path, models_ready, monkeypatch):
+def test_a_clip_purged_before_its_turn_is_let_go(tmp_path: Path, backend, models_ready, monkeypatch):
     """Run claims a clip just before its turn: a purge (or an erasure) that deleted a due clip of the batch
     meanwhile is not a failure of the run; the clip is named as deleted meanwhile."""
     from anonymizer.config import load_config
@@ -127,7 +127,7 @@ def test_a_clip_purged_before_its_turn_is_let_go(tmp_path: Path, models_ready, m
     from anonymizer.store.catalogue import Catalogue
     from tests.test_run import setup_archive
 
-    cfg_path = setup_archive(tmp_path)
+    cfg_path = setup_archive(tmp_path, backend=backend)
     batch = tmp_path / "batch"
     tiny_clip(batch / "door" / "a.mp4", 31, n=3, size=(160, 120), metadata={"creation_time": "2024-06-01T12:00:00Z"})
     cfg = load_config(Path(cfg_path))

@@ -21,8 +21,9 @@ LATER = datetime(2099, 1, 1, tzinfo=UTC)  # every raw clip is due
 
 
 @pytest.mark.slow
-def test_purge_during_run_skips_the_leased_clips_and_reports_them(tmp_path: Path, models_ready, monkeypatch):
-    cfg_path = setup_archive(tmp_path)
+def test_purge_during_run_skips_the_leased_clips_and_reports_them(tmp_path: Path, backend, models_ready,
+                                                                   monkeypatch):
+    cfg_path = setup_archive(tmp_path, backend=backend)
     batch = tmp_path / "batch"
     tiny_clip(batch / "door" / "a.mp4", 31, n=4, size=(320, 240), metadata={"creation_time": "2024-06-01T12:00:00Z"})
     tiny_clip(batch / "door" / "b.mp4", 32, n=4, size=(320, 240), metadata={"creation_time": "2024-06-01T12:05:00Z"})
@@ -72,8 +73,9 @@ for i in range(int(sys.argv[3])):
 """
 
 
-def test_two_writers_append_to_the_audit_chain_without_forking_it(tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'catalogue.sqlite'}"
+def test_two_writers_append_to_the_audit_chain_without_forking_it(tmp_path: Path, backend):
+    """Two processes (SQLite's write lock at BEGIN; PostgreSQL's advisory lock)."""
+    url = backend.url(tmp_path)
     Catalogue.open(url, create=True).close()
     n = 150
     env = {"PYTHONPATH": str(REPO)}

@@ -34,16 +34,16 @@ def cluster(models_ready):
         yield lc
 
 
-def test_run_on_the_cluster_matches_a_local_run(tmp_path: Path, cluster):
+def test_run_on_the_cluster_matches_a_local_run(tmp_path: Path, backend, cluster):
     batch = tmp_path / "batch"
     for i in range(3):
         tiny_clip(batch / "door" / f"c{i}.mp4", 40 + i, n=4, size=(320, 240),
                   metadata={"creation_time": f"2024-06-0{i + 1}T12:00:00Z"})
     (batch / "door" / "broken.mp4").write_bytes(b"\x00" * 100)
 
-    local_cfg = setup_archive(tmp_path, "local")
+    local_cfg = setup_archive(tmp_path, "local", backend)
     local = invoke("run", str(batch), "-c", local_cfg, "-j", "2", "--json", *FAST)
-    dask_cfg = setup_archive(tmp_path, "dask")
+    dask_cfg = setup_archive(tmp_path, "dask", backend)
     remote = invoke("run", str(batch), "-c", dask_cfg, "--scheduler", cluster.scheduler_address, "--json", *FAST)
 
     assert remote.exit_code == local.exit_code == 3, remote.output  # the broken file, in both
@@ -74,13 +74,13 @@ def test_unreachable_scheduler_is_a_one_line_error(tmp_path: Path, monkeypatch):
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
-def test_a_worker_killed_mid_batch_has_its_clip_redone_elsewhere(tmp_path: Path, cluster):
+def test_a_worker_killed_mid_batch_has_its_clip_redone_elsewhere(tmp_path: Path, backend, cluster):
     batch = tmp_path / "batch"
     n = 6
     for i in range(n):
         tiny_clip(batch / "door" / f"k{i}.mp4", 60 + i, n=24, size=(320, 240),
                   metadata={"creation_time": f"2024-06-0{i + 1}T12:00:00Z"})
-    cfg_path = setup_archive(tmp_path)
+    cfg_path = setup_archive(tmp_path, backend=backend)
     archive = tmp_path / "archive"
     config = load_config(Path(cfg_path))
     settings = config.anonymise.with_(face_stride=1, plate_stride=1, residual_samples=0)

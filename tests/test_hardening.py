@@ -11,13 +11,14 @@ import pytest
 from anonymizer.config import load_config
 from anonymizer.pipelines.purge import purge
 from anonymizer.store.catalogue import Catalogue
-from tests.test_ingest import CONFIG, invoke, rows, tiny_clip
-from tests.test_run import setup_archive
+from tests.test_ingest import invoke, rows, tiny_clip
+from tests.test_run import archive_config, setup_archive
 
 UTC = timezone.utc
 
 
 def test_a_garbage_catalogue_is_one_line_not_a_traceback(tmp_path: Path):
+    """SQLite only: a catalogue file in the archive overwritten with garbage (a PostgreSQL catalogue is no file)."""
     cfg = setup_archive(tmp_path)
     (tmp_path / "archive" / "catalogue.sqlite").write_bytes(b"this is not a database\n" * 200)
     for args in (["clips", "list"], ["audit", "verify"], ["purge", "--dry-run"]):
@@ -44,8 +45,8 @@ def test_config_check_reports_every_problem_at_once(tmp_path: Path):
     assert r.exit_code == 2 and "is in a system folder" in r.output
 
 
-def test_symlinks_out_of_the_batch_are_refused_and_the_batch_goes_on(tmp_path: Path):
-    cfg = setup_archive(tmp_path)
+def test_symlinks_out_of_the_batch_are_refused_and_the_batch_goes_on(tmp_path: Path, backend):
+    cfg = setup_archive(tmp_path, backend=backend)
     batch = tmp_path / "batch"
     tiny_clip(batch / "door" / "good.mp4", 61, metadata={"creation_time": "2024-06-01T12:00:00Z"})
     secret = tmp_path / "elsewhere" / "private.mp4"
@@ -60,8 +61,9 @@ def test_symlinks_out_of_the_batch_are_refused_and_the_batch_goes_on(tmp_path: P
     assert [Path(c.imported_from).name for c in rows(tmp_path / "archive")] == ["good.mp4"]
 
 
-def test_mtime_only_time_refused_for_security_cameras_and_warned_loudly_for_others(tmp_path: Path, caplog):
-    cfg = setup_archive(tmp_path)
+def test_mtime_only_time_refused_for_security_cameras_and_warned_loudly_for_others(tmp_path: Path, backend,
+                                                                                   caplog):
+    cfg = setup_archive(tmp_path, backend=backend)
     batch = tmp_path / "batch"
     tiny_clip(batch / "gate" / "clip.mp4", 63)  # security camera, no sidecar, pattern or container time
     tiny_clip(batch / "door" / "clip.mp4", 64)  # marketing camera
@@ -73,7 +75,7 @@ def test_mtime_only_time_refused_for_security_cameras_and_warned_loudly_for_othe
     assert clip.camera_id == "door" and clip.time_source == "mtime" and clip.time_uncertain
 
     arch = tmp_path / "archive"
-    (arch / "anonymizer.toml").write_text('mtime_time = "refuse"\n' + CONFIG)
+    (arch / "anonymizer.toml").write_text(archive_config(arch, backend, top='mtime_time = "refuse"\n'))
     tiny_clip(batch / "door" / "other.mp4", 65)
     r = invoke("ingest", str(batch), "-c", cfg)
     assert "door/other.mp4: the only recording time is the file's modification time (mtime_time" in r.stderr
@@ -81,8 +83,8 @@ def test_mtime_only_time_refused_for_security_cameras_and_warned_loudly_for_othe
 
 
 @pytest.mark.slow
-def test_x_avi_and_x_mp4_get_two_outputs(tmp_path: Path, models_ready):
-    cfg = setup_archive(tmp_path)
+def test_x_avi_and_x_mp4_get_two_outputs(tmp_path: Path, backend, models_ready):
+    cfg = setup_archive(tmp_path, backend=backend)
     batch = tmp_path / "batch"
     tiny_clip(batch / "door" / "x.avi", 66, n=4, size=(320, 240), metadata={"creation_time": "2024-06-01T12:00:00Z"})
     tiny_clip(batch / "door" / "x.mp4", 67, n=4, size=(320, 240), metadata={"creation_time": "2024-06-01T12:01:00Z"})
@@ -94,9 +96,9 @@ def test_x_avi_and_x_mp4_get_two_outputs(tmp_path: Path, models_ready):
     assert len({c.uri for c in copies}) == 2 and all(Path(c.uri).exists() for c in copies)
 
 
-def test_purge_and_stats_warn_before_an_original_without_a_copy_is_lost(tmp_path: Path):
-    cfg_path = setup_archive(tmp_path)
-    Path(cfg_path).write_text(CONFIG + '[policy.camera]\ndoor = "30 days"\n')
+def test_purge_and_stats_warn_before_an_original_without_a_copy_is_lost(tmp_path: Path, backend):
+    cfg_path = setup_archive(tmp_path, backend=backend)
+    Path(cfg_path).write_text(archive_config(tmp_path / "archive", backend) + '[policy.camera]\ndoor = "30 days"\n')
     batch = tmp_path / "batch"
     now = datetime.now(UTC)
     start = now - timedelta(days=25)  # due in 5 days

@@ -144,8 +144,8 @@ def hostile_batch(root: Path) -> tuple[Path, list[str], list[str]]:
     return b, good, bad
 
 
-def test_hostile_batch_through_run(tmp_path: Path, models_ready):
-    cfg = setup_archive(tmp_path)
+def test_hostile_batch_through_run(tmp_path: Path, backend, models_ready):
+    cfg = setup_archive(tmp_path, backend=backend)
     batch, good, bad = hostile_batch(tmp_path)
     assert len(good) + len(bad) >= 30 and len(bad) >= 24
     r = invoke("run", str(batch), "-c", cfg, "-j", "1", "--face-stride", "1", "--plate-stride", "1")

@@ -106,6 +106,7 @@ def rows(archive: Path, table: str = "clips"):
 
 
 def test_init_denies_other_users(tmp_path: Path):
+    """SQLite: the catalogue file is private (a PostgreSQL catalogue is guarded by the server's roles)."""
     arch = tmp_path / "a"
     assert invoke("init", str(arch)).exit_code == 0
     assert stat.S_IMODE(arch.stat().st_mode) == 0o700

@@ -81,8 +81,8 @@ def fake_anonymise(leaky: set[str]):
     return run
 
 
-def test_a_quarantined_copy_is_catalogued_found_and_purged_with_its_raw_clip(tmp_path, monkeypatch):
-    cfg_path = setup_archive(tmp_path)
+def test_a_quarantined_copy_is_catalogued_found_and_purged_with_its_raw_clip(tmp_path, backend, monkeypatch):
+    cfg_path = setup_archive(tmp_path, backend=backend)
     archive = tmp_path / "archive"
     batch = tmp_path / "batch"
     tiny_clip(batch / "door" / "a.mp4", 41, n=4, size=(320, 240), metadata={"creation_time": "2024-06-01T12:00:00Z"})
@@ -115,8 +115,8 @@ def test_a_quarantined_copy_is_catalogued_found_and_purged_with_its_raw_clip(tmp
 
 
 @pytest.mark.slow
-def test_full_lifecycle_leaves_no_file_outside_the_catalogue(tmp_path, models_ready):
-    cfg_path = setup_archive(tmp_path)
+def test_full_lifecycle_leaves_no_file_outside_the_catalogue(tmp_path, backend, models_ready):
+    cfg_path = setup_archive(tmp_path, backend=backend)
     archive = tmp_path / "archive"
     batch = tmp_path / "batch"
     tiny_clip(batch / "door" / "a.mp4", 51, n=4, size=(320, 240), metadata={"creation_time": "2024-06-01T12:00:00Z"})

@@ -28,6 +28,8 @@ def as_reader(args, cwd):
 
 
 def test_a_read_only_archive_can_be_listed_and_verified():
+    """SQLite only: the catalogue is a file of the read-only archive (a PostgreSQL catalogue is guarded by the
+    server's roles, not by the archive's file modes)."""
     root = Path(tempfile.mkdtemp(prefix="anonymizer-ro-"))
     try:
         cfg = setup_archive(root)

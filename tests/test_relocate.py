@@ -5,11 +5,13 @@ from pathlib import Path
 
 from tests.test_ingest import invoke, rows, tiny_clip
 from tests.test_requests_e2e import cli_json
-from tests.test_run import setup_archive
+from tests.test_run import archive_config, setup_archive
 
 
-def test_an_archive_copied_elsewhere_is_purged_there_and_the_original_is_untouched(tmp_path: Path):
-    cfg = setup_archive(tmp_path / "old")
+def test_an_archive_copied_elsewhere_is_purged_there_and_the_original_is_untouched(tmp_path: Path, backend):
+    """The archive folder copied (a PostgreSQL catalogue restored from its backup into another database, as an
+    archive restored elsewhere would have it)."""
+    cfg = setup_archive(tmp_path / "old", backend=backend)
     old = tmp_path / "old" / "archive"
     batch = tmp_path / "batch"
     tiny_clip(batch / "door" / "a.mp4", 81, metadata={"creation_time": "2024-06-01T12:00:00Z"})
@@ -23,6 +25,8 @@ def test_an_archive_copied_elsewhere_is_purged_there_and_the_original_is_untouch
     new = tmp_path / "restored" / "footage"  # another mount point, another name
     shutil.copytree(old, new, symlinks=True)
     new_cfg = str(new / "anonymizer.toml")
+    backend.copy(old, new)
+    Path(new_cfg).write_text(archive_config(new, backend))
     r = invoke("purge", "-c", new_cfg)
     assert r.exit_code == 0, r.output
     assert "outside the archive root" not in r.output
@@ -40,15 +44,16 @@ def test_an_archive_copied_elsewhere_is_purged_there_and_the_original_is_untouch
     assert "archive.relocated" in invoke("audit", "export", "-c", new_cfg).output
 
 
-def test_a_configuration_pointing_at_the_wrong_folder_changes_nothing(tmp_path: Path):
-    cfg = setup_archive(tmp_path)
+def test_a_configuration_pointing_at_the_wrong_folder_changes_nothing(tmp_path: Path, backend):
+    cfg = setup_archive(tmp_path, backend=backend)
     arch = tmp_path / "archive"
     tiny_clip(tmp_path / "batch" / "door" / "a.mp4", 83, metadata={"creation_time": "2024-06-01T12:00:00Z"})
     assert invoke("ingest", str(tmp_path / "batch"), "-c", cfg).exit_code == 0
     elsewhere = tmp_path / "empty"
     elsewhere.mkdir()
     text = (arch / "anonymizer.toml").read_text().replace('archive = "."', f'archive = "{elsewhere}"')
-    text = f'catalogue = "sqlite:///{arch / "catalogue.sqlite"}"\n' + text
+    if backend.name == "sqlite":
+        text = f'catalogue = "sqlite:///{arch / "catalogue.sqlite"}"\n' + text
     (tmp_path / "wrong.toml").write_text(text)
     r = invoke("purge", "-c", str(tmp_path / "wrong.toml"))
     assert r.exit_code != 0 and "its clips are not there" in r.stderr and "Traceback" not in r.output

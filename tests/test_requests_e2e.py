@@ -275,3 +275,37 @@ def test_written_files_are_private(world):
         assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
     for d in (page.parent, page.parent.parent):
         assert stat.S_IMODE(d.stat().st_mode) == 0o700, d
+
+
+def test_find_again_updates_unhandled_segments_keeps_handled_ones_and_drops_the_rest(world):
+    """A second ``find`` (the catalogue changed meanwhile): a segment already handled stays as it was, an
+    unhandled one gets the new offsets, one no longer matched goes (store_segments: one upsert, one delete)."""
+    from sqlalchemy import update
+
+    from anonymizer.store.schema import clips
+
+    def shift(clip, by):
+        with catalogue(world) as cat, cat.transaction() as conn:
+            conn.execute(update(clips).where(clips.c.id == clip.id).values(start_utc=clip.start + by,
+                                                                            end_utc=clip.end + by))
+
+    def find():
+        return {s["clip_id"]: s for s in cli_json("requests", "find", req["id"], "-c", world["cfg"])["segments"]}
+
+    req = new(world, "restriction", "2024-06-01T10:00:00Z", "2024-06-01T10:00:11Z", "hq")
+    first = find()
+    a, b = by_uri(world, "a"), by_uri(world, "b")
+    assert set(first) == {a.id, b.id}
+    done = cli_json("requests", "apply", req["id"], "-c", world["cfg"], "--segments", first[b.id]["id"])
+    assert not done["failed"], done
+    for c in (a, b):  # both recordings now start half a second later
+        shift(c, timedelta(seconds=0.5))
+    again = find()
+    assert again[a.id]["id"] == first[a.id]["id"] and again[a.id]["handled_at"] is None
+    assert again[a.id]["start_utc"] > first[a.id]["start_utc"]  # unhandled: found anew
+    assert (again[b.id]["start_utc"], again[b.id]["end_utc"]) == (first[b.id]["start_utc"], first[b.id]["end_utc"])
+    assert again[b.id]["action"] == "restrict" and again[b.id]["handled_at"] and again[b.id]["selected"]
+    for c in (a, b):  # both out of the window: a's unhandled segment goes, b's handled one stays
+        shift(c, timedelta(hours=2))
+    last = find()
+    assert list(last) == [b.id] and last[b.id]["clip"]["restricted"]

@@ -11,15 +11,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_ingest import CONFIG, invoke, rows, tiny_clip
+from tests.test_ingest import CONFIG, catalogue_url, invoke, rows, tiny_clip
 
 pytestmark = pytest.mark.slow
 
 
-def setup_archive(root: Path, name: str = "archive") -> str:
+def archive_config(arch: Path, backend=None, top: str = "") -> str:
+    """The test configuration of the archive ``arch``, naming ``backend``'s catalogue (None: SQLite in the
+    archive), with ``top`` (top-level keys) before the first table; append tables after it."""
+    return (backend.config_line(arch) if backend is not None else "") + top + CONFIG.lstrip()
+
+
+def setup_archive(root: Path, name: str = "archive", backend=None) -> str:
+    """An initialised archive ROOT/NAME whose catalogue is ``backend``'s (conftest.py: SQLite or PostgreSQL;
+    None: SQLite); the path of its configuration."""
     arch = root / name
+    arch.mkdir(parents=True, exist_ok=True)
+    (arch / "anonymizer.toml").write_text(archive_config(arch, backend))
     assert invoke("init", str(arch)).exit_code == 0
-    (arch / "anonymizer.toml").write_text(CONFIG)
     return str(arch / "anonymizer.toml")
 
 
@@ -38,8 +47,8 @@ def partials(folder: Path) -> list[Path]:
     return [p for p in folder.rglob(".*") if ".partial" in p.name] if folder.exists() else []
 
 
-def test_run_anonymises_records_and_reruns_to_nothing(tmp_path: Path, models_ready):
-    cfg = setup_archive(tmp_path)
+def test_run_anonymises_records_and_reruns_to_nothing(tmp_path: Path, backend, models_ready):
+    cfg = setup_archive(tmp_path, backend=backend)
     archive = tmp_path / "archive"
     batch = tmp_path / "batch"
     tiny_clip(batch / "door" / "a.mp4", 21, n=4, size=(320, 240), metadata={"creation_time": "2024-06-01T12:00:00Z"})
@@ -101,12 +110,12 @@ def test_run_anonymises_records_and_reruns_to_nothing(tmp_path: Path, models_rea
     assert sorted(e.action for e in rows(archive, "audit")).count("ingest.remove_original") == 2
 
 
-def test_run_killed_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, models_ready):
+def test_run_killed_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, backend, models_ready):
     batch = tmp_path / "batch"
     for i in range(5):
         tiny_clip(batch / "door" / f"c{i}.mp4", 30 + i, n=24, size=(320, 240),
                   metadata={"creation_time": f"2024-06-0{i + 1}T12:00:00Z"})
-    killed_cfg = setup_archive(tmp_path, "killed")
+    killed_cfg = setup_archive(tmp_path, "killed", backend)
     killed = tmp_path / "killed"
     cmd = [sys.executable, "-m", "anonymizer.cli.main", "run", str(batch), "-c", killed_cfg, "-j", "1",
            "--residual-samples", "0"]
@@ -136,27 +145,27 @@ def test_run_killed_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, model
     assert sorted(p.name for p in out_dir.rglob("*") if p.is_file()) == sorted(
         [f"c{i}.mp4" for i in range(5)] + [f"c{i}.mp4.report.json" for i in range(5)])
 
-    clean_cfg = setup_archive(tmp_path, "clean")
+    clean_cfg = setup_archive(tmp_path, "clean", backend)
     r = invoke("run", str(batch), "-c", clean_cfg, "-j", "1", "--residual-samples", "0")
     assert r.exit_code == 0, r.output
     assert catalogue_view(killed, batch) == catalogue_view(tmp_path / "clean", batch)
     assert invoke("audit", "verify", "-c", killed_cfg).exit_code == 0
 
 
-def test_run_leaves_restricted_clips_alone(tmp_path: Path, models_ready):
+def test_run_leaves_restricted_clips_alone(tmp_path: Path, backend, models_ready):
     """A restriction request flags clips: no command processes them until it is lifted (retention still runs)."""
     from sqlalchemy import update
 
     from anonymizer.store.catalogue import Catalogue
     from anonymizer.store.schema import clips as clips_table
 
-    cfg = setup_archive(tmp_path)
+    cfg = setup_archive(tmp_path, backend=backend)
     archive = tmp_path / "archive"
     batch = tmp_path / "batch"
     tiny_clip(batch / "door" / "a.mp4", 31, n=3, size=(160, 120), metadata={"creation_time": "2024-06-01T12:00:00Z"})
     assert invoke("ingest", str(batch), "-c", cfg).exit_code == 0
     (raw,) = rows(archive)
-    with Catalogue.open(f"sqlite:///{archive / 'catalogue.sqlite'}") as cat, cat.transaction() as conn:
+    with Catalogue.open(catalogue_url(archive)) as cat, cat.transaction() as conn:
         conn.execute(update(clips_table).where(clips_table.c.id == raw.id).values(restricted=True))
     r = invoke("run", str(batch), "-c", cfg, "-j", "1", "--json")
     assert r.exit_code == 0, r.output

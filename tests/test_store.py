@@ -51,8 +51,17 @@ def test_catalogue_file_denies_other_users(tmp_path: Path, cat):
 
 
 def test_missing_catalogue_is_not_created_unless_asked(tmp_path: Path):
+    """SQLite: a catalogue file (below, the PostgreSQL case: a database the server does not have)."""
     with pytest.raises(CatalogueError, match="anonymizer init"):
         Catalogue.open(f"sqlite:///{tmp_path / 'none.sqlite'}")
+
+
+def test_missing_postgresql_database_is_one_error_not_created(pg_cluster):
+    url = pg_cluster.url("nobody_made_this")
+    for create in (False, True):  # a database is the server administrator's to create
+        with pytest.raises(CatalogueError, match="cannot be opened") as exc:
+            Catalogue.open(url, create=create)
+        assert "\n" not in str(exc.value) and "nobody_made_this" in str(exc.value)
 
 
 def test_migrations_match_the_tables(cat):
