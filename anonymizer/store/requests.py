@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, String, Table, Text, func, select
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, String, Table, Text, false, func, select
 from sqlalchemy.engine import Connection
 
 from anonymizer.store.schema import UtcDateTime, clips, metadata
@@ -85,3 +85,70 @@ def longest_clip_s(conn: Connection) -> float:
     """The longest clip's duration (seconds; index ix_clips_duration_s makes this one index lookup)."""
     value = conn.execute(select(func.max(clips.c.duration_s))).scalar()
     return float(value or 0.0)
+
+
+class Record(dict):  # type: ignore[type-arg]
+    """Some of a row's columns: a dict that reads like a row (``r.name``, ``r._mapping``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def _mapping(self) -> "Record":
+        return self
+
+
+_LONGEST = "longest_clip_s__"
+
+
+def request_and_longest_clip(conn: Connection, request_id: str) -> tuple[Record | None, float]:
+    """The request and the longest clip's duration (seconds), in one round trip (``requests find``)."""
+    longest = select(func.max(clips.c.duration_s)).scalar_subquery().label(_LONGEST)
+    row = conn.execute(select(requests, longest).where(requests.c.id == request_id)).first()
+    if row is None:
+        return None, 0.0
+    m = Record(row._mapping)
+    value = m.pop(_LONGEST)
+    return m, float(value or 0.0)
+
+
+#: The clip columns shown beside each segment.
+SEGMENT_CLIP_COLUMNS = ("id", "uri", "camera_id", "site_id", "state", "sha256", "restricted", "derived_from",
+                        "start_utc", "time_source", "time_uncertain", "duration_s")
+
+
+def segments_with_clips(conn: Connection, request_id: str) -> list[tuple[Record, Record | None]]:
+    """The request's segments (by start), each with its clip's ``SEGMENT_CLIP_COLUMNS``: one query."""
+    q = (select(segments, *[clips.c[k].label(f"clip__{k}") for k in SEGMENT_CLIP_COLUMNS])
+         .select_from(segments.outerjoin(clips, clips.c.id == segments.c.clip_id))
+         .where(segments.c.request_id == request_id).order_by(segments.c.start_utc, segments.c.id))
+    out = []
+    for row in conn.execute(q):
+        m = row._mapping
+        seg = Record({c.name: m[c.name] for c in segments.c})
+        clip = Record({k: m[f"clip__{k}"] for k in SEGMENT_CLIP_COLUMNS})
+        out.append((seg, clip if clip["id"] is not None else None))
+    return out
+
+
+def store_segments(conn: Connection, request_id: str, found: list[dict[str, Any]]) -> None:
+    """Store what ``requests find`` matched: new segments inserted, unhandled ones updated, handled ones kept as
+    they are (one upsert statement); unhandled, unselected segments no longer matched removed (one statement).
+    ``found``: rows with the segment columns but ``request_id``, ``selected`` and the handling."""
+    if found:
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(segments)
+        changes = [k for k in found[0] if k not in ("id", "clip_id")]
+        stmt = stmt.on_conflict_do_update(index_elements=[segments.c.id],
+                                          set_={k: stmt.excluded[k] for k in changes},
+                                          where=segments.c.handled_at.is_(None))
+        conn.execute(stmt, [{**r, "request_id": request_id, "selected": False} for r in found])
+    conn.execute(segments.delete().where(
+        segments.c.request_id == request_id, segments.c.handled_at.is_(None), segments.c.selected == false(),
+        segments.c.id.not_in([r["id"] for r in found])))

@@ -26,11 +26,20 @@ class RequestError(AnonymizerError):
     """A request cannot be found, changed or closed as asked."""
 
 
+_last_index: list[tuple[Config, PlaceIndex]] = []
+
+
 def place_index(config: Config) -> PlaceIndex:
-    return PlaceIndex(
+    """The configuration's sites and cameras for matching places (kept for the last configuration seen: a
+    ``find`` needs it twice, and a configuration of hundreds of cameras takes milliseconds to index)."""
+    if _last_index and _last_index[0][0] is config:
+        return _last_index[0][1]
+    index = PlaceIndex(
         {s.id: SiteInfo(s.id, s.name, s.lat, s.lon, s.radius_m) for s in config.sites.values()},
         {c.id: CameraInfo(c.id, c.site) for c in config.cameras.values()},
     )
+    _last_index[:] = [(config, index)]
+    return index
 
 
 def place_sites(config: Config, place: Place) -> list[str] | None:

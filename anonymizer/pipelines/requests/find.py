@@ -5,24 +5,27 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 
 from anonymizer.config import Config
 from anonymizer.domain.requests import ClipSpan, Place, PlaceIndex, Tolerance, Window, candidate_sites, match
 from anonymizer.pipelines.requests.common import (
     RequestError, audit_object, load_request, place_index, request_place, segment_id,
 )
-from anonymizer.pipelines.requests.records import show
+from anonymizer.pipelines.requests.records import show_in
 from anonymizer.store import artefacts as artefact_rows
 from anonymizer.store.catalogue import Catalogue
-from anonymizer.store.requests import longest_clip_s, request_segments, segments
+from anonymizer.store.requests import longest_clip_s, request_and_longest_clip, store_segments
 from anonymizer.store.schema import clips
 
-def candidates(conn: Any, window: Window, place: Place, index: PlaceIndex, tolerance: Tolerance) -> list[ClipSpan]:
+def candidates(conn: Any, window: Window, place: Place, index: PlaceIndex, tolerance: Tolerance,
+               longest_s: float | None = None) -> list[ClipSpan]:
     """Clips that may match, narrowed in SQL: recording start within [from - tol - longest clip, to + tol] (the
-    start index), state, and the place's site or camera."""
+    start index), state, and the place's site or camera. ``longest_s``: the longest clip's duration, when the
+    caller read it already."""
     widest = timedelta(seconds=tolerance.widest)
-    lo = window.start - widest - timedelta(seconds=longest_clip_s(conn))
+    longest = longest_clip_s(conn) if longest_s is None else longest_s
+    lo = window.start - widest - timedelta(seconds=longest)
     hi = window.end + widest
     # The place and the time range go to an index ((camera_id, start_utc), (site_id, start_utc), or start_utc for
     # a place that is no site): only the recordings of that place in the window are read, however large the
@@ -43,46 +46,36 @@ def candidates(conn: Any, window: Window, place: Place, index: PlaceIndex, toler
 
 
 def find(cat: Catalogue, config: Config, request_id: str, *, now: datetime, actor: str) -> dict[str, Any]:
-    """Match the request against the catalogue and store the segments (handled ones are kept as they are)."""
+    """Match the request against the catalogue and store the segments (handled ones are kept as they are).
+
+    One transaction and few round trips (a shared PostgreSQL server is a network hop away): the request with the
+    longest clip's duration, the candidates, one upsert of the segments and one delete of those no longer
+    matched, the audit event, then what is shown (segments with their clips, artefacts) read in the same
+    transaction."""
     index = place_index(config)
     with cat.transaction() as conn:
-        row = load_request(conn, request_id)
+        row, longest = request_and_longest_clip(conn, request_id)
+        if row is None:
+            load_request(conn, request_id)  # the one-line error
+        if row.status != "open":
+            raise RequestError(f"request {request_id} is {row.status}")
         window = Window(row.window_start, row.window_end)
         tol = Tolerance(row.tolerance_s, row.uncertain_tolerance_s)
         place = request_place(row)
-        found = match(window, place, candidates(conn, window, place, index, tol), index, tol)
-        if row.status != "open":
-            raise RequestError(f"request {request_id} is {row.status}")
-        existing = {s.id: s for s in request_segments(conn, request_id)}
-        keep = set()
-        inserts, updates = [], []
-        for seg in found:
-            sid = segment_id(request_id, seg.clip_id)
-            keep.add(sid)
-            values = dict(start_offset_s=seg.start_offset_s, end_offset_s=seg.end_offset_s, start_utc=seg.start,
-                          end_utc=seg.end, tolerance_s=seg.tolerance_s, explanation=seg.explanation, found_at=now)
-            old = existing.get(sid)
-            if old is None:
-                inserts.append(dict(id=sid, request_id=request_id, clip_id=seg.clip_id, selected=False, **values))
-            elif old.handled_at is None:
-                updates.append(dict(sid=sid, **values))
-        # one statement each, many rows (a request may match hundreds of segments)
-        if inserts:
-            conn.execute(segments.insert(), inserts)
-        if updates:
-            conn.execute(update(segments).where(segments.c.id == bindparam("sid"))
-                         .values({k: bindparam(k) for k in updates[0] if k != "sid"}), updates)
-        gone = [s.id for s in existing.values() if s.id not in keep and s.handled_at is None and not s.selected]
-        if gone:
-            conn.execute(segments.delete().where(segments.c.id.in_(gone)))
+        found = match(window, place, candidates(conn, window, place, index, tol, longest), index, tol)
+        store_segments(conn, request_id, [
+            dict(id=segment_id(request_id, seg.clip_id), clip_id=seg.clip_id, start_offset_s=seg.start_offset_s,
+                 end_offset_s=seg.end_offset_s, start_utc=seg.start, end_utc=seg.end, tolerance_s=seg.tolerance_s,
+                 explanation=seg.explanation, found_at=now)
+            for seg in found])
         cat.audit_append(conn, now, actor, "request.find", audit_object(request_id), {
             "window": [window.start.isoformat(), window.end.isoformat()], "place": place.text(),
             "tolerance_s": [tol.certain_s, tol.uncertain_s],
             "segments": [{"segment": segment_id(request_id, s.clip_id), "clip": s.clip_id,
                           "offsets": [round(s.start_offset_s, 6), round(s.end_offset_s, 6)]} for s in found],
         })
-    info = show(cat, request_id, now, config)
-    info["artefacts"] = artefacts_showing(cat, [s["clip_id"] for s in info["segments"]])
+        info = show_in(conn, row, now, config)
+        info["artefacts"] = _artefacts_view(artefact_rows.showing(conn, [s["clip_id"] for s in info["segments"]]))
     return info
 
 
@@ -90,7 +83,10 @@ def artefacts_showing(cat: Catalogue, clip_ids: list[str]) -> list[dict[str, Any
     """Files other than clips that show these recordings (review pages, exports of any request), so that an
     erasure or access request sees everything the archive holds of the person."""
     with cat.engine.connect() as conn:
-        found = artefact_rows.showing(conn, clip_ids)
+        return _artefacts_view(artefact_rows.showing(conn, clip_ids))
+
+
+def _artefacts_view(found: dict[str, list[Any]]) -> list[dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for clip, arts in found.items():
         for a in arts:

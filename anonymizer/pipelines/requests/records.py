@@ -19,8 +19,7 @@ from anonymizer.pipelines.requests.common import (
 )
 from anonymizer.store import artefacts as artefact_rows
 from anonymizer.store.catalogue import Catalogue
-from anonymizer.store.requests import as_plain, request_segments, requests
-from anonymizer.store.schema import clips
+from anonymizer.store.requests import as_plain, request_segments, requests, segments_with_clips
 
 def new_request(cat: Catalogue, config: Config, *, kind: str, received: datetime, start: datetime, end: datetime,
                 place: str, now: datetime, actor: str, radius_m: float | None = None, description: str = "",
@@ -82,13 +81,14 @@ def list_requests(cat: Catalogue, now: datetime, include_closed: bool = False,
 def show(cat: Catalogue, request_id: str, now: datetime, config: Config | None = None) -> dict[str, Any]:
     """The request and its stored segments; with ``config``, times also in the site's local time."""
     with cat.engine.connect() as conn:
-        row = load_request(conn, request_id)
-        out = describe(row, now, config)
-        segs = list(request_segments(conn, request_id))
-        ids = sorted({s.clip_id for s in segs})
-        # one query for the clips of every segment (not one per segment: a request may match hundreds)
-        by_id = {c.id: c for c in conn.execute(select(clips).where(clips.c.id.in_(ids)))} if ids else {}
-        out["segments"] = [_segment_view(s, by_id.get(s.clip_id), config) for s in segs]
+        return show_in(conn, load_request(conn, request_id), now, config)
+
+
+def show_in(conn: Any, row: Any, now: datetime, config: Config | None = None) -> dict[str, Any]:
+    """``show`` of the request ``row`` inside the caller's transaction: the segments and their clips in one query
+    (not one per segment: a request may match hundreds)."""
+    out = describe(row, now, config)
+    out["segments"] = [_segment_view(s, c, config) for s, c in segments_with_clips(conn, row.id)]
     return out
 
 
