@@ -38,6 +38,10 @@ BENCH = REPO / ".bench"
 CLIPS = BENCH / "clips"
 DEFACE_VENV = BENCH / "deface-venv"
 SYNTH_SIZES = {"360p": (640, 360), "720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
+# Fixed-camera clips: 60 s at 25 fps of a still background with sensor noise; a person (the astronaut's face)
+# crosses the frame in 3 s, from 24 s to 27 s. Their length is fixed (--synth-frames does not apply).
+STATIC_SYNTH = {"static1080p": (1920, 1080)}
+STATIC_FRAMES, STATIC_VISIBLE = 1500, (600, 675)
 
 
 # ----------------------------------------------------------------------------------------------------- workers
@@ -229,12 +233,30 @@ def synth_clip(label: str, frames: int) -> Path:
     from anonymizer.imaging.scene import scene_frames
     from anonymizer.media.synth import write_video
 
+    if label in STATIC_SYNTH:
+        return static_clip(label)
     width, height = SYNTH_SIZES[label]
     dst = CLIPS / f"synth_{width}x{height}_{frames}.mp4"
     if not dst.exists():
         CLIPS.mkdir(parents=True, exist_ok=True)
         tmp = dst.with_name(".tmp_" + dst.name)
         write_video(tmp, (f for f, _truth in scene_frames(width, height, frames)), rate=Fraction(25))
+        os.replace(tmp, dst)
+    return dst
+
+
+def static_clip(label: str) -> Path:
+    """A fixed-camera clip (``STATIC_SYNTH``): real background, light sensor noise, a face crossing for 3 s."""
+    from anonymizer.imaging.scene import static_scene_frames
+    from anonymizer.media.synth import write_video
+
+    width, height = STATIC_SYNTH[label]
+    dst = CLIPS / f"static_{width}x{height}_{STATIC_FRAMES}.mp4"
+    if not dst.exists():
+        CLIPS.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(".tmp_" + dst.name)
+        frames = static_scene_frames(width, height, STATIC_FRAMES, STATIC_VISIBLE)
+        write_video(tmp, (f for f, _truth in frames), rate=Fraction(25))
         os.replace(tmp, dst)
     return dst
 
@@ -494,7 +516,8 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("clips", nargs="*", type=Path, help="video files to time")
     ap.add_argument("--show", type=Path, default=None, help="print the table of a JSON saved with --save, run nothing")
-    ap.add_argument("--synth", default="", help="comma-separated synthetic clips to make and time: 360p,720p,1080p")
+    ap.add_argument("--synth", default="", help="comma-separated synthetic clips to make and time: 360p,720p,1080p,4k, "
+                                              "static1080p (fixed camera, 60 s, a face crossing for 3 s)")
     ap.add_argument("--synth-frames", type=int, default=150, help="frames of each synthetic clip (default 150)")
     ap.add_argument("--frames", type=int, default=None, help="cut real clips to their first N frames")
     ap.add_argument("--seconds", type=float, default=None, help="cut real clips to their first S seconds")
@@ -518,9 +541,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("give clips, --synth, or both")
     todo: list[tuple[Path, str]] = []
     for label in [s.strip() for s in args.synth.split(",") if s.strip()]:
-        if label not in SYNTH_SIZES:
-            ap.error(f"--synth: unknown size {label}; known: {', '.join(SYNTH_SIZES)}")
-        print(f"# making synthetic {label} clip ({args.synth_frames} frames) ...", file=sys.stderr, flush=True)
+        if label not in SYNTH_SIZES and label not in STATIC_SYNTH:
+            ap.error(f"--synth: unknown clip {label}; known: {', '.join([*SYNTH_SIZES, *STATIC_SYNTH])}")
+        n = STATIC_FRAMES if label in STATIC_SYNTH else args.synth_frames
+        print(f"# making synthetic {label} clip ({n} frames) ...", file=sys.stderr, flush=True)
         todo.append((synth_clip(label, args.synth_frames), f"synth {label}"))
     for clip in args.clips:
         if not clip.exists():

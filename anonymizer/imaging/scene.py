@@ -129,3 +129,44 @@ def scene_frames(
             if box is not None:
                 truth[m.sprite.kind].append(box)
         yield frame, truth
+
+
+def crossing_face(height: int, face_share: float = 0.14) -> Sprite:
+    """The astronaut's face sprite scaled so that the face box is ``face_share`` of the frame height."""
+    sprite = face_sprite()
+    return sprite.scaled(face_share * height / (sprite.box[3] - sprite.box[1]))
+
+
+def static_scene_frames(
+    width: int, height: int, n_frames: int, visible: tuple[int, int], sprite: Sprite | None = None,
+    path: tuple[tuple[float, float], tuple[float, float]] | None = None, noise: float = 2.0, seed: int = 0,
+) -> Iterator[tuple[np.ndarray, dict[str, list[list[float]]]]]:
+    """A fixed camera: the real background with light sensor noise (Gaussian, ``noise`` grey levels, new on
+    every frame, so that two frames are never identical), and one sprite (default: the astronaut's face) on
+    frames ``visible[0]`` to ``visible[1] - 1`` only, moving linearly along ``path`` (top-left at the first
+    and last visible frame, fractions of the frame; default: crossing the frame left to right, from just
+    outside to just outside). Ground truth as ``scene_frames``'s."""
+    bg = background(width, height).astype(np.int16)
+    sprite = crossing_face(height) if sprite is None else sprite
+    sh, sw = sprite.image.shape[:2]
+    if path is None:
+        y = 0.5 - 0.5 * sh / height
+        path = ((-sw / width, y), (1.0, y))
+    rng = np.random.default_rng(seed)
+    # A few noise fields, shifted at random on every frame: new noise everywhere for a fraction of the cost.
+    bank = [np.round(rng.normal(0.0, noise, (height, width, 3))).astype(np.int16) for _ in range(4)] if noise else []
+    first, end = visible
+    for i in range(n_frames):
+        if bank:
+            field = np.roll(bank[i % len(bank)], (int(rng.integers(height)), int(rng.integers(width))), axis=(0, 1))
+            frame = np.clip(bg + field, 0, 255).astype(np.uint8)
+        else:
+            frame = bg.astype(np.uint8)
+        truth: dict[str, list[list[float]]] = {"face": [], "plate": []}
+        if first <= i < end:
+            t = (i - first) / max(1, end - 1 - first)
+            (x0, y0), (x1, y1) = path
+            box = paste(frame, sprite, int(round((x0 + (x1 - x0) * t) * width)), int(round((y0 + (y1 - y0) * t) * height)))
+            if box is not None:
+                truth[sprite.kind].append(box)
+        yield frame, truth
