@@ -29,6 +29,14 @@ def changed(previous: np.ndarray | None, current: np.ndarray) -> np.ndarray:
     return moved.astype(bool)
 
 
+def unchanged(previous: np.ndarray, current: np.ndarray) -> bool:
+    """Whether no cell changed between two thumbnails (same size) by more than MOTION_THRESHOLD: the picture is
+    the same up to sensor noise and compression flicker."""
+    if previous.shape != current.shape:
+        return False
+    return not bool((np.abs(current - previous) > MOTION_THRESHOLD).any())
+
+
 def _area(r: list[int]) -> int:
     return max(0, r[2] - r[0]) * max(0, r[3] - r[1])
 

@@ -32,6 +32,7 @@ from anonymizer.domain.orientation import display_size, quarter_turns
 from anonymizer.domain.regions import Regions, regions_for
 from anonymizer.domain.tracking import BoxCarrier, CarryParams
 from anonymizer.errors import OutputExistsError, VerificationError
+from anonymizer.imaging.motion import thumbnail, unchanged
 from anonymizer.imaging.redact import redact_yuv420, region_mask
 from anonymizer.inference.detectors import LoadedDetector
 from anonymizer.media.probe import probe
@@ -56,6 +57,14 @@ REFINE_MOTION = {"face": 0.5, "plate": 1.0}
 # pixels per frame, and platedet at full resolution costs several coarse runs (measured: synthetic 1080p, plates on
 # every coarse keyframe tripled the CPU time).
 FINE_STRIDE_FACTOR = {"face": 1, "plate": 2}
+# Static gating: on a keyframe where no part of the picture changed since the previous detector run of a pass (the
+# motion thumbnails, ``imaging.motion.unchanged``), that pass's detector is not run and the detections of that run
+# are carried on (identical pictures give identical detections; the tracker takes them as an observation). The
+# bound: every pass runs its detector for real at least once every STATIC_RECHECK frames (the full-resolution pass
+# then scans the whole frame), so a face or plate that appears without changing the thumbnail (a change under its
+# threshold) is found at most STATIC_RECHECK frames plus one stride after it appeared: 10 s at 25 fps. Not in the
+# residual loop's second pass (every detector on every frame).
+STATIC_RECHECK = 250
 # Frames kept after redaction, before encoding: a residual finding is also redacted on this many frames before it.
 HOLD = 10
 FORCED_GROWTH = 0.05  # a forced box grows by this share of its size per side and per frame away from its finding
@@ -98,6 +107,7 @@ class ClipReport:
     keyframes: dict[str, int] = field(default_factory=dict)
     detections: dict[str, int] = field(default_factory=dict)
     refined_frames: dict[str, int] = field(default_factory=dict)  # detector runs between keyframes
+    static_keyframes: dict[str, int] = field(default_factory=dict)  # keyframes whose detections were carried on
     fine: dict[str, dict] = field(default_factory=dict)  # full-resolution pass: tiles and whole frames run
     frames_with_regions: int = 0
     frames_carried_only: int = 0
@@ -203,6 +213,12 @@ class _Pass:
     kind: str
     fine: bool
     carrier: BoxCarrier
+    # Static gating: the thumbnail and frame of the pass's latest detector run, and what that run found; the frame
+    # of its latest run on the whole frame (every coarse run; a full scan of the fine pass).
+    thumb: np.ndarray | None = None
+    last_run: int = -1
+    last_whole: int = -1
+    last: Detections = field(default_factory=Detections.empty)
 
 
 def _carry(stride: int, settings: AnonymiseSettings, kind: str) -> CarryParams:
@@ -252,6 +268,7 @@ class _ClipPass:
         self.fd: FrameDetector | None = None
         self.check_fd: FrameDetector | None = None  # the residual check's detectors, coarse pass only
         self.checked = 0
+        self._thumb: tuple[int, np.ndarray] | None = None
 
     # ------------------------------------------------------------------------------------------------- set-up
 
@@ -276,6 +293,7 @@ class _ClipPass:
         for p in self.passes:
             self.report.keyframes.setdefault(p.name, 0)
             self.report.detections.setdefault(p.name, 0)
+            self.report.static_keyframes.setdefault(p.name, 0)
 
     # ------------------------------------------------------------------------------------------------- detect
 
@@ -285,8 +303,36 @@ class _ClipPass:
             return self.fd.coarse(frame, p.kind)
         small = self._small_tracked(p, frame.index)
         if keyframe:
-            return self.fd.fine_keyframe(frame, p.kind, small, self._coarse_cover(p.kind, frame.index))
+            return self.fd.fine_keyframe(frame, p.kind, small, self._coarse_cover(p.kind, frame.index),
+                                         full=self._recheck_due(p, frame.index))
         return self.fd.fine_between(frame, p.kind, small)
+
+    def _thumbnail(self, frame: Frame) -> np.ndarray:
+        """The motion thumbnail of a frame's stored luma (one per frame, shared by the passes)."""
+        if self._thumb is None or self._thumb[0] != frame.index:
+            self._thumb = (frame.index, thumbnail(frame.planes[0]))
+        return self._thumb[1]
+
+    @staticmethod
+    def _recheck_due(p: _Pass, index: int) -> bool:
+        """The static bound: a pass that last ran on the whole frame STATIC_RECHECK or more frames ago runs on the
+        whole frame now."""
+        return p.last_whole >= 0 and index - p.last_whole >= STATIC_RECHECK
+
+    def _keyframe_detections(self, p: _Pass, frame: Frame) -> Detections:
+        """A keyframe's detections: carried on from the pass's latest detector run when the picture has not changed
+        since (within the static bound), else detected."""
+        thumb = self._thumbnail(frame)
+        if (not self.dense and p.thumb is not None and not self._recheck_due(p, frame.index)
+                and unchanged(p.thumb, thumb)):
+            self.report.static_keyframes[p.name] += 1
+            return p.last
+        whole_before = self.fd.fine[p.kind].whole_runs if p.fine and self.fd is not None else 0
+        dets = self._detect(p, frame, keyframe=True)
+        p.thumb, p.last_run, p.last = thumb, frame.index, dets
+        if not p.fine or (self.fd is not None and self.fd.fine[p.kind].whole_runs > whole_before):
+            p.last_whole = frame.index
+        return dets
 
     @staticmethod
     def _small_tracked(p: _Pass, index: int) -> np.ndarray:
@@ -317,12 +363,12 @@ class _ClipPass:
         return boxes
 
     def _observe(self, p: _Pass, frame: Frame) -> None:
-        """Detect on a keyframe. Where something appeared, disappeared or moved fast since the previous keyframe,
+        """Detect on a keyframe (or carry the previous run's detections on where nothing changed). Where something appeared, disappeared or moved fast since the previous keyframe,
         detect on the buffered frames between them too, halving the interval while it matters: detection density
         follows what happens in the clip, and quiet stretches cost one run per stride."""
         carrier = p.carrier
         previous = carrier.last_keyframe
-        dets = self._detect(p, frame, keyframe=True)
+        dets = self._keyframe_detections(p, frame)
         carrier.observe(frame.index, dets)
         self.report.keyframes[p.name] += 1
         self.report.detections[p.name] += len(dets)

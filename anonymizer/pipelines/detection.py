@@ -135,13 +135,15 @@ class FrameDetector:
         rgb = self.display_rgb(frame, w, h)
         return self.to_stored(det.detect(rgb, self.display_w, self.display_h))
 
-    def fine_keyframe(self, frame: Frame, kind: str, tracked: np.ndarray, covered: np.ndarray) -> Detections:
+    def fine_keyframe(self, frame: Frame, kind: str, tracked: np.ndarray, covered: np.ndarray,
+                      full: bool = False) -> Detections:
         """The fine pass on a keyframe: decide where it is due (change and small tracked objects, minus what the
-        coarse pass covers; everything on a full scan), then run it. ``tracked``, ``covered``: stored pixels."""
+        coarse pass covers; everything on a full scan, or when ``full``), then run it. ``tracked``, ``covered``:
+        stored pixels."""
         state = self.fine[kind]
         luma = frame.planes[0] if self.turns == 0 else to_display(frame.planes[0], self.turns)
         thumb = thumbnail(luma)
-        full = state.keyframes % FULL_SCAN_EVERY[kind] == 0 or state.thumb is None
+        full = full or state.keyframes % FULL_SCAN_EVERY[kind] == 0 or state.thumb is None
         state.keyframes += 1
         previous, state.thumb = state.thumb, thumb
         if full:
