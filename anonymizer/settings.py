@@ -54,6 +54,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("preset", "veryfast", "encoder speed preset", str,
             choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")),
     Setting("keep_audio", False, "copy the audio track (dropped by default: audio is recorded in marked areas only)", bool),
+    Setting("copy_unchanged", False, "copy the input's GOPs that hold no redaction instead of re-encoding them (H.264 with closed GOPs into .mp4/.mov/.mkv; otherwise everything is re-encoded, as without it)", bool),
     Setting("residual_samples", 32, "most output frames re-checked by the detectors after encoding (one per 25 frames, at least 2; 0: no check)", int, 0, 10000),
     Setting("device", "auto", "inference device", str, choices=("auto", "cpu", "cuda")),
 )
@@ -77,6 +78,7 @@ class AnonymiseSettings:
     crf: int = BY_NAME["crf"].default
     preset: str = BY_NAME["preset"].default
     keep_audio: bool = BY_NAME["keep_audio"].default
+    copy_unchanged: bool = BY_NAME["copy_unchanged"].default
     residual_samples: int = BY_NAME["residual_samples"].default
     device: str = BY_NAME["device"].default
 

@@ -97,12 +97,12 @@ def _worker_media(src: Path, dst: Path) -> dict:
     return {"frames": frames, "seconds": time.perf_counter() - started}
 
 
-def _worker_ours(src: Path, dst: Path, residual_samples: int | None) -> dict:
+def _worker_ours(src: Path, dst: Path, residual_samples: int | None, copy: bool = False) -> dict:
     from anonymizer.pipelines.anonymise import anonymise_file
     from anonymizer.pipelines.batch import open_detectors
     from anonymizer.settings import AnonymiseSettings
 
-    settings = AnonymiseSettings().with_(residual_samples=residual_samples)
+    settings = AnonymiseSettings().with_(residual_samples=residual_samples, copy_unchanged=copy or None)
     load_started = time.perf_counter()
     # As the CLI does for one clip with one worker: detectors opened once, one intra-op thread per core.
     detectors = open_detectors(settings, threads=os.cpu_count() or 1)
@@ -112,7 +112,8 @@ def _worker_ours(src: Path, dst: Path, residual_samples: int | None) -> dict:
     seconds = time.perf_counter() - started
     return {"frames": report.frames, "seconds": seconds, "model_load_s": load_s, "keyframes": report.keyframes,
             "detections": report.detections, "frames_with_regions": report.frames_with_regions,
-            "residual_samples": settings.residual_samples, "possible_leaks": len(report.possible_leaks)}
+            "residual_samples": settings.residual_samples, "possible_leaks": len(report.possible_leaks),
+            "static_keyframes": getattr(report, "static_keyframes", None), "copy": getattr(report, "copy", None)}
 
 
 def vm_hwm_mib() -> float | None:
@@ -139,6 +140,8 @@ def worker_main(argv: list[str]) -> int:
         out = _worker_ours(src, dst, None)
     elif mode == "ours-noresidual":
         out = _worker_ours(src, dst, 0)
+    elif mode == "ours-copy":
+        out = _worker_ours(src, dst, None, copy=True)
     else:
         raise SystemExit(f"unknown worker {mode}")
     out["vm_hwm_mib"] = vm_hwm_mib()
@@ -287,6 +290,7 @@ def bench_clip(path: Path, label: str, skip: set[str], timeout: float, repeat: i
             ("media", me + ["media", str(path), str(t / "media.mp4")]),
             ("ours", me + ["ours", str(path), str(t / "ours.mp4")]),
             ("ours_noresidual", me + ["ours-noresidual", str(path), str(t / "ours0.mp4")]),
+            ("ours_copy", me + ["ours-copy", str(path), str(t / "ours_copy.mp4")]),
             ("deface", deface_cmd(path, t / "deface.mp4")),
         ]
         for round_ in range(max(repeat, deface_repeat)):
@@ -328,6 +332,9 @@ def bench_clip(path: Path, label: str, skip: set[str], timeout: float, repeat: i
         "ratios": {
             "ours/ceiling": ratio("ours", "ceiling"),
             "ours_noresidual/ceiling": ratio("ours_noresidual", "ceiling"),
+            "ours_copy/ceiling": ratio("ours_copy", "ceiling"),
+            "ours/ceiling per cpu-s": ratio("ours", "ceiling", "frames_per_cpu_s"),
+            "ours_copy/ceiling per cpu-s": ratio("ours_copy", "ceiling", "frames_per_cpu_s"),
             "ours/deface": ratio("ours", "deface"),
             "ours_noresidual/deface": ratio("ours_noresidual", "deface"),
             "media/ceiling": ratio("media", "ceiling"),
@@ -457,6 +464,7 @@ ROWS = (
     ("media", "media layer: VideoReader -> VideoWriter"),
     ("ours", "ours: anonymise_file, defaults"),
     ("ours_noresidual", "ours: residual_samples=0"),
+    ("ours_copy", "ours: --copy-unchanged"),
     ("deface", "deface 1.5.0 CLI, defaults (whole command)"),
 )
 
@@ -494,9 +502,17 @@ def render(results: list[dict], meta: dict) -> str:
             lines.append(f"  ours: model loading {ours['model_load_s']:.1f} s (excluded), whole process "
                          f"{_f(ours.get('fps_whole_process'))} fps; keyframes {ours.get('keyframes')}, detections "
                          f"{ours.get('detections')}, possible leaks {ours.get('possible_leaks')}")
+            if ours.get("static_keyframes") is not None:
+                lines.append(f"  ours: keyframes carried on (static) {ours.get('static_keyframes')}")
+        copy = r["runs"].get("ours_copy", {}).get("copy")
+        if copy:
+            lines.append(f"  ours --copy-unchanged: {copy}")
         rt = r["ratios"]
         lines.append(f"  ratios: ours/ceiling {_f(rt['ours/ceiling'], '.3f')} (no residual "
-                     f"{_f(rt['ours_noresidual/ceiling'], '.3f')}), ours/deface {_f(rt['ours/deface'], '.2f')} "
+                     f"{_f(rt['ours_noresidual/ceiling'], '.3f')}; --copy-unchanged "
+                     f"{_f(rt.get('ours_copy/ceiling'), '.3f')}; per cpu-s: ours "
+                     f"{_f(rt.get('ours/ceiling per cpu-s'), '.3f')}, --copy-unchanged "
+                     f"{_f(rt.get('ours_copy/ceiling per cpu-s'), '.3f')}), ours/deface {_f(rt['ours/deface'], '.2f')} "
                      f"(no residual {_f(rt['ours_noresidual/deface'], '.2f')}); ours/deface per cpu-s "
                      f"{_f(rt['ours/deface per cpu-s'], '.2f')}")
     lines += ["", "fps: frames / seconds timed inside the process (ours: model loading excluded); deface: frames / "
@@ -522,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=None, help="cut real clips to their first N frames")
     ap.add_argument("--seconds", type=float, default=None, help="cut real clips to their first S seconds")
     ap.add_argument("--skip", default="", help="comma-separated runs to leave out: "
-                                               "ceiling,media,ours,ours_noresidual,deface")
+                                               "ceiling,media,ours,ours_noresidual,ours_copy,deface")
     ap.add_argument("--repeat", type=int, default=1, help="trials of each of our runs and the ceiling (best kept)")
     ap.add_argument("--deface-repeat", type=int, default=1, help="trials of deface (best kept; it is slow)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds before a run is killed (default 900)")

@@ -1,9 +1,11 @@
 """Static gating (issue 10): on fixed-camera footage a keyframe where nothing changed since the previous detector run
 carries that run's detections on instead of running the detector. Privacy first: whatever appears is still found
-(the thumbnails notice the change), and a face that sits still stays redacted past the recheck bound."""
+(the thumbnails notice the change), and a face that sits still stays redacted past the recheck bound. And
+``copy_unchanged`` on the same footage: the GOPs without a redaction are copied from the input."""
 
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -76,3 +78,38 @@ def test_a_face_sitting_still_past_the_recheck_bound_stays_redacted(tmp_path, de
     assert report.static_keyframes["face"] >= STATIC_RECHECK // AnonymiseSettings().face_stride - 4
     assert runs >= 3  # the first frame, the face's arrival, the recheck (at most STATIC_RECHECK frames later)
     assert_unreadable(src, dst, truth, kinds=("face",))
+
+
+@pytest.mark.slow
+def test_copy_unchanged_copies_the_gops_without_a_face_and_redacts_the_others(tmp_path, detectors):
+    """--copy-unchanged on a fixed camera: the GOPs the face never enters are the input's frames, pixel for pixel;
+    the face is redacted on every frame; frame count and timestamps are the input's."""
+    face = crossing_face(360)
+    frames, truth = [], []
+    for f, t in static_scene_frames(640, 360, 100, (40, 60), face, ((0.3, 0.2), (0.4, 0.25))):
+        frames.append(f)
+        truth.append(t)
+    src = write_video(tmp_path / "in" / "cam.mp4", frames, gop=25)
+    dst = tmp_path / "out" / "cam.mp4"
+    report = anonymise_file(src, dst, AnonymiseSettings(copy_unchanged=True), detectors)
+    assert report.status == "published" and report.copy["used"], report.copy
+    assert report.copy["gops"] == 4 and report.copy["copied_gops"] == 2, report.copy  # 0-24 and 75-99
+    assert report.verification["frames_match"] and report.verification["timestamps_match"]
+    assert_unreadable(src, dst, truth, kinds=("face",))
+    with av.open(str(src)) as a, av.open(str(dst)) as b:
+        pairs = list(zip(a.decode(video=0), b.decode(video=0)))
+    assert len(pairs) == 100
+    for i, (fa, fb) in enumerate(pairs):
+        assert fa.pts * fa.time_base == fb.pts * fb.time_base
+        if i < 25 or i >= 75:
+            assert np.array_equal(fa.to_ndarray(format="yuv420p"), fb.to_ndarray(format="yuv420p")), i
+
+
+def test_copy_unchanged_is_refused_where_it_cannot_hold(tmp_path):
+    from anonymizer.pipelines.anonymise import copy_refusal
+
+    src = write_video(tmp_path / "a.mp4", [f for f, _ in static_scene_frames(64, 48, 4, (9, 9))], gop=2)
+    s = AnonymiseSettings(copy_unchanged=True)
+    assert copy_refusal(src, tmp_path / "o.mp4", s, False) is None
+    assert "codec" in copy_refusal(src, tmp_path / "o.mp4", s.with_(codec="libx265"), False)
+    assert "audio" in copy_refusal(src, tmp_path / "o.mp4", s.with_(keep_audio=True), True)

@@ -21,14 +21,19 @@ def write_video(
     audio_seconds: float = 0.0,
     metadata: dict[str, str] | None = None,
     rotation: int = 0,
+    gop: int | None = None,
 ) -> Path:
-    """Encode RGB frames; ``pts`` (in ``time_base`` units) gives variable-frame-rate timestamps."""
+    """Encode RGB frames; ``pts`` (in ``time_base`` units) gives variable-frame-rate timestamps; ``gop``: a
+    keyframe every ``gop`` frames exactly (libx264; default: the encoder's choice)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     time_base = time_base or Fraction(1, int(rate) * 100 if rate.denominator == 1 else 90000)
     with av.open(str(path), mode="w") as out:
         if metadata:
             out.metadata.update(metadata)
-        vs = out.add_stream(codec, rate=rate, options={"crf": str(crf), "preset": "veryfast"} if codec == "libx264" else {})
+        options = {"crf": str(crf), "preset": "veryfast"} if codec == "libx264" else {}
+        if gop and codec == "libx264":
+            options.update({"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0"})
+        vs = out.add_stream(codec, rate=rate, options=options)
         vs.pix_fmt = "yuv420p"
         vs.time_base = time_base
         vs.codec_context.time_base = time_base

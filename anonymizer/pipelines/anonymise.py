@@ -37,6 +37,7 @@ from anonymizer.imaging.redact import redact_yuv420, region_mask
 from anonymizer.inference.detectors import LoadedDetector
 from anonymizer.media.probe import probe
 from anonymizer.media.reader import Frame, VideoReader, read_packet_times
+from anonymizer.media.splice import SpliceWriter, copy_problem
 from anonymizer.media.writer import VideoWriter
 from anonymizer.pipelines.detection import SMALL, FrameDetector
 from anonymizer.safe_files import private_dirs
@@ -108,6 +109,7 @@ class ClipReport:
     detections: dict[str, int] = field(default_factory=dict)
     refined_frames: dict[str, int] = field(default_factory=dict)  # detector runs between keyframes
     static_keyframes: dict[str, int] = field(default_factory=dict)  # keyframes whose detections were carried on
+    copy: dict = field(default_factory=dict)  # copy_unchanged: whether GOPs were copied, how many, or why not
     fine: dict[str, dict] = field(default_factory=dict)  # full-resolution pass: tiles and whole frames run
     frames_with_regions: int = 0
     frames_carried_only: int = 0
@@ -241,7 +243,7 @@ def fine_kinds_for(width: int, height: int, settings: AnonymiseSettings, kinds: 
 class _ClipPass:
     """One pass over a clip: decode, detect, carry, redact, check, encode. State lives here, stages are methods."""
 
-    def __init__(self, src: Path, writer_for: Callable[[Frame, int, int, object], VideoWriter], settings: AnonymiseSettings,
+    def __init__(self, src: Path, writer_for: Callable[[Frame, int, int, object], VideoWriter | SpliceWriter], settings: AnonymiseSettings,
                  detectors: dict[str, LoadedDetector], check_detectors: dict[str, LoadedDetector], report: ClipReport,
                  samples: set[int], forced: list[Forced], dense: bool,
                  progress: Callable[[int], None] | None, on_regions: Callable[[int, Regions], None] | None,
@@ -263,7 +265,9 @@ class _ClipPass:
         self.input_times: list[float] = []
         self.buffer: deque[Frame] = deque()
         self.held: deque[tuple[Frame, Regions]] = deque()
-        self.writer: VideoWriter | None = None
+        self.writer: VideoWriter | SpliceWriter | None = None
+        # With a SpliceWriter: every redaction applied to each frame not yet handed over, in order.
+        self.applied: dict[int, list[Regions]] = {}
         self.passes: list[_Pass] = []
         self.fd: FrameDetector | None = None
         self.check_fd: FrameDetector | None = None  # the residual check's detectors, coarse pass only
@@ -429,6 +433,7 @@ class _ClipPass:
             if detected_here == 0:
                 self.report.frames_carried_only += 1
         redact_yuv420(frame.planes, regions, self.settings.method)
+        self._note(frame.index, regions)
         if frame.index in self.samples or self._near_finding(frame.index):
             regions = self._check(frame, regions)
         self.held.append((frame, regions))
@@ -460,6 +465,7 @@ class _ClipPass:
             self._redact_more(held_frame)
         regions, _ = self._regions(frame.index)
         redact_yuv420(frame.planes, regions, self.settings.method)
+        self._note(frame.index, regions)
         again = {kind: self._check_detect(frame, kind) for kind in self.check_detectors}
         still = self._unkept(residual_leaks(again, regions, self.width, self.height, frame.index))
         for leak in still:
@@ -490,7 +496,14 @@ class _ClipPass:
                 boxes[f.kind].append(b[None])
         if not any(boxes.values()):
             return
-        redact_yuv420(frame.planes, self._to_regions(frame.index, boxes), self.settings.method)
+        regions = self._to_regions(frame.index, boxes)
+        redact_yuv420(frame.planes, regions, self.settings.method)
+        self._note(frame.index, regions)
+
+    def _note(self, index: int, regions: Regions) -> None:
+        """Remember a redaction applied to a frame, for a SpliceWriter to replay on the GOPs it re-encodes."""
+        if isinstance(self.writer, SpliceWriter) and len(regions):
+            self.applied.setdefault(index, []).append(regions)
 
     # ------------------------------------------------------------------------------------------------- encode
 
@@ -498,7 +511,10 @@ class _ClipPass:
         if self.on_regions is not None:
             self.on_regions(frame.index, regions)
         assert self.writer is not None
-        self.writer.write_frame(frame.av_frame)
+        if isinstance(self.writer, SpliceWriter):
+            self.writer.add(frame.index, self.applied.pop(frame.index, []))
+        else:
+            self.writer.write_frame(frame.av_frame)
         frame.av_frame = None
         frame.planes = []
         self.input_times.append(frame.seconds if frame.seconds is not None else float("nan"))
@@ -589,9 +605,18 @@ def anonymise_file(
     ]
     report.settings = asdict(settings)
 
-    writers: list[VideoWriter] = []
+    writers: list[VideoWriter | SpliceWriter] = []
+    if settings.copy_unchanged:
+        why = copy_refusal(src, dst, settings, info.has_audio)
+        report.copy = {"used": why is None, "reason": why or ""}
 
-    def writer_for(frame: Frame, width: int, height: int, reader: object) -> VideoWriter:
+    def writer_for(frame: Frame, width: int, height: int, reader: object) -> VideoWriter | SpliceWriter:
+        if report.copy.get("used"):
+            s = SpliceWriter(src, dst, lambda planes, regions: redact_yuv420(planes, regions, settings.method),
+                             rotation=frame.rotation, crf=settings.crf, preset=settings.preset, mode=OUTPUT_MODE)
+            report.audio = "dropped" if info.has_audio else "none"
+            writers.append(s)
+            return s
         w = VideoWriter(dst, width, height, reader.time_base, reader.rate, codec=settings.codec,  # type: ignore[attr-defined]
                         crf=settings.crf, preset=settings.preset, rotation=frame.rotation, mode=OUTPUT_MODE)
         if info.has_audio:
@@ -623,6 +648,8 @@ def anonymise_file(
         writer = writers[-1]
         writer.finish()
         report.frames = writer.frames
+        if isinstance(writer, SpliceWriter):
+            report.copy.update(writer.stats)
         report.verification = verify_output(writer.tmp, clip.input_times, writer.width, writer.height)
         if not report.verification["frames_match"] or not report.verification["timestamps_match"]:
             raise VerificationError(
@@ -660,6 +687,15 @@ def anonymise_file(
         for w in writers:
             w.abort()
     return report
+
+
+def copy_refusal(src: Path, dst: Path, settings: AnonymiseSettings, has_audio: bool) -> str | None:
+    """Why ``copy_unchanged`` cannot copy this clip's GOPs (everything is then re-encoded); None when it can."""
+    if settings.codec != "libx264":
+        return f"output codec {settings.codec} (copies need libx264)"
+    if has_audio and settings.keep_audio:
+        return "audio kept (a copy carries the video only)"
+    return copy_problem(src, dst)
 
 
 def _write_report(path: Path, report: ClipReport) -> None:
