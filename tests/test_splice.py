@@ -52,16 +52,20 @@ def decode(path: Path) -> list[tuple[float, np.ndarray]]:
         return [(round(float(f.pts * f.time_base), 6), f.to_ndarray(format="yuv420p")) for f in c.decode(video=0)]
 
 
+def decoded_pts(path: Path) -> list[int]:
+    with av.open(str(path)) as c:
+        return [f.pts for f in c.decode(video=0)]
+
+
 def blacken(planes, box) -> None:
     x1, y1, x2, y2 = box
     planes[0][y1:y2, x1:x2] = 16
 
 
 def splice(src: Path, dst: Path, redact: dict[int, list]) -> SpliceWriter:
-    n = len(decode(src))
     w = SpliceWriter(src, dst, blacken)
-    for i in range(n):
-        w.add(i, redact.get(i, []))
+    for i, pts in enumerate(decoded_pts(src)):
+        w.add(i, pts, redact.get(i, []))
     w.finish()
     w.publish()
     return w
@@ -139,12 +143,41 @@ def test_unfit_inputs_are_refused(tmp_path):
     assert copy_problem(closed, tmp_path / "o.mkv") is None
 
 
+def test_a_pts_mismatch_falls_back_and_a_redacted_pts_is_never_copied(tmp_path):
+    """Frames are matched to GOPs by their place in output order and checked by pts: a frame that decodes with
+    another pts than the loop saw stops the copy (full re-encode), and a GOP holding a redacted pts is re-encoded
+    even if the places said otherwise."""
+    src = write_clip(tmp_path / "in.mp4", moving_frames(30), gop=10)
+    pts = decoded_pts(src)
+    w = SpliceWriter(src, tmp_path / "a.mp4", blacken)
+    for i, p in enumerate(pts):
+        w.add(i, p + 1 if i == 12 else p, [(0, 0, 40, 40)] if i == 12 else [])
+    w.finish()
+    assert "another pts" in w.stats["fallback"]
+    w = SpliceWriter(src, tmp_path / "b.mp4", blacken)
+    for i, p in enumerate(pts):
+        w.add(i, p, [])
+    w.redacted_pts.add(pts[25])  # as if frame 25 were redacted under another index
+    w.finish()
+    assert w.stats["copied_gops"] == 2 and w.stats["reencoded_frames"] == 10
+
+
 def test_a_frame_count_mismatch_falls_back_to_a_full_reencode(tmp_path):
     src = write_clip(tmp_path / "in.mp4", moving_frames(30), gop=10)
     w = SpliceWriter(src, tmp_path / "out.mp4", blacken)
-    for i in range(29):  # one frame fewer than the input's packets
-        w.add(i, [(0, 0, 40, 40)] if i == 3 else [])
+    for i, pts in enumerate(decoded_pts(src)[:29]):  # one frame fewer than the input's packets
+        w.add(i, pts, [(0, 0, 40, 40)] if i == 3 else [])
     w.finish()
     assert "29 decoded frames" in w.stats["fallback"]
     w.publish()
     assert len(decode(tmp_path / "out.mp4")) == 30
+
+
+def test_the_display_matrix_is_kept(tmp_path):
+    from anonymizer.media.synth import write_video
+
+    src = write_video(tmp_path / "phone.mp4", moving_frames(20), rotation=90, gop=10)
+    w = splice(src, tmp_path / "out.mp4", {3: [(0, 0, 20, 20)]})
+    assert w.stats["copied_gops"] == 1
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        assert {int(f.rotation) for f in c.decode(video=0)} == {90}

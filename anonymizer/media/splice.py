@@ -171,6 +171,8 @@ class SpliceWriter:
         self.rotation, self.crf, self.preset, self.threads, self.mode = rotation, crf, preset, threads, mode
         self.tmp = temp_path_for(target)
         self.redactions: dict[int, list[object]] = {}
+        self.pts: list[int | None] = []  # each frame's pts, as the anonymise loop decoded it
+        self.redacted_pts: set[int] = set()
         self.frames = 0
         self.stats: dict = {}
         self._closed = False
@@ -180,11 +182,15 @@ class SpliceWriter:
             self.width, self.height = cc.width, cc.height
         target.parent.mkdir(parents=True, exist_ok=True)
 
-    def add(self, index: int, redactions: list[object]) -> None:
+    def add(self, index: int, pts: int | None, redactions: list[object]) -> None:
+        """Frame ``index`` (decoder output order) with its pts and the redactions applied to it, in order."""
         if index != self.frames:
             raise MediaError(f"{self.target}: frame {index} out of order")
         if redactions:
             self.redactions[index] = list(redactions)
+            if pts is not None:
+                self.redacted_pts.add(pts)
+        self.pts.append(pts)
         self.frames += 1
 
     # ------------------------------------------------------------------------------------------------- build
@@ -221,7 +227,10 @@ class SpliceWriter:
                     return
                 gops += 1
                 n = len(pending)
-                if any(i in self.redactions for i in range(base, base + n)):
+                # Re-encoded when a frame of the GOP holds a redaction, by its place in decoding output order or by
+                # its pts (either is enough: a GOP is copied only when both say nothing there is redacted).
+                if (any(i in self.redactions for i in range(base, base + n))
+                        or any(p.pts in self.redacted_pts for p in pending)):
                     self._reencode(vin, vout, out, pending, base, length_size)
                 else:
                     for p in pending:
@@ -256,11 +265,6 @@ class SpliceWriter:
         if self.threads:
             dec.thread_count = self.threads
         dec.extradata = vin.codec_context.extradata
-        frames: list[av.VideoFrame] = []
-        for p in [*packets, None]:
-            frames.extend(dec.decode(p))
-        if len(frames) != len(packets):
-            raise SpliceError(f"a GOP of {len(packets)} packets decoded to {len(frames)} frames")
         reorder = any(p.dts < p.pts for p in packets)
         enc = av.CodecContext.create("libx264", "w")
         enc.width, enc.height, enc.pix_fmt = vin.codec_context.width, vin.codec_context.height, "yuv420p"
@@ -273,13 +277,20 @@ class SpliceWriter:
                        "bframes": "3" if reorder else "0", "b-pyramid": "none", "keyint": str(len(packets) + 1),
                        "x264-params": f"sps-id={SPLICE_SPS_ID}"}
         encoded: list[av.Packet] = []
-        for k, frame in enumerate(frames):
-            frame = _own_yuv420(frame)
-            planes = _planes(frame)
-            for redaction in self.redactions.get(base + k, []):
-                self.apply(planes, redaction)
-            frame.pict_type = av.video.frame.PictureType.NONE
-            encoded.extend(enc.encode(frame))
+        k = 0  # frames decoded so far: each is redacted and encoded as it comes (no GOP of frames in memory)
+        for p in [*packets, None]:
+            for frame in dec.decode(p):
+                if base + k >= len(self.pts) or frame.pts != self.pts[base + k]:
+                    raise SpliceError(f"frame {base + k} decodes with another pts than in the anonymise loop")
+                frame = _own_yuv420(frame)
+                planes = _planes(frame)
+                for redaction in self.redactions.get(base + k, []):
+                    self.apply(planes, redaction)
+                frame.pict_type = av.video.frame.PictureType.NONE
+                encoded.extend(enc.encode(frame))
+                k += 1
+        if k != len(packets):
+            raise SpliceError(f"a GOP of {len(packets)} packets decoded to {k} frames")
         encoded.extend(enc.encode(None))
         if len(encoded) != len(packets) or not encoded[0].is_keyframe:
             raise SpliceError(f"a GOP of {len(packets)} frames encoded to {len(encoded)} packets")

@@ -512,7 +512,7 @@ class _ClipPass:
             self.on_regions(frame.index, regions)
         assert self.writer is not None
         if isinstance(self.writer, SpliceWriter):
-            self.writer.add(frame.index, self.applied.pop(frame.index, []))
+            self.writer.add(frame.index, frame.pts, self.applied.pop(frame.index, []))
         else:
             self.writer.write_frame(frame.av_frame)
         frame.av_frame = None
