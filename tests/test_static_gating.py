@@ -37,9 +37,10 @@ def test_sensor_noise_is_unchanged_and_a_small_face_is_a_change():
     assert not unchanged(thumbs[0], thumbs[0][:-1])  # another size is never "unchanged"
 
 
-def make_clip(path: Path, n: int, visible: tuple[int, int]) -> tuple[Path, list[dict]]:
-    """A fixed camera with sensor noise; the astronaut's face stands still at one place on frames ``visible``."""
-    face = crossing_face(H)
+def make_clip(path: Path, n: int, visible: tuple[int, int], face_px: int = 100) -> tuple[Path, list[dict]]:
+    """A fixed camera with sensor noise; the astronaut's face (``face_px`` tall) stands still at one place on frames
+    ``visible``."""
+    face = crossing_face(H, face_px / H)
     frames, truth = [], []
     for f, t in static_scene_frames(W, H, n, visible, face, ((0.35, 0.3), (0.35, 0.3))):
         frames.append(f)
@@ -48,10 +49,12 @@ def make_clip(path: Path, n: int, visible: tuple[int, int]) -> tuple[Path, list[
 
 
 @pytest.mark.slow
-def test_a_face_appearing_in_a_static_scene_is_redacted_on_every_frame(tmp_path, detectors, monkeypatch):
+@pytest.mark.parametrize("face_px", [100, 20])
+def test_a_face_appearing_in_a_static_scene_is_redacted_on_every_frame(tmp_path, detectors, monkeypatch, face_px):
     """The face pops in between keyframes after 33 frames of a still scene and stands still: the next keyframe
-    sees the change, runs the detectors, and the track's lead covers the frames before it."""
-    src, truth = make_clip(tmp_path / "in" / "static.mp4", 80, (33, 80))
+    sees the change, runs the detectors (a 20 px face: the full-resolution pass around the change), and the
+    track's lead covers the frames before it."""
+    src, truth = make_clip(tmp_path / "in" / "static.mp4", 80, (33, 80), face_px)
     dst = tmp_path / "out" / "static.mp4"
     report = anonymise_file(src, dst, AnonymiseSettings(), detectors)
     assert report.status == "published"

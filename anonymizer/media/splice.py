@@ -200,7 +200,7 @@ class SpliceWriter:
             os.close(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, self.mode))
             try:
                 self.stats = self._splice()
-            except SpliceError as exc:
+            except (SpliceError, av.FFmpegError) as exc:  # a muxer refusing a packet too: re-encode it all
                 self.stats = {"fallback": str(exc)}
                 self._full()
         except (av.FFmpegError, OSError) as exc:
