@@ -141,6 +141,8 @@ def test_unfit_inputs_are_refused(tmp_path):
     closed = write_clip(tmp_path / "closed.mp4", frames, gop=10)
     assert "container .avi" in (copy_problem(closed, tmp_path / "o.avi") or "")
     assert copy_problem(closed, tmp_path / "o.mkv") is None
+    avi = write_clip(tmp_path / "in.avi", frames, gop=10)
+    assert "input container avi" in (copy_problem(avi, tmp_path / "o.mp4") or "")
 
 
 def test_a_pts_mismatch_falls_back_and_a_redacted_pts_is_never_copied(tmp_path):

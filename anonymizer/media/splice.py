@@ -12,7 +12,7 @@ from the input unchanged, or decode it, redact it and encode it afresh, GOP by G
   none when the input has no reordering, so that every packet's dts stays at or before its pts.
 
 Copied packets lose their SEI NAL units (cameras put serials, GPS and captions there; the encoder writes none).
-Only H.264 in MP4/MOV/MKV, yuv420p, even sizes and IDR keyframes are copied (``copy_problem`` says why not); an
+Only H.264 from and into MP4/MOV/MKV, yuv420p, even sizes and IDR keyframes are copied (``copy_problem`` says why not); an
 input that turns out otherwise while the output is built is re-encoded whole (``SpliceWriter.fallback``).
 """
 
@@ -87,6 +87,9 @@ def copy_problem(src: Path, target: Path) -> str | None:
         return f"output container {target.suffix or '(none)'} (copies go to {', '.join(COPY_SUFFIXES)})"
     try:
         with av.open(str(src)) as container:
+            fmt = container.format.name
+            if not any(name in fmt.split(",") for name in ("mov", "mp4", "matroska")):
+                return f"input container {fmt} (copies come from MP4, MOV or MKV)"
             vs = container.streams.video[0]
             cc = vs.codec_context
             if cc.name != "h264":
