@@ -249,13 +249,14 @@ def synth_clip(label: str, frames: int) -> Path:
 
 
 def static_clip(label: str) -> Path:
-    """A fixed-camera clip (``STATIC_SYNTH``): real background, light sensor noise, a face crossing for 3 s."""
-    from anonymizer.imaging.scene import static_scene_frames
-    from anonymizer.media.synth import write_video
-
+    """A fixed-camera clip (``STATIC_SYNTH``): real background, light sensor noise, a face crossing for 3 s. Made
+    once with the working tree's generator (a --ref older than the generator reuses it)."""
     width, height = STATIC_SYNTH[label]
     dst = CLIPS / f"static_{width}x{height}_{STATIC_FRAMES}.mp4"
     if not dst.exists():
+        from anonymizer.imaging.scene import static_scene_frames
+        from anonymizer.media.synth import write_video
+
         CLIPS.mkdir(parents=True, exist_ok=True)
         tmp = dst.with_name(".tmp_" + dst.name)
         frames = static_scene_frames(width, height, STATIC_FRAMES, STATIC_VISIBLE)
