@@ -136,6 +136,23 @@ def test_variable_frame_rate_timestamps_are_kept(tmp_path, models_ready):
     assert read_timestamps(out) == pytest.approx([p / 1000 for p in pts], abs=1e-4)
 
 
+def test_avi_with_b_frames_gets_its_frames_presentation_times(tmp_path, models_ready):
+    """AVI stores no presentation times: FFmpeg's demuxer makes them up from the decoding order, so with B-frames
+    decoded frames come out carrying another frame's pts (vtest.avi: 2, 6, 8, 10, 12, 4, ...), which the encoder
+    refused ("Invalid argument") and the clip failed. Each frame now gets its place in presentation order."""
+    src = tmp_path / "bframes.avi"
+    make_scene_clip(src, n=30)
+    with av.open(str(src)) as c:
+        stream = c.streams.video[0]
+        raw = [f.pts for f in c.decode(stream)]
+        time_base = float(stream.time_base)
+    assert raw != sorted(raw), "the clip must show the AVI pts disorder, else this test proves nothing"
+    result = run_cli("anonymise", str(src), "--out", str(tmp_path / "o"), "-j", "1")
+    assert result.exit_code == 0, result.output
+    times = read_timestamps(tmp_path / "o" / "bframes.mp4")
+    assert times == pytest.approx([p * time_base for p in sorted(raw)], abs=1e-4)
+
+
 def test_constant_rate_ntsc_timestamps_are_kept(tmp_path, models_ready):
     src = tmp_path / "ntsc.mp4"
     write_video(src, [np.full((96, 128, 3), 60, np.uint8)] * 12, rate=Fraction(30000, 1001))
