@@ -256,3 +256,43 @@ def test_every_ground_truth_box_is_covered_at_default_settings(tmp_path, detecto
                 covered = masks[i][int(y1):int(np.ceil(y2)), int(x1):int(np.ceil(x2))].mean()
                 assert covered >= 0.8, (i, kind, covered)
     assert report.residual["passed"], report.residual
+
+
+def test_decoded_frames_held_at_once_stay_bounded(tmp_path, detectors, monkeypatch):
+    """Frames wait for their boxes up to the carrying horizon (plate stride 30: 123 frames), but they are decoded
+    again for redaction: at most one stride of frames for the detectors plus HOLD for the residual check is ever
+    held, whatever the horizon (at 4K a frame is 12 MiB)."""
+    import weakref
+
+    from anonymizer.imaging.redact import region_mask
+    from anonymizer.media.reader import VideoReader
+    from anonymizer.pipelines import anonymise
+    from anonymizer.settings import AnonymiseSettings
+
+    alive = {"now": 0, "most": 0}
+
+    def gone() -> None:
+        alive["now"] -= 1
+
+    class Counting(VideoReader):
+        def frames(self):
+            for frame in super().frames():
+                alive["now"] += 1
+                alive["most"] = max(alive["most"], alive["now"])
+                weakref.finalize(frame, gone)
+                yield frame
+
+    monkeypatch.setattr(anonymise, "VideoReader", Counting)
+    w, h, n = 320, 240, 150
+    truth = make_scene_clip(tmp_path / "in.mp4", w, h, n)
+    settings = AnonymiseSettings().with_(plate_stride=30)
+    masks = {}
+    report = anonymise.anonymise_file(tmp_path / "in.mp4", tmp_path / "out.mp4", settings, detectors,
+                                      on_regions=lambda i, r: masks.__setitem__(i, region_mask(r, w, h)))
+    assert report.frames == n and len(masks) == n
+    horizon = max(p.reach for p in [anonymise._carry(30, settings, "plate")])
+    assert horizon > 100
+    assert alive["most"] <= 30 + anonymise.HOLD + 2 * anonymise.READ_AHEAD + 4, alive
+    for i, t in enumerate(truth):  # the frames decoded again are redacted where the detectors saw the faces
+        for x1, y1, x2, y2 in t["face"]:
+            assert masks[i][int(y1):int(np.ceil(y2)), int(x1):int(np.ceil(x2))].mean() >= 0.8, i

@@ -22,7 +22,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -68,6 +68,7 @@ FINE_STRIDE_FACTOR = {"face": 1, "plate": 2}
 STATIC_RECHECK = 250
 # Frames kept after redaction, before encoding: a residual finding is also redacted on this many frames before it.
 HOLD = 10
+READ_AHEAD = 2  # frames each decoder may decode ahead of the loop (a 4K frame is 12 MiB)
 FORCED_GROWTH = 0.05  # a forced box grows by this share of its size per side and per frame away from its finding
 QUARANTINE_DIR = "quarantine"
 KINDS = ("face", "plate")
@@ -263,7 +264,9 @@ class _ClipPass:
         self.findings: list[dict] = []
         self.new_forced: list[Forced] = []
         self.input_times: list[float] = []
-        self.buffer: deque[Frame] = deque()
+        self.buffer: deque[Frame] = deque()  # decoded for the detectors, while a detector may still run on them
+        self.pts: deque[int | None] = deque()  # pts of the frames detected but not yet emitted
+        self.emitted = 0  # index of the next frame to redact and encode
         self.held: deque[tuple[Frame, Regions]] = deque()
         self.writer: VideoWriter | SpliceWriter | None = None
         # With a SpliceWriter: every redaction applied to each frame not yet handed over, in order.
@@ -529,27 +532,36 @@ class _ClipPass:
     # ----------------------------------------------------------------------------------------------------- run
 
     def run(self) -> None:
-        with VideoReader(self.src) as reader:
+        # Two decoders of the clip: the first feeds the detectors, and a frame stays in ``buffer`` only while a
+        # detector may still run on it (between a pass's keyframes); the second decodes each frame again once its
+        # boxes are final, for redaction and encoding. The frames waiting for their boxes (up to the carrying
+        # horizon, ~100 frames for the plate fine pass: 1.2 GiB at 4K) are then never held; decoding twice costs
+        # a few per cent of the CPU (benchmarks/README.md, "Memory").
+        with VideoReader(self.src, queue_size=READ_AHEAD) as reader, \
+                VideoReader(self.src, threads=1, queue_size=READ_AHEAD) as again:
+            lagging = again.frames()
             last: Frame | None = None
             for frame in reader.frames():
                 if self.writer is None:
                     self._start(frame, reader.width, reader.height, reader)
                 self.buffer.append(frame)
+                self.pts.append(frame.pts)
                 for p in self.passes:
                     if p.carrier.is_keyframe(frame.index):
                         self._observe(p, frame)
                 last = frame
-                while self.buffer and self._ready(self.buffer[0].index):
-                    f = self.buffer.popleft()
-                    self._emit(f)
+                self._release_detected()
+                while self.emitted <= frame.index and self._ready(self.emitted):
+                    self._emit(self._decode_again(lagging))
             if last is None:
                 raise VerificationError(f"{self.src}: no frame could be decoded")
             # The last frame is always a keyframe, so nothing that appears at the very end is missed.
             for p in self.passes:
                 if p.carrier.last_keyframe < last.index:
                     self._observe(p, last)
-            while self.buffer:
-                self._emit(self.buffer.popleft())
+            self.buffer.clear()
+            while self.emitted <= last.index:
+                self._emit(self._decode_again(lagging))
             self._flush(0)
         for p in self.passes:
             if p.fine and self.fd is not None:
@@ -557,6 +569,22 @@ class _ClipPass:
                 self.report.fine[p.kind] = {"keyframes": st.keyframes, "crops": st.crop_runs,
                                             "crop_megapixels": round(st.crop_pixels / 1e6, 1),
                                             "whole_frame_runs": st.whole_runs}
+
+    def _release_detected(self) -> None:
+        """Drop the detectors' frames that no pass can run on again: refinements look only between a pass's
+        previous keyframe and its next one."""
+        oldest = min(p.carrier.last_keyframe for p in self.passes)
+        while self.buffer and self.buffer[0].index <= oldest and self.buffer[0] is not self.buffer[-1]:
+            self.buffer.popleft()
+
+    def _decode_again(self, lagging: Iterator[Frame]) -> Frame:
+        """The next frame to redact, from the second decoder: the same frame the detectors saw."""
+        frame = next(lagging, None)
+        expected = self.pts.popleft() if self.pts else None
+        if frame is None or frame.index != self.emitted or frame.pts != expected:
+            raise VerificationError(f"{self.src}: the second decode differs from the first at frame {self.emitted}")
+        self.emitted += 1
+        return frame
 
     def _emit(self, frame: Frame) -> None:
         self._redact(frame)
