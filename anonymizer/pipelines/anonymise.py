@@ -32,6 +32,7 @@ from anonymizer.domain.orientation import display_size, quarter_turns
 from anonymizer.domain.regions import Regions, regions_for
 from anonymizer.domain.tracking import BoxCarrier, CarryParams
 from anonymizer.errors import OutputExistsError, VerificationError
+from anonymizer.heap import return_large_buffers
 from anonymizer.imaging.motion import thumbnail, unchanged
 from anonymizer.imaging.redact import redact_yuv420, region_mask
 from anonymizer.inference.detectors import LoadedDetector
@@ -619,6 +620,7 @@ def anonymise_file(
     VerificationError when the output's frames or timestamps differ from the input's.
     """
     started = time.perf_counter()
+    return_large_buffers()
     if dst.exists() and not overwrite:
         raise OutputExistsError(f"{dst}: output exists (use --overwrite to replace it)")
     check_detectors = check_detectors or detectors
