@@ -66,7 +66,9 @@ def _input_sizes(detectors: dict, width: int, height: int) -> list[tuple[str, in
 def worker(stage: str, src: Path) -> dict:
     import anonymizer.pipelines.anonymise  # noqa: F401 - every library the pipeline imports
     import onnxruntime  # noqa: F401
+    from anonymizer.heap import return_large_buffers
 
+    return_large_buffers()  # as a worker does (anonymise_file, open_detectors)
     out: dict = {}
     if stage in ("detectors", "arena"):
         detectors = _open_detectors()

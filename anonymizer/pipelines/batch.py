@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from anonymizer.errors import EXIT_ERROR, AnonymizerError
+from anonymizer.heap import return_large_buffers
 from anonymizer.inference.detectors import LoadedDetector, load_detectors
 from anonymizer.inference.manifest import installed, load_manifest
 from anonymizer.media.threads import set_codec_threads
@@ -128,6 +129,7 @@ def use_thread_budget(threads: int) -> None:
 
 
 def open_detectors(settings: AnonymiseSettings, threads: int = 0) -> dict[str, LoadedDetector]:
+    return_large_buffers()  # the worker's heap setting, before the detectors' first allocations
     return load_detectors(
         settings.face_threshold, settings.plate_threshold, settings.face_max_side, settings.plate_max_side,
         threads=threads, device=settings.device,
