@@ -7,8 +7,8 @@ Stages (each its own process; peak RSS = VmHWM read by the process at its end, s
 - ``imports``: Python with numpy, OpenCV, PyAV, ONNX Runtime and the package imported;
 - ``detectors``: + both detectors opened (ONNX Runtime sessions, weights);
 - ``arena``: + each detector run three times on every input size the pipeline gives it on this clip (the coarse
-  pass's scaled frame, and the full-resolution tiles of a whole frame: ``detection.bounded_tiles``): what ONNX
-  Runtime's arena keeps for the rest of the worker's life;
+  pass's scaled frame, and the full-resolution pass on a whole frame): what ONNX Runtime's arena keeps for the
+  rest of the worker's life;
 - ``decode``: imports + the clip decoded by ``VideoReader`` (nothing kept), twice at once as the pipeline does
   (the detectors' decoder and the one that decodes again for redaction);
 - ``media``: imports + ``VideoReader`` -> ``VideoWriter`` (the pipeline's encoder settings), nothing else;
@@ -50,15 +50,17 @@ def _open_detectors():
 
 
 def _input_sizes(detectors: dict, width: int, height: int) -> list[tuple[str, int, int]]:
-    """(kind, w, h) of every picture the pipeline gives a detector on a frame of this (display) size."""
-    import numpy as np
-
-    from anonymizer.pipelines.detection import bounded_tiles
+    """(kind, w, h) of every picture the pipeline gives a detector on a frame of this (display) size: the coarse
+    pass's scaled frame, and the full-resolution pass's largest (the whole frame, or its bounded tiles where the
+    pipeline has ``detection.bounded_tiles``)."""
+    from anonymizer.pipelines import detection
 
     out = []
     for kind, d in detectors.items():
         out.append((kind, *d.detector.input_size(width, height)))
-        for x1, y1, x2, y2 in bounded_tiles(kind, np.array([[0, 0, width, height]])):
+        tiles = getattr(detection, "bounded_tiles", None)
+        whole = [[0, 0, width, height]] if tiles is None else tiles(kind, width, height)
+        for x1, y1, x2, y2 in whole:
             out.append((kind, int(x2 - x1), int(y2 - y1)))
     return sorted(set(out))
 
