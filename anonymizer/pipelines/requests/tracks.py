@@ -45,7 +45,7 @@ class SegmentTracks:
 def face_detector(config: Config) -> LoadedDetector:
     s = config.anonymise
     return load_detectors(s.face_threshold, s.plate_threshold, s.face_max_side, s.plate_max_side,
-                          device=s.device, kinds=("face",))["face"]
+                          device=s.device, kinds=("face",), face_first_stage=s.face_first_stage)["face"]
 
 
 def find_tracks(path: Path, frames: Sequence[int], detector: LoadedDetector) -> tuple[list[Track], int]:
