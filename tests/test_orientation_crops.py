@@ -68,3 +68,22 @@ def test_due_rects_hold_every_small_object_that_touches_a_change(data):
         assert inside.any()
     else:
         assert len(rects) == 0
+
+
+@pytest.mark.parametrize("size,fine,native", [
+    ((1280, 720), ("plate",), ("face",)),  # 720p: faces at full resolution in one pass, plates coarse + fine
+    ((720, 1280), ("plate",), ("face",)),  # portrait
+    ((1920, 1080), ("face", "plate"), ()),
+    ((3840, 2160), ("face", "plate"), ()),
+    ((960, 540), ("plate",), ()),  # the face input already: no scaling, nothing to add
+    ((640, 360), (), ()),
+])
+def test_which_passes_run_at_full_resolution(size, fine, native):
+    from anonymizer.pipelines.anonymise import fine_kinds_for, native_kinds_for
+    from anonymizer.settings import AnonymiseSettings
+
+    s = AnonymiseSettings()
+    assert fine_kinds_for(*size, s, ("face", "plate")) == fine
+    assert native_kinds_for(*size, s, ("face", "plate")) == native
+    off = AnonymiseSettings(small_objects="off")
+    assert fine_kinds_for(*size, off, ("face", "plate")) == () and native_kinds_for(*size, off, ("face", "plate")) == ()

@@ -17,7 +17,7 @@ from anonymizer.pipelines.anonymise import STATIC_RECHECK, anonymise_file
 from anonymizer.settings import AnonymiseSettings
 from tests.test_anonymise_privacy import assert_unreadable
 
-W, H = 1280, 720  # above both detectors' coarse sizes: the full-resolution passes are gated too
+W, H = 1600, 900  # above both detectors' coarse sizes (faces: by more than NATIVE_WITHIN): the full-resolution passes are gated too
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:

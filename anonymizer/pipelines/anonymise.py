@@ -40,7 +40,7 @@ from anonymizer.media.probe import probe
 from anonymizer.media.reader import Frame, VideoReader, read_packet_times
 from anonymizer.media.splice import SpliceWriter, copy_problem
 from anonymizer.media.writer import VideoWriter
-from anonymizer.pipelines.detection import SMALL, FrameDetector
+from anonymizer.pipelines.detection import NATIVE_WITHIN, SMALL, FrameDetector
 from anonymizer.safe_files import private_dirs
 from anonymizer.settings import AnonymiseSettings
 
@@ -247,14 +247,29 @@ def _carry(stride: int, settings: AnonymiseSettings, kind: str) -> CarryParams:
 
 
 def fine_kinds_for(width: int, height: int, settings: AnonymiseSettings, kinds: tuple[str, ...]) -> tuple[str, ...]:
-    """Kinds whose coarse pass scales the frame down, so that small objects need the full-resolution pass too."""
+    """Kinds whose coarse pass scales the frame down by more than ``NATIVE_WITHIN``, so that small objects need the
+    full-resolution pass too."""
     if settings.small_objects == "off":
         return ()
     long_side = max(width, height)
     out = []
     for kind in kinds:
         max_side = settings.face_max_side if kind == "face" else settings.plate_max_side
-        if max_side and long_side > max_side:
+        if max_side and long_side > max_side * NATIVE_WITHIN[kind]:
+            out.append(kind)
+    return tuple(out)
+
+
+def native_kinds_for(width: int, height: int, settings: AnonymiseSettings, kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """Kinds whose coarse pass would scale the frame down by at most ``NATIVE_WITHIN``: it runs at full resolution
+    instead (and they get no fine pass)."""
+    if settings.small_objects == "off":
+        return ()
+    long_side = max(width, height)
+    out = []
+    for kind in kinds:
+        max_side = settings.face_max_side if kind == "face" else settings.plate_max_side
+        if max_side and max_side < long_side <= max_side * NATIVE_WITHIN[kind]:
             out.append(kind)
     return tuple(out)
 
@@ -305,8 +320,9 @@ class _ClipPass:
         strides = {"face": s.face_stride, "plate": s.plate_stride}
         display_w, display_h = display_size(width, height, quarter_turns(frame.rotation))
         fine = fine_kinds_for(display_w, display_h, s, tuple(self.detectors))
-        self.fd = FrameDetector(self.detectors, width, height, frame.rotation, fine_kinds=fine)
-        self.check_fd = FrameDetector(self.check_detectors, width, height, frame.rotation)
+        native = native_kinds_for(display_w, display_h, s, tuple(self.detectors))
+        self.fd = FrameDetector(self.detectors, width, height, frame.rotation, fine_kinds=fine, native_kinds=native)
+        self.check_fd = FrameDetector(self.check_detectors, width, height, frame.rotation, native_kinds=native)
         for kind in self.detectors:
             stride = 1 if self.dense else strides[kind]
             self.passes.append(_Pass(kind, kind, False, BoxCarrier(_carry(stride, s, kind))))
