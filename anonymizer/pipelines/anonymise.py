@@ -67,12 +67,6 @@ FINE_STRIDE_FACTOR = {"face": 1, "plate": 2}
 # threshold) is found at most STATIC_RECHECK frames plus one stride after it appeared: 10 s at 25 fps. Not in the
 # residual loop's second pass (every detector on every frame).
 STATIC_RECHECK = 250
-# Halvings of a fine-pass interval: plates' full-resolution pass is refined once (to the middle, ten frames from each
-# of its keyframes at the default stride, the coarse plate pass's own spacing): each refinement of it is a whole
-# frame at full resolution in busy traffic (traffic_mihailrc: 31 refinements, 17 of 59 CPU-s at depth 2; 11 and 6
-# CPU-s at depth 1), and the generated 1080p clip's plates are covered on every frame either way
-# (benchmarks/README.md, issue 10). Faces keep REFINE_DEPTH (they bounce).
-FINE_REFINE_DEPTH = {"face": REFINE_DEPTH, "plate": 1}
 # Frames kept after redaction, before encoding: a residual finding is also redacted on this many frames before it.
 HOLD = 10
 READ_AHEAD = 2  # frames each decoder may decode ahead of the loop (a 4K frame is 12 MiB)
@@ -415,11 +409,10 @@ class _ClipPass:
         self.report.detections[p.name] += len(dets)
         if previous < 0:
             return
-        limit = FINE_REFINE_DEPTH[p.kind] if p.fine else REFINE_DEPTH
         pending = [(previous, frame.index, 1)]
         while pending:
             a, b, depth = pending.pop()
-            if depth > limit or not carrier.needs_refinement(a, b, SMALL[p.kind] if p.fine else None):
+            if depth > REFINE_DEPTH or not carrier.needs_refinement(a, b, SMALL[p.kind] if p.fine else None):
                 continue
             m = (a + b) // 2
             mid = next((f for f in self.buffer if f.index == m), None)
