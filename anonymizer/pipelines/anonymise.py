@@ -240,32 +240,27 @@ def _carry(stride: int, settings: AnonymiseSettings, kind: str) -> CarryParams:
     return CarryParams(stride=stride, extend=settings.carry_frames, refine_motion=REFINE_MOTION[kind])
 
 
-def fine_kinds_for(width: int, height: int, settings: AnonymiseSettings, kinds: tuple[str, ...]) -> tuple[str, ...]:
-    """Kinds whose coarse pass scales the frame down by more than ``NATIVE_WITHIN``, so that small objects need the
-    full-resolution pass too."""
+def _full_resolution_role(width: int, height: int, settings: AnonymiseSettings, kind: str) -> str:
+    """How a kind sees a frame of this size at full resolution: ``fine`` (its coarse pass scales the frame down by
+    more than ``NATIVE_WITHIN``: small objects need the full-resolution pass too), ``native`` (it would scale it
+    down by at most that: the coarse pass runs at full resolution instead, with no fine pass) or ``none``."""
     if settings.small_objects == "off":
-        return ()
+        return "none"
     long_side = max(width, height)
-    out = []
-    for kind in kinds:
-        max_side = settings.face_max_side if kind == "face" else settings.plate_max_side
-        if max_side and long_side > max_side * NATIVE_WITHIN[kind]:
-            out.append(kind)
-    return tuple(out)
+    max_side = settings.face_max_side if kind == "face" else settings.plate_max_side
+    if not max_side or long_side <= max_side:
+        return "none"
+    return "fine" if long_side > max_side * NATIVE_WITHIN[kind] else "native"
+
+
+def fine_kinds_for(width: int, height: int, settings: AnonymiseSettings, kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """Kinds that need the full-resolution pass besides their coarse one (``_full_resolution_role``)."""
+    return tuple(k for k in kinds if _full_resolution_role(width, height, settings, k) == "fine")
 
 
 def native_kinds_for(width: int, height: int, settings: AnonymiseSettings, kinds: tuple[str, ...]) -> tuple[str, ...]:
-    """Kinds whose coarse pass would scale the frame down by at most ``NATIVE_WITHIN``: it runs at full resolution
-    instead (and they get no fine pass)."""
-    if settings.small_objects == "off":
-        return ()
-    long_side = max(width, height)
-    out = []
-    for kind in kinds:
-        max_side = settings.face_max_side if kind == "face" else settings.plate_max_side
-        if max_side and max_side < long_side <= max_side * NATIVE_WITHIN[kind]:
-            out.append(kind)
-    return tuple(out)
+    """Kinds whose coarse pass runs at full resolution (``_full_resolution_role``)."""
+    return tuple(k for k in kinds if _full_resolution_role(width, height, settings, k) == "native")
 
 
 class _ClipPass:
