@@ -116,3 +116,23 @@ def test_copy_unchanged_is_refused_where_it_cannot_hold(tmp_path):
     assert copy_refusal(src, tmp_path / "o.mp4", s, False) is None
     assert "codec" in copy_refusal(src, tmp_path / "o.mp4", s.with_(codec="libx265"), False)
     assert "audio" in copy_refusal(src, tmp_path / "o.mp4", s.with_(keep_audio=True), True)
+
+
+@pytest.mark.slow
+def test_residual_samples_showing_the_last_checked_picture_are_not_checked_again(tmp_path, detectors):
+    """A still scene: the first residual sample is checked; the samples after it show the same redacted picture
+    (the detectors would find the same nothing) and are counted as unchanged instead. Once a face appears, the
+    redacted picture differs from the one checked, and the next sample is checked again."""
+    settings = AnonymiseSettings()
+    still, _ = make_clip(tmp_path / "in" / "still.mp4", 100, (100, 100))
+    report = anonymise_file(still, tmp_path / "out" / "still.mp4", settings, detectors)
+    samples = len(report.residual["sampled_frames"])
+    assert samples >= 3
+    assert report.residual["checked_frames"] == 1
+    assert report.residual["unchanged_samples"] == samples - 1
+
+    face, _ = make_clip(tmp_path / "in" / "face.mp4", 100, (50, 100))
+    report = anonymise_file(face, tmp_path / "out" / "face.mp4", settings, detectors)
+    assert report.status == "published"
+    assert report.residual["checked_frames"] >= 2
+    assert report.residual["checked_frames"] + report.residual["unchanged_samples"] == len(report.residual["sampled_frames"])

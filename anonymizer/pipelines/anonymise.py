@@ -297,6 +297,8 @@ class _ClipPass:
         self.fd: FrameDetector | None = None
         self.check_fd: FrameDetector | None = None  # the residual check's detectors, coarse pass only
         self.checked = 0
+        self.unchanged_samples = 0  # samples not checked: the picture of the latest clean check (_same_as_last_check)
+        self.check_thumb: tuple[int, np.ndarray] | None = None
         self._thumb: tuple[int, np.ndarray] | None = None
 
     # ------------------------------------------------------------------------------------------------- set-up
@@ -460,9 +462,23 @@ class _ClipPass:
                 self.report.frames_carried_only += 1
         redact_yuv420(frame.planes, regions, self.settings.method)
         self._note(frame.index, regions)
-        if frame.index in self.samples or self._near_finding(frame.index):
+        if self._near_finding(frame.index):
             regions = self._check(frame, regions)
+        elif frame.index in self.samples:
+            if self._same_as_last_check(frame):
+                self.unchanged_samples += 1
+            else:
+                regions = self._check(frame, regions)
         self.held.append((frame, regions))
+
+    def _same_as_last_check(self, frame: Frame) -> bool:
+        """Whether a sample's redacted picture is the one the latest clean check saw (no thumbnail cell changed:
+        ``imaging.motion.unchanged``), within STATIC_RECHECK frames of it: the detectors would see the same
+        picture and find the same nothing. Never in the second pass."""
+        last = self.check_thumb
+        if self.dense or last is None or frame.index - last[0] >= STATIC_RECHECK:
+            return False
+        return unchanged(last[1], thumbnail(frame.planes[0]))
 
     def _near_finding(self, index: int) -> bool:
         """After a finding, the frames up to just past where its forced box ends are checked: an object that
@@ -481,6 +497,7 @@ class _ClipPass:
         self.checked += 1
         found = {kind: self._check_detect(frame, kind) for kind in self.check_detectors}
         leaks = self._unkept(residual_leaks(found, regions, self.width, self.height, frame.index))
+        self.check_thumb = None if leaks else (frame.index, thumbnail(frame.planes[0]))
         if not leaks:
             return regions
         self.findings.extend(leaks)
@@ -715,6 +732,7 @@ def anonymise_file(
         report.residual = {
             "sampled_frames": sorted(samples),
             "checked_frames": clip.checked,
+            "unchanged_samples": clip.unchanged_samples,
             "first_pass_findings": first_findings,
             "second_pass_findings": clip.findings if report.passes == 2 else [],
             "closed": bool(first_findings) and not remaining,
