@@ -8,15 +8,31 @@ the observed box). A detection is never dropped.
 
 ``BoxCarrier`` is online: observations arrive keyframe by keyframe, and the boxes of frame ``f`` are final once a
 keyframe at or beyond ``f + carrier.reach`` has been observed (or the clip has ended).
+
+**A moving camera.** A head-worn or hand-held camera moves the whole picture, by tens of pixels per frame and in no
+straight line: a parked car's plate, detected on two keyframes a second apart, is nowhere near the straight path
+between them on the frames in between (measured on a walking head-worn 10 fps clip: 14 of 33 plates left visible).
+Given the camera path (``camera(frame)``: the cumulative shift of the scene in the picture, estimated from the
+frames), every track is also carried in scene coordinates: joined to a detection where either its picture or its
+scene prediction is near, and covered by a second box per frame, interpolated in the scene and moved with the
+camera, padded by ``CAMERA_PAD`` of the camera's movement since the nearest observation (a global shift does not
+model parallax, roll or lens distortion exactly). The box carried in the picture stays too: a wrong path (a large
+object crossing a fixed camera's view can fool the estimate) costs blurred area, never coverage.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from anonymizer.domain.detections import Detections
+
+# camera(frame) -> (dx, dy): where the scene has moved in the picture by that frame, cumulative, in frame pixels.
+Camera = Callable[[int], np.ndarray]
+# The scene box is padded by this share of the camera's movement since the nearest observation (per side).
+CAMERA_PAD = 0.5
 
 
 @dataclass(frozen=True)
@@ -99,6 +115,10 @@ def _hull(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array([min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])], np.float32)
 
 
+def _contains(outer: np.ndarray, inner: np.ndarray) -> bool:
+    return bool(outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2] and outer[3] >= inner[3])
+
+
 def _grow(box: np.ndarray, frames: int, growth: float) -> np.ndarray:
     pad = growth * _size(box) * abs(frames)
     return (box + np.array([-pad, -pad, pad, pad], np.float32)).astype(np.float32)
@@ -113,10 +133,11 @@ def _interpolate(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
 
 
 class BoxCarrier:
-    """Online tracker for one kind of object in one clip."""
+    """Online tracker for one kind of object in one clip; ``camera``: the clip's camera path, if known."""
 
-    def __init__(self, params: CarryParams) -> None:
+    def __init__(self, params: CarryParams, camera: Camera | None = None) -> None:
         self.params = params
+        self.camera = camera
         self.tracks: list[Track] = []
         self.last_keyframe = -1
 
@@ -126,6 +147,28 @@ class BoxCarrier:
 
     def is_keyframe(self, frame: int) -> bool:
         return frame % self.params.stride == 0
+
+    # ------------------------------------------------------------------------------------------- scene coordinates
+
+    def _shift(self, frame: int) -> np.ndarray:
+        d = np.asarray(self.camera(frame), np.float32).reshape(2) if self.camera is not None else np.zeros(2, np.float32)
+        return np.array([d[0], d[1], d[0], d[1]], np.float32)
+
+    def _scene(self, track: Track) -> Track:
+        """The track in scene coordinates (its boxes with the camera's shift at their frames taken out)."""
+        return Track(list(track.frames), [b - self._shift(f) for f, b in zip(track.frames, track.boxes)])
+
+    def _moved(self, frame: int, other: int) -> float:
+        """How far the camera moved the picture between two frames (pixels)."""
+        d = self._shift(frame) - self._shift(other)
+        return float(np.hypot(d[0], d[1]))
+
+    def _in_picture(self, box: np.ndarray, frame: int, since: int) -> np.ndarray:
+        """A scene box at ``frame``, in the picture, padded for what a global shift does not model."""
+        pad = CAMERA_PAD * self._moved(frame, since)
+        return (box + self._shift(frame) + np.array([-pad, -pad, pad, pad], np.float32)).astype(np.float32)
+
+    # ------------------------------------------------------------------------------------------------ observations
 
     def observe(self, frame: int, detections: Detections) -> None:
         """Add the detections of keyframe ``frame`` (keyframes must arrive in increasing order)."""
@@ -139,22 +182,24 @@ class BoxCarrier:
             if frame - track.frames[-1] <= horizon:
                 # Keyframes missed since the track was last seen (the clip's last frame can come sooner).
                 missed = max(0, -(-(frame - track.frames[-1]) // p.stride) - 1)
-                candidates.append((track, track.predict(frame), p.match_distance * (1 + 0.5 * missed)))
+                expected = [track.predict(frame)]
+                if self.camera is not None:
+                    expected.append(self._scene(track).predict(frame) + self._shift(frame))
+                candidates.append((track, expected, p.match_distance * (1 + 0.5 * missed)))
         self._assign(frame, detections, candidates)
 
     def _assign(self, frame: int, detections: Detections,
-                candidates: list[tuple[Track, np.ndarray, float]]) -> None:
+                candidates: list[tuple[Track, list[np.ndarray], float]]) -> None:
         """Join detections to tracks, greedily by centre distance (in box sizes) to where each track's object is
-        expected, within each track's gate and a 3x size ratio; every detection left over starts a track. Never
-        drops a detection."""
+        expected (the nearer of its picture and scene predictions), within each track's gate and a 3x size ratio;
+        every detection left over starts a track. Never drops a detection."""
         pairs: list[tuple[float, int, int]] = []
         for ti, (_track, expected, gate) in enumerate(candidates):
             for di, (box, _score) in enumerate(detections):
-                if not 1 / 3 <= _size(box) / _size(expected) <= 3:
-                    continue
-                cost = float(np.linalg.norm(_centre(expected) - _centre(box))) / max(_size(expected), _size(box))
-                if cost <= gate:
-                    pairs.append((cost, ti, di))
+                costs = [float(np.linalg.norm(_centre(e) - _centre(box))) / max(_size(e), _size(box))
+                         for e in expected if 1 / 3 <= _size(box) / _size(e) <= 3]
+                if costs and min(costs) <= gate:
+                    pairs.append((min(costs), ti, di))
         pairs.sort()
         used_t: set[int] = set()
         used_d: set[int] = set()
@@ -175,8 +220,8 @@ class BoxCarrier:
         """Whether the frames between two frames the detector ran on (``a`` < ``b``) deserve a look of their own:
         an object appeared at ``b`` (when did it come in, and from where?), one seen at ``a`` was not found at
         ``b`` (did it leave, or did the detector miss it?), or one moved more than ``refine_motion`` box sizes
-        between them (its path in between may not be straight). With ``max_size``, only tracks that were ever
-        that small count."""
+        between them in the picture (its path in between may not be straight). With ``max_size``, only tracks that
+        were ever that small count."""
         if b - a <= 1:
             return False
         for t in self.tracks:
@@ -199,27 +244,55 @@ class BoxCarrier:
         nearest (within the gate), or starts a track of its own. Never drops a detection."""
         candidates = []
         for track in self.tracks:
-            expected = None if frame in track.frames else self._expected(track, frame)
-            if expected is not None:
+            expected = [] if frame in track.frames else self._expected(track, frame)
+            if expected:
                 candidates.append((track, expected, self.params.match_distance))
         self._assign(frame, detections, candidates)
 
-    def _expected(self, track: Track, frame: int) -> np.ndarray | None:
-        """Where a track's object should be on ``frame``: interpolated inside its span, extrapolated within the
-        matching horizon outside it."""
-        p = self.params
+    def _expected(self, track: Track, frame: int) -> list[np.ndarray]:
+        """Where a track's object should be on ``frame`` (in the picture, and through the scene when the camera
+        path is known): interpolated inside its span, extrapolated within the matching horizon outside it."""
+        horizon = self.params.horizon
         first, last = track.frames[0], track.frames[-1]
-        horizon = p.horizon
+        if not (first - horizon <= frame <= last + horizon):
+            return []
+        out = [self._position(track, frame)]
+        if self.camera is not None:
+            out.append(self._position(self._scene(track), frame) + self._shift(frame))
+        return out
+
+    @staticmethod
+    def _position(track: Track, frame: int) -> np.ndarray:
+        first, last = track.frames[0], track.frames[-1]
         if first <= frame <= last:
             i = int(np.searchsorted(track.frames, frame, side="right")) - 1
+            if track.frames[i] == frame:
+                return track.boxes[i]
             f0, f1 = track.frames[i], track.frames[i + 1]
-            t = (frame - f0) / (f1 - f0)
-            return track.boxes[i] + (track.boxes[i + 1] - track.boxes[i]) * t
-        if frame < first and first - frame <= horizon:
+            return track.boxes[i] + (track.boxes[i + 1] - track.boxes[i]) * ((frame - f0) / (f1 - f0))
+        if frame < first:
             return track.boxes[0] + track.first_velocity() * (frame - first)
-        if frame > last and frame - last <= horizon:
-            return track.predict(frame)
-        return None
+        return track.predict(frame)
+
+    def where(self, frame: int, max_size: float | None = None) -> np.ndarray:
+        """(N, 4) where the tracks' objects should be on ``frame`` (picture and scene predictions, no horizon), of
+        tracks that were ever at most ``max_size``: what the full-resolution pass follows."""
+        out: list[np.ndarray] = []
+        for t in self.tracks:
+            if max_size is not None and min(_size(box) for box in t.boxes) > max_size:
+                continue
+            out.append(self._position(t, frame))
+            if self.camera is not None:
+                moved = self._position(self._scene(t), frame) + self._shift(frame)
+                if not _contains(out[-1], moved):
+                    out.append(moved)
+        return np.asarray(out, np.float32).reshape(-1, 4)
+
+    @staticmethod
+    def _nearest(track: Track, frame: int) -> int:
+        return min(track.frames, key=lambda f: abs(f - frame))
+
+    # ------------------------------------------------------------------------------------------------------ boxes
 
     def boxes(self, frame: int) -> tuple[np.ndarray, int]:
         """Boxes covering ``frame`` and how many of them were detected on that very frame."""
@@ -230,23 +303,35 @@ class BoxCarrier:
             first, last = track.frames[0], track.frames[-1]
             if frame < first - p.lead or frame > last + p.trail:
                 continue
-            if frame < first:
-                back = track.boxes[0] + track.first_velocity() * (frame - first)
-                out.append(_grow(_hull(back, track.boxes[0]), first - frame, p.growth))
-            elif frame > last:
-                ahead = track.predict(frame)
-                out.append(_grow(_hull(ahead, track.boxes[-1]), frame - last, p.growth))
-            else:
-                i = int(np.searchsorted(track.frames, frame, side="right")) - 1
-                if track.frames[i] == frame:
-                    out.append(track.boxes[i])
-                    detected += 1
-                else:
-                    f0, f1 = track.frames[i], track.frames[i + 1]
-                    out.append(_interpolate(track.boxes[i], track.boxes[i + 1], (frame - f0) / (f1 - f0)))
+            box, was_detected = self._carried(track, frame)
+            out.append(box)
+            detected += was_detected
+            if was_detected or self.camera is None:
+                continue
+            scene_box, _ = self._carried(self._scene(track), frame)
+            moved = self._in_picture(scene_box, frame, self._nearest(track, frame))
+            if not _contains(box, moved):
+                out.append(moved)
         if not out:
             return np.zeros((0, 4), np.float32), 0
         return np.stack(out).astype(np.float32), detected
+
+    def _carried(self, track: Track, frame: int) -> tuple[np.ndarray, int]:
+        """A track's box on a frame within its lead and trail (in the track's own coordinates), and 1 when it was
+        detected on that very frame."""
+        p = self.params
+        first, last = track.frames[0], track.frames[-1]
+        if frame < first:
+            back = track.boxes[0] + track.first_velocity() * (frame - first)
+            return _grow(_hull(back, track.boxes[0]), first - frame, p.growth), 0
+        if frame > last:
+            ahead = track.predict(frame)
+            return _grow(_hull(ahead, track.boxes[-1]), frame - last, p.growth), 0
+        i = int(np.searchsorted(track.frames, frame, side="right")) - 1
+        if track.frames[i] == frame:
+            return track.boxes[i], 1
+        f0, f1 = track.frames[i], track.frames[i + 1]
+        return _interpolate(track.boxes[i], track.boxes[i + 1], (frame - f0) / (f1 - f0)), 0
 
     def forget_before(self, frame: int) -> None:
         """Drop tracks that can no longer cover ``frame`` or any later frame, nor be continued."""

@@ -33,7 +33,7 @@ from anonymizer.domain.regions import Regions, regions_for
 from anonymizer.domain.tracking import BoxCarrier, CarryParams
 from anonymizer.errors import OutputExistsError, VerificationError
 from anonymizer.heap import return_large_buffers
-from anonymizer.imaging.motion import thumbnail, unchanged
+from anonymizer.imaging.motion import CameraPath, thumbnail, unchanged
 from anonymizer.imaging.redact import redact_yuv420, region_mask
 from anonymizer.inference.detectors import LoadedDetector
 from anonymizer.media.probe import probe
@@ -300,6 +300,7 @@ class _ClipPass:
         self.unchanged_samples = 0  # samples not checked: the picture of the latest clean check (_same_as_last_check)
         self.check_thumb: tuple[int, np.ndarray] | None = None
         self._thumb: tuple[int, np.ndarray] | None = None
+        self.camera = CameraPath()  # the scene's shift in the picture, frame by frame (the carriers follow it)
 
     # ------------------------------------------------------------------------------------------------- set-up
 
@@ -316,12 +317,12 @@ class _ClipPass:
         self.check_fd = FrameDetector(self.check_detectors, width, height, frame.rotation, native_kinds=native)
         for kind in self.detectors:
             stride = 1 if self.dense else strides[kind]
-            self.passes.append(_Pass(kind, kind, False, BoxCarrier(_carry(stride, s, kind))))
+            self.passes.append(_Pass(kind, kind, False, BoxCarrier(_carry(stride, s, kind), self.camera)))
             if kind in fine:
                 # The second pass runs the coarse detectors on every frame; the full-resolution pass keeps its
                 # stride there (on every frame it cost 880 s for 60 frames of a 1080p clip).
                 fine_stride = strides[kind] * FINE_STRIDE_FACTOR[kind]
-                self.passes.append(_Pass(f"{kind}_fine", kind, True, BoxCarrier(_carry(fine_stride, s, kind))))
+                self.passes.append(_Pass(f"{kind}_fine", kind, True, BoxCarrier(_carry(fine_stride, s, kind), self.camera)))
         for p in self.passes:
             self.report.keyframes.setdefault(p.name, 0)
             self.report.detections.setdefault(p.name, 0)
@@ -368,20 +369,9 @@ class _ClipPass:
 
     @staticmethod
     def _small_tracked(p: _Pass, index: int) -> np.ndarray:
-        """Where the small objects the fine pass follows should be on a frame (expected boxes, grown by half)."""
-        out = []
-        for t in p.carrier.tracks:
-            if min(max(b[2] - b[0], b[3] - b[1]) for b in t.boxes) > SMALL[p.kind]:
-                continue
-            first, last = t.frames[0], t.frames[-1]
-            if first <= index <= last:
-                i = int(np.searchsorted(t.frames, index, side="right")) - 1
-                j = min(i + 1, len(t.frames) - 1)
-                box = t.boxes[i] if i == j else t.boxes[i] + (t.boxes[j] - t.boxes[i]) * (index - t.frames[i]) / (t.frames[j] - t.frames[i])
-            else:
-                box = t.predict(index) if index > last else t.boxes[0]
-            out.append(box)
-        boxes = np.asarray(out, np.float32).reshape(-1, 4)
+        """Where the small objects the fine pass follows should be on a frame (expected boxes, in the picture and
+        moved with the camera, grown by half)."""
+        boxes = p.carrier.where(index, SMALL[p.kind])
         return scale_about_centre(boxes, 1.5) if len(boxes) else boxes
 
     def _coarse_cover(self, kind: str, index: int) -> np.ndarray:
@@ -586,6 +576,7 @@ class _ClipPass:
             for frame in reader.frames():
                 if self.writer is None:
                     self._start(frame, reader.width, reader.height, reader)
+                self.camera.add(frame.index, frame.planes[0])
                 self.buffer.append(frame)
                 self.pts.append(frame.pts)
                 for p in self.passes:
