@@ -267,3 +267,48 @@ def test_a_still_camera_path_changes_nothing():
     for f in range(n):
         a, b = plain.boxes(f), still.boxes(f)
         assert a[1] == b[1] and np.allclose(a[0], b[0]), f
+
+
+def test_a_jittery_refinement_does_not_fling_the_extrapolated_box():
+    """Observations one frame apart (a refinement next to a keyframe) with a detector's jitter of a fifth of the box
+    make a velocity of a quarter of the box per frame, flung over the whole trail: a 30 px face carried as a box of
+    130 px (faces of 20-30 px carried as boxes of 500 px and more on the EgoBlur car park). The velocity is taken
+    over at least a stride where the track has it."""
+    p = CarryParams(stride=10, extend=4)
+    c = BoxCarrier(p)
+    truth = lambda f: np.array([500 + 2 * f, 300, 530 + 2 * f, 330], np.float32)
+    c.observe(0, Detections.from_boxes([truth(0)]))
+    c.observe(10, Detections.from_boxes([truth(10)]))
+    c.refine(11, Detections.from_boxes([truth(11) + np.array([6, 0, 6, 0], np.float32)]))
+    c.observe(20, Detections.empty())
+    c.observe(30, Detections.empty())
+    for f in range(12, 11 + p.trail + 1):
+        boxes, _ = c.boxes(f)
+        assert len(boxes) == 1
+        w = boxes[0][2] - boxes[0][0]
+        d = f - 11  # the box moves at most 3 px a frame (2 true, the jitter spread over the stride), grown with d
+        assert w < (30 + 3 * d) * (1 + 2 * p.growth * d) + 5, (f, boxes[0])
+        assert covers(boxes, truth(f), 0.8), f
+
+
+@given(jump=st.floats(-80, 80), size=st.floats(15, 60), frames=st.integers(1, 12))
+def test_a_track_seen_twice_a_frame_apart_is_extrapolated_a_bounded_distance(jump, size, frames):
+    """Two detections one frame apart with any jump between them (two refinements): the boxes carried before and
+    after stay within EXTRAPOLATE_MAX box sizes of the observed ones, grown with the distance."""
+    from anonymizer.domain.tracking import EXTRAPOLATE_MAX
+
+    p = CarryParams(stride=5, extend=8)
+    c = BoxCarrier(p)
+    a = np.array([300, 300, 300 + size, 300 + size], np.float32)
+    b = a + np.array([jump, jump / 2, jump, jump / 2], np.float32)
+    c.observe(0, Detections.empty())
+    c.refine(21, Detections.from_boxes([a]))
+    c.refine(22, Detections.from_boxes([b]))
+    for f, ref in ((21 - frames, a), (22 + frames, b)):
+        if not (21 - p.lead <= f <= 22 + p.trail):
+            continue
+        boxes, _ = c.boxes(f)
+        grown = size * (1 + EXTRAPOLATE_MAX) * (1 + 2 * p.growth * frames) + 1
+        for box in boxes:  # one track, or two where the jump is past the gate
+            assert box[2] - box[0] <= grown and box[3] - box[1] <= grown, (f, box)
+        assert covers(boxes, ref, 0.999)

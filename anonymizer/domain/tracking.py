@@ -29,6 +29,12 @@ import numpy as np
 
 from anonymizer.domain.detections import Detections
 
+# A box extrapolated before a track's first or after its last observation moves at most this many box sizes from
+# it: two detections a frame apart (refinements) can make any speed (faces of 20-30 px, false or not, were carried
+# as boxes of 500-1000 px on the EgoBlur car park, blurring a third of the frame), and where the object really went
+# that fast, the refinements between keyframes observe it.
+EXTRAPOLATE_MAX = 2.0
+
 # camera(frame) -> (dx, dy): where the scene has moved in the picture by that frame, cumulative, in frame pixels.
 Camera = Callable[[int], np.ndarray]
 # The scene box is padded by this share of the camera's movement since the nearest observation (per side).
@@ -86,21 +92,27 @@ class Track:
     frames: list[int] = field(default_factory=list)
     boxes: list[np.ndarray] = field(default_factory=list)
 
-    def velocity(self) -> np.ndarray:
-        """Box change per frame over the last two observations (zero with one observation)."""
+    def velocity(self, span: int = 1) -> np.ndarray:
+        """Box change per frame from the latest observation at least ``span`` frames before the last one (or the
+        first observation) to the last (zero with one observation). Over a span, a detector's jitter between two
+        observations one frame apart (a refinement beside a keyframe) is not taken for speed."""
         if len(self.frames) < 2:
             return np.zeros(4, np.float32)
-        dt = self.frames[-1] - self.frames[-2]
-        return (self.boxes[-1] - self.boxes[-2]) / dt
+        i = len(self.frames) - 2
+        while i > 0 and self.frames[-1] - self.frames[i] < span:
+            i -= 1
+        return (self.boxes[-1] - self.boxes[i]) / (self.frames[-1] - self.frames[i])
 
-    def first_velocity(self) -> np.ndarray:
+    def first_velocity(self, span: int = 1) -> np.ndarray:
         if len(self.frames) < 2:
             return np.zeros(4, np.float32)
-        dt = self.frames[1] - self.frames[0]
-        return (self.boxes[1] - self.boxes[0]) / dt
+        j = 1
+        while j < len(self.frames) - 1 and self.frames[j] - self.frames[0] < span:
+            j += 1
+        return (self.boxes[j] - self.boxes[0]) / (self.frames[j] - self.frames[0])
 
-    def predict(self, frame: int) -> np.ndarray:
-        return self.boxes[-1] + self.velocity() * (frame - self.frames[-1])
+    def predict(self, frame: int, span: int = 1) -> np.ndarray:
+        return self.boxes[-1] + self.velocity(span) * (frame - self.frames[-1])
 
 
 def _size(box: np.ndarray) -> float:
@@ -113,6 +125,17 @@ def _centre(box: np.ndarray) -> np.ndarray:
 
 def _hull(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array([min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])], np.float32)
+
+
+def _displaced(box: np.ndarray, velocity: np.ndarray, frames: int) -> np.ndarray:
+    """``box`` moved by ``velocity`` for ``frames`` frames, its centre moved at most EXTRAPOLATE_MAX box sizes."""
+    move = velocity * frames
+    centre = np.array([(move[0] + move[2]) / 2, (move[1] + move[3]) / 2], np.float32)
+    norm = float(np.hypot(centre[0], centre[1]))
+    limit = EXTRAPOLATE_MAX * _size(box)
+    if norm > limit:
+        move = move * (limit / norm)
+    return (box + move).astype(np.float32)
 
 
 def _contains(outer: np.ndarray, inner: np.ndarray) -> bool:
@@ -163,9 +186,12 @@ class BoxCarrier:
         d = self._shift(frame) - self._shift(other)
         return float(np.hypot(d[0], d[1]))
 
-    def _in_picture(self, box: np.ndarray, frame: int, since: int) -> np.ndarray:
-        """A scene box at ``frame``, in the picture, padded for what a global shift does not model."""
-        pad = CAMERA_PAD * self._moved(frame, since)
+    def _in_picture(self, box: np.ndarray, frame: int, since: int, size: float) -> np.ndarray:
+        """A scene box at ``frame``, in the picture, padded for what a global shift does not model: CAMERA_PAD of
+        the camera's movement since frame ``since``, at most EXTRAPOLATE_MAX times the object's ``size`` per side
+        (what a global shift misses most is parallax, which is smaller the farther, and so the smaller, the
+        object)."""
+        pad = min(CAMERA_PAD * self._moved(frame, since), EXTRAPOLATE_MAX * size)
         return (box + self._shift(frame) + np.array([-pad, -pad, pad, pad], np.float32)).astype(np.float32)
 
     # ------------------------------------------------------------------------------------------------ observations
@@ -182,9 +208,9 @@ class BoxCarrier:
             if frame - track.frames[-1] <= horizon:
                 # Keyframes missed since the track was last seen (the clip's last frame can come sooner).
                 missed = max(0, -(-(frame - track.frames[-1]) // p.stride) - 1)
-                expected = [track.predict(frame)]
+                expected = [track.predict(frame, p.stride)]
                 if self.camera is not None:
-                    expected.append(self._scene(track).predict(frame) + self._shift(frame))
+                    expected.append(self._scene(track).predict(frame, p.stride) + self._shift(frame))
                 candidates.append((track, expected, p.match_distance * (1 + 0.5 * missed)))
         self._assign(frame, detections, candidates)
 
@@ -261,8 +287,7 @@ class BoxCarrier:
             out.append(self._position(self._scene(track), frame) + self._shift(frame))
         return out
 
-    @staticmethod
-    def _position(track: Track, frame: int) -> np.ndarray:
+    def _position(self, track: Track, frame: int) -> np.ndarray:
         first, last = track.frames[0], track.frames[-1]
         if first <= frame <= last:
             i = int(np.searchsorted(track.frames, frame, side="right")) - 1
@@ -271,8 +296,8 @@ class BoxCarrier:
             f0, f1 = track.frames[i], track.frames[i + 1]
             return track.boxes[i] + (track.boxes[i + 1] - track.boxes[i]) * ((frame - f0) / (f1 - f0))
         if frame < first:
-            return track.boxes[0] + track.first_velocity() * (frame - first)
-        return track.predict(frame)
+            return track.boxes[0] + track.first_velocity(self.params.stride) * (frame - first)
+        return track.predict(frame, self.params.stride)
 
     def where(self, frame: int, max_size: float | None = None) -> np.ndarray:
         """(N, 4) where the tracks' objects should be on ``frame`` (picture and scene predictions, no horizon), of
@@ -309,7 +334,8 @@ class BoxCarrier:
             if was_detected or self.camera is None:
                 continue
             scene_box, _ = self._carried(self._scene(track), frame)
-            moved = self._in_picture(scene_box, frame, self._nearest(track, frame))
+            near = self._nearest(track, frame)
+            moved = self._in_picture(scene_box, frame, near, _size(track.boxes[track.frames.index(near)]))
             if not _contains(box, moved):
                 out.append(moved)
         if not out:
@@ -322,10 +348,10 @@ class BoxCarrier:
         p = self.params
         first, last = track.frames[0], track.frames[-1]
         if frame < first:
-            back = track.boxes[0] + track.first_velocity() * (frame - first)
+            back = _displaced(track.boxes[0], track.first_velocity(p.stride), frame - first)
             return _grow(_hull(back, track.boxes[0]), first - frame, p.growth), 0
         if frame > last:
-            ahead = track.predict(frame)
+            ahead = _displaced(track.boxes[-1], track.velocity(p.stride), frame - last)
             return _grow(_hull(ahead, track.boxes[-1]), frame - last, p.growth), 0
         i = int(np.searchsorted(track.frames, frame, side="right")) - 1
         if track.frames[i] == frame:
