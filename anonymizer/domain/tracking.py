@@ -29,11 +29,15 @@ import numpy as np
 
 from anonymizer.domain.detections import Detections
 
-# A box extrapolated before a track's first or after its last observation moves at most this many box sizes from
-# it: two detections a frame apart (refinements) can make any speed (faces of 20-30 px, false or not, were carried
-# as boxes of 500-1000 px on the EgoBlur car park, blurring a third of the frame), and where the object really went
-# that fast, the refinements between keyframes observe it.
-EXTRAPOLATE_MAX = 2.0
+# A track is extended before its first and after its last observation along two velocities, both covered: the
+# latest one (between its last two observations: an approaching car's plate speeds up in the picture) and one
+# measured over at least a stride (a detector's jitter between two observations a frame apart, a refinement beside
+# a keyframe, is not speed). Neither is capped: capping an extension at 2 box sizes left approaching plates on a
+# highway uncovered on the frames before their first detection (benchmarks/oracle.py on traffic_mihailrc: 10 -> 23
+# uncovered of 63), while what it saved was blurred area around false positives.
+#
+# The camera pad of a scene box (below) is at most this many object sizes per side.
+CAMERA_PAD_MAX = 2.0
 
 # camera(frame) -> (dx, dy): where the scene has moved in the picture by that frame, cumulative, in frame pixels.
 Camera = Callable[[int], np.ndarray]
@@ -127,17 +131,6 @@ def _hull(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array([min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])], np.float32)
 
 
-def _displaced(box: np.ndarray, velocity: np.ndarray, frames: int) -> np.ndarray:
-    """``box`` moved by ``velocity`` for ``frames`` frames, its centre moved at most EXTRAPOLATE_MAX box sizes."""
-    move = velocity * frames
-    centre = np.array([(move[0] + move[2]) / 2, (move[1] + move[3]) / 2], np.float32)
-    norm = float(np.hypot(centre[0], centre[1]))
-    limit = EXTRAPOLATE_MAX * _size(box)
-    if norm > limit:
-        move = move * (limit / norm)
-    return (box + move).astype(np.float32)
-
-
 def _contains(outer: np.ndarray, inner: np.ndarray) -> bool:
     return bool(outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2] and outer[3] >= inner[3])
 
@@ -188,10 +181,10 @@ class BoxCarrier:
 
     def _in_picture(self, box: np.ndarray, frame: int, since: int, size: float) -> np.ndarray:
         """A scene box at ``frame``, in the picture, padded for what a global shift does not model: CAMERA_PAD of
-        the camera's movement since frame ``since``, at most EXTRAPOLATE_MAX times the object's ``size`` per side
+        the camera's movement since frame ``since``, at most CAMERA_PAD_MAX times the object's ``size`` per side
         (what a global shift misses most is parallax, which is smaller the farther, and so the smaller, the
         object)."""
-        pad = min(CAMERA_PAD * self._moved(frame, since), EXTRAPOLATE_MAX * size)
+        pad = min(CAMERA_PAD * self._moved(frame, since), CAMERA_PAD_MAX * size)
         return (box + self._shift(frame) + np.array([-pad, -pad, pad, pad], np.float32)).astype(np.float32)
 
     # ------------------------------------------------------------------------------------------------ observations
@@ -208,9 +201,11 @@ class BoxCarrier:
             if frame - track.frames[-1] <= horizon:
                 # Keyframes missed since the track was last seen (the clip's last frame can come sooner).
                 missed = max(0, -(-(frame - track.frames[-1]) // p.stride) - 1)
-                expected = [track.predict(frame, p.stride)]
+                expected = [track.predict(frame), track.predict(frame, p.stride)]
                 if self.camera is not None:
-                    expected.append(self._scene(track).predict(frame, p.stride) + self._shift(frame))
+                    scene = self._scene(track)
+                    expected += [scene.predict(frame) + self._shift(frame),
+                                 scene.predict(frame, p.stride) + self._shift(frame)]
                 candidates.append((track, expected, p.match_distance * (1 + 0.5 * missed)))
         self._assign(frame, detections, candidates)
 
@@ -296,8 +291,8 @@ class BoxCarrier:
             f0, f1 = track.frames[i], track.frames[i + 1]
             return track.boxes[i] + (track.boxes[i + 1] - track.boxes[i]) * ((frame - f0) / (f1 - f0))
         if frame < first:
-            return track.boxes[0] + track.first_velocity(self.params.stride) * (frame - first)
-        return track.predict(frame, self.params.stride)
+            return track.boxes[0] + track.first_velocity() * (frame - first)
+        return track.predict(frame)
 
     def where(self, frame: int, max_size: float | None = None) -> np.ndarray:
         """(N, 4) where the tracks' objects should be on ``frame`` (picture and scene predictions, no horizon), of
@@ -348,11 +343,15 @@ class BoxCarrier:
         p = self.params
         first, last = track.frames[0], track.frames[-1]
         if frame < first:
-            back = _displaced(track.boxes[0], track.first_velocity(p.stride), frame - first)
-            return _grow(_hull(back, track.boxes[0]), first - frame, p.growth), 0
+            box = track.boxes[0]
+            for v in (track.first_velocity(), track.first_velocity(p.stride)):
+                box = _hull(box, track.boxes[0] + v * (frame - first))
+            return _grow(box, first - frame, p.growth), 0
         if frame > last:
-            ahead = _displaced(track.boxes[-1], track.velocity(p.stride), frame - last)
-            return _grow(_hull(ahead, track.boxes[-1]), frame - last, p.growth), 0
+            box = track.boxes[-1]
+            for v in (track.velocity(), track.velocity(p.stride)):
+                box = _hull(box, track.boxes[-1] + v * (frame - last))
+            return _grow(box, frame - last, p.growth), 0
         i = int(np.searchsorted(track.frames, frame, side="right")) - 1
         if track.frames[i] == frame:
             return track.boxes[i], 1
