@@ -25,6 +25,7 @@ from typing import Callable
 import av
 import numpy as np
 
+from anonymizer import safe_files
 from anonymizer.errors import MediaError
 from anonymizer.media.reader import VideoReader, _own_yuv420, _planes
 from anonymizer.media.writer import VideoWriter, temp_path_for
@@ -329,7 +330,7 @@ class SpliceWriter:
     def publish(self) -> Path:
         if not self._closed:
             self.finish()
-        os.replace(self.tmp, self.target)
+        safe_files.publish(self.tmp, self.target)  # flushed, renamed, folder flushed: survives a power cut
         self._published = True
         return self.target
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import av
 
+from anonymizer import safe_files
 from anonymizer.errors import MediaError
 from anonymizer.media.threads import codec_threads
 
@@ -122,7 +123,7 @@ class VideoWriter:
         """Rename the finished temporary file into place (atomic on one filesystem)."""
         if not self._closed:
             self.finish()
-        os.replace(self.tmp, self.target)
+        safe_files.publish(self.tmp, self.target)  # flushed, renamed, folder flushed: survives a power cut
         self._published = True
         return self.target
 
