@@ -51,17 +51,12 @@ def _open_detectors():
 
 def _input_sizes(detectors: dict, width: int, height: int) -> list[tuple[str, int, int]]:
     """(kind, w, h) of every picture the pipeline gives a detector on a frame of this (display) size: the coarse
-    pass's scaled frame, and the full-resolution pass's largest (the whole frame, or its bounded tiles where the
-    pipeline has ``detection.bounded_tiles``)."""
-    from anonymizer.pipelines import detection
-
+    pass's scaled frame, and the full-resolution pass's largest, the whole frame (tiling it was measured and not
+    adopted: benchmarks/README.md, "Memory")."""
     out = []
     for kind, d in detectors.items():
         out.append((kind, *d.detector.input_size(width, height)))
-        tiles = getattr(detection, "bounded_tiles", None)
-        whole = [[0, 0, width, height]] if tiles is None else tiles(kind, width, height)
-        for x1, y1, x2, y2 in whole:
-            out.append((kind, int(x2 - x1), int(y2 - y1)))
+        out.append((kind, width, height))
     return sorted(set(out))
 
 
