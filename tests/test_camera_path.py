@@ -54,3 +54,12 @@ def test_a_fixed_camera_crossed_by_a_large_object_keeps_a_still_path():
         frame[100:360, x : x + 260] = person[:, : min(260, 640 - x)]
         path.add(i, frame)
         assert np.allclose(path(i), 0.0), (i, path(i))
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (2, 1000), (1000, 2), (16, 16)])
+def test_tiny_or_thin_frames_keep_a_still_path(size):
+    rng = np.random.default_rng(0)
+    path = CameraPath()
+    for i in range(3):
+        path.add(i, (rng.random(size) * 255).astype(np.uint8))
+    assert len(path) == 3

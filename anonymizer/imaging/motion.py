@@ -83,6 +83,7 @@ CAMERA_WIDTH = 320
 # real clips (traffic, a plaza, a selfie on a tripod) 0.7-1.6 with shifts under 0.1 px, a walking head-worn camera
 # 0.32-0.82 (one 2-pixel step 0.96), a panning car clip 0.17-0.32.
 CAMERA_BETTER = 0.85
+CAMERA_MIN_SIDE = 16  # frames smaller than this either way keep a still path
 
 
 class CameraPath:
@@ -103,6 +104,9 @@ class CameraPath:
         if index != len(self._offsets):
             raise ValueError(f"camera path: frame {index} after {len(self._offsets) - 1}")
         h, w = luma.shape[:2]
+        if min(h, w) < CAMERA_MIN_SIDE:  # nothing to correlate: the path stays still
+            self._offsets.append(self._offsets[-1] if self._offsets else (0.0, 0.0))
+            return
         width = min(CAMERA_WIDTH, w)
         height = max(8, int(round(h * width / w)))
         step = max(1, w // (2 * CAMERA_WIDTH))  # every step-th pixel first: a third of the cost at 1080p
