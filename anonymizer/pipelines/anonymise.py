@@ -26,6 +26,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from anonymizer.domain.cadence import frames_within, stride_for_rate
 from anonymizer.domain.detections import Detections
 from anonymizer.domain.geometry import scale_about_centre
 from anonymizer.domain.orientation import display_size, quarter_turns
@@ -67,6 +68,7 @@ FINE_STRIDE_FACTOR = {"face": 1, "plate": 2}
 # threshold) is found at most STATIC_RECHECK frames plus one stride after it appeared: 10 s at 25 fps. Not in the
 # residual loop's second pass (every detector on every frame).
 STATIC_RECHECK = 250
+STATIC_RECHECK_S = 10.0  # and at most this many seconds on a slower clip (domain.cadence)
 # Frames kept after redaction, before encoding: a residual finding is also redacted on this many frames before it.
 HOLD = 10
 READ_AHEAD = 2  # frames each decoder may decode ahead of the loop (a 4K frame is 12 MiB)
@@ -111,6 +113,10 @@ class ClipReport:
     detections: dict[str, int] = field(default_factory=dict)
     refined_frames: dict[str, int] = field(default_factory=dict)  # detector runs between keyframes
     static_keyframes: dict[str, int] = field(default_factory=dict)  # keyframes whose detections were carried on
+    # The strides this clip ran with (settings' strides scaled to a frame rate under 25 fps: domain.cadence) and its
+    # static bound in frames.
+    strides: dict[str, int] = field(default_factory=dict)
+    static_recheck: int = STATIC_RECHECK
     copy: dict = field(default_factory=dict)  # copy_unchanged: whether GOPs were copied, how many, or why not
     fine: dict[str, dict] = field(default_factory=dict)  # full-resolution pass: tiles and whole frames run
     frames_with_regions: int = 0
@@ -346,11 +352,10 @@ class _ClipPass:
             self._thumb = (frame.index, thumbnail(frame.planes[0]))
         return self._thumb[1]
 
-    @staticmethod
-    def _recheck_due(p: _Pass, index: int) -> bool:
-        """The static bound: a pass that last ran on the whole frame STATIC_RECHECK or more frames ago runs on the
-        whole frame now."""
-        return p.last_whole >= 0 and index - p.last_whole >= STATIC_RECHECK
+    def _recheck_due(self, p: _Pass, index: int) -> bool:
+        """The static bound: a pass that last ran on the whole frame STATIC_RECHECK or more frames ago (at most
+        STATIC_RECHECK_S seconds: ``report.static_recheck``) runs on the whole frame now."""
+        return p.last_whole >= 0 and index - p.last_whole >= self.report.static_recheck
 
     def _keyframe_detections(self, p: _Pass, frame: Frame) -> Detections:
         """A keyframe's detections: carried on from the pass's latest detector run when the picture has not changed
@@ -466,7 +471,7 @@ class _ClipPass:
         ``imaging.motion.unchanged``), within STATIC_RECHECK frames of it: the detectors would see the same
         picture and find the same nothing. Never in the second pass."""
         last = self.check_thumb
-        if self.dense or last is None or frame.index - last[0] >= STATIC_RECHECK:
+        if self.dense or last is None or frame.index - last[0] >= self.report.static_recheck:
             return False
         return unchanged(last[1], thumbnail(frame.planes[0]))
 
@@ -658,15 +663,21 @@ def anonymise_file(
     check_detectors = check_detectors or detectors
     info = probe(src)
     expected = info.frames or (int(round(info.duration * info.rate)) if info.duration and info.rate else 0)
-    samples = _sample_indices(expected, settings.residual_samples, (settings.face_stride, settings.plate_stride))
     report = ClipReport(input=str(src), output=str(dst), width=info.width, height=info.height)
+    report.settings = asdict(settings)
+    # The strides as configured are meant at 25 fps: a slower clip gets keyframes as often in time (domain.cadence).
+    rate = float(info.rate) if info.rate else None
+    settings = replace(settings, face_stride=stride_for_rate(settings.face_stride, rate),
+                       plate_stride=stride_for_rate(settings.plate_stride, rate))
+    report.strides = {"face": settings.face_stride, "plate": settings.plate_stride}
+    report.static_recheck = frames_within(STATIC_RECHECK_S, rate, STATIC_RECHECK)
+    samples = _sample_indices(expected, settings.residual_samples, (settings.face_stride, settings.plate_stride))
     report.models = [
         {"name": m.spec.name, "kind": kind if m is d.model else m.spec.kind, "package": m.spec.package,
          "sha256": m.sha256, "source_sha256": m.spec.sha256,
          "threshold": d.detector.threshold if m is d.model else m.spec.threshold, "licence": m.spec.licence}
         for kind, d in detectors.items() for m in d.models
     ]
-    report.settings = asdict(settings)
 
     writers: list[VideoWriter | SpliceWriter] = []
     if settings.copy_unchanged:
