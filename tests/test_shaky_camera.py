@@ -42,6 +42,7 @@ def test_a_shaking_camera_leaves_no_face_or_plate_readable(tmp_path, detectors):
     dst = tmp_path / "out" / "walk.mp4"
     report = anonymise_file(src, dst, AnonymiseSettings(), detectors)
     assert report.status == "published"
+    assert report.camera["moved_frames"] >= FRAMES - 4 and 20 <= report.camera["largest_step_px"] <= 64
     assert_unreadable(src, dst, truth)
 
 

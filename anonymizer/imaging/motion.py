@@ -96,6 +96,8 @@ class CameraPath:
 
     def __init__(self) -> None:
         self._offsets: list[tuple[float, float]] = []
+        self.moved_frames = 0  # frames whose shift from the previous one was taken as the camera's
+        self.largest_step = 0.0  # pixels, the largest such shift
         self._previous: np.ndarray | None = None
         self._window: np.ndarray | None = None
         self._scale = 1.0
@@ -120,6 +122,9 @@ class CameraPath:
             (dx, dy), _response = cv2.phaseCorrelate(self._previous.copy(), small.copy(), self._window)
             if not _explains(self._previous, small, dx, dy):
                 dx = dy = 0.0
+            else:
+                self.moved_frames += 1
+                self.largest_step = max(self.largest_step, float(np.hypot(dx, dy)) * self._scale)
             x, y = self._offsets[-1]
             self._offsets.append((x + dx * self._scale, y + dy * self._scale))
         self._previous = small

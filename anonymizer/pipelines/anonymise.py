@@ -117,6 +117,8 @@ class ClipReport:
     # static bound in frames.
     strides: dict[str, int] = field(default_factory=dict)
     static_recheck: int = STATIC_RECHECK
+    # The camera path: frames whose shift was taken as the camera's (tracks carried with it), the largest shift (px).
+    camera: dict = field(default_factory=dict)
     copy: dict = field(default_factory=dict)  # copy_unchanged: whether GOPs were copied, how many, or why not
     fine: dict[str, dict] = field(default_factory=dict)  # full-resolution pass: tiles and whole frames run
     frames_with_regions: int = 0
@@ -601,6 +603,8 @@ class _ClipPass:
             while self.emitted <= last.index:
                 self._emit(self._decode_again(lagging))
             self._flush(0)
+        self.report.camera = {"moved_frames": self.camera.moved_frames,
+                              "largest_step_px": round(self.camera.largest_step, 1)}
         for p in self.passes:
             if p.fine and self.fd is not None:
                 st = self.fd.fine[p.kind]
