@@ -54,3 +54,21 @@ def test_without_the_camera_path_the_same_clip_leaks(tmp_path, detectors, monkey
     anonymise_file(src, dst, AnonymiseSettings(residual_samples=0), detectors)
     with pytest.raises(AssertionError):
         assert_unreadable(src, dst, truth)
+
+
+def test_a_shaking_phone_clip_stored_sideways_leaves_nothing_readable(tmp_path, detectors):
+    """The same shaking scene stored sideways with a display matrix, as phones write: the camera path is estimated
+    on the stored frames and the boxes carried in stored pixels, redacted as shown on every frame."""
+    import av
+
+    from anonymizer.domain.orientation import quarter_turns
+
+    src, truth = shaky_clip(tmp_path)
+    with av.open(str(src)) as c:
+        shown = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    stored = [np.ascontiguousarray(np.rot90(f, -quarter_turns(90))) for f in shown]
+    phone = write_video(tmp_path / "phone.mp4", stored, rotation=90)
+    dst = tmp_path / "out" / "phone.mp4"
+    report = anonymise_file(phone, dst, AnonymiseSettings(), detectors)
+    assert report.status == "published" and report.camera["moved_frames"] >= FRAMES - 4
+    assert_unreadable(phone, dst, truth)
