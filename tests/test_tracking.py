@@ -267,3 +267,26 @@ def test_a_still_camera_path_changes_nothing():
     for f in range(n):
         a, b = plain.boxes(f), still.boxes(f)
         assert a[1] == b[1] and np.allclose(a[0], b[0]), f
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 10_000), n_obs=st.integers(1, 40), stride=st.integers(1, 12))
+def test_a_long_track_is_placed_from_the_few_observations_around_the_frame(seed, n_obs, stride):
+    """The scene box of a frame comes from the observations around it (its velocities use at most a stride's
+    worth): the same box as from the whole track in scene coordinates, at any length (a plate parked for hours
+    is observed on every keyframe; placing it must not cost more as the clip goes on)."""
+    from anonymizer.domain.tracking import Track
+
+    rng = np.random.default_rng(seed)
+    frames = np.cumsum(rng.integers(1, stride + 3, n_obs)).tolist()
+    offsets = _shaky(frames[-1] + 30, seed, 30)
+    boxes = [np.array([300, 200, 340, 230], np.float32) + rng.uniform(-20, 20, 4).astype(np.float32) for _ in frames]
+    c = BoxCarrier(CarryParams(stride=stride, extend=3), camera=Path(offsets))
+    track = Track(list(frames), boxes)
+    whole = Track(list(frames), [b - np.tile(offsets[f], 2).astype(np.float32) for f, b in zip(frames, boxes)])
+    for f in range(max(0, frames[0] - c.params.lead), frames[-1] + c.params.trail + 1):
+        near = c._scene(track, f)
+        assert len(near.frames) <= 2 + sum(1 for g in frames if abs(g - frames[0]) < stride or abs(frames[-1] - g) < stride)
+        a, da = c._carried(near, f)
+        b, db = c._carried(whole, f)
+        assert da == db and np.allclose(a, b, atol=1e-3), f

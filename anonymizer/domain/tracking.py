@@ -22,6 +22,7 @@ object crossing a fixed camera's view can fool the estimate) costs blurred area,
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -170,9 +171,27 @@ class BoxCarrier:
         d = np.asarray(self.camera(frame), np.float32).reshape(2) if self.camera is not None else np.zeros(2, np.float32)
         return np.array([d[0], d[1], d[0], d[1]], np.float32)
 
-    def _scene(self, track: Track) -> Track:
-        """The track in scene coordinates (its boxes with the camera's shift at their frames taken out)."""
-        return Track(list(track.frames), [b - self._shift(f) for f, b in zip(track.frames, track.boxes)])
+    def _scene(self, track: Track, frame: int) -> Track:
+        """The part of a track that places it on ``frame``, in scene coordinates (boxes with the camera's shift at
+        their frames taken out): the two observations around the frame inside its span; before its first (after
+        its last) observation, those from the first (last) one to a stride away, which its velocities use. A few
+        observations whatever the track's length: a parked car's plate can be observed on every keyframe for
+        hours."""
+        fr, n, stride = track.frames, len(track.frames), self.params.stride
+        if frame <= fr[0]:
+            j = 1
+            while j < n - 1 and fr[j] - fr[0] < stride:
+                j += 1
+            idx = range(0, min(j + 1, n))
+        elif frame >= fr[-1]:
+            i = n - 2
+            while i > 0 and fr[-1] - fr[i] < stride:
+                i -= 1
+            idx = range(max(i, 0), n)
+        else:
+            i = bisect_right(fr, frame) - 1
+            idx = range(i, min(i + 2, n))
+        return Track([fr[k] for k in idx], [track.boxes[k] - self._shift(fr[k]) for k in idx])
 
     def _moved(self, frame: int, other: int) -> float:
         """How far the camera moved the picture between two frames (pixels)."""
@@ -203,7 +222,7 @@ class BoxCarrier:
                 missed = max(0, -(-(frame - track.frames[-1]) // p.stride) - 1)
                 expected = [track.predict(frame), track.predict(frame, p.stride)]
                 if self.camera is not None:
-                    scene = self._scene(track)
+                    scene = self._scene(track, frame)
                     expected += [scene.predict(frame) + self._shift(frame),
                                  scene.predict(frame, p.stride) + self._shift(frame)]
                 candidates.append((track, expected, p.match_distance * (1 + 0.5 * missed)))
@@ -279,7 +298,7 @@ class BoxCarrier:
             return []
         out = [self._position(track, frame)]
         if self.camera is not None:
-            out.append(self._position(self._scene(track), frame) + self._shift(frame))
+            out.append(self._position(self._scene(track, frame), frame) + self._shift(frame))
         return out
 
     def _position(self, track: Track, frame: int) -> np.ndarray:
@@ -303,14 +322,20 @@ class BoxCarrier:
                 continue
             out.append(self._position(t, frame))
             if self.camera is not None:
-                moved = self._position(self._scene(t), frame) + self._shift(frame)
+                moved = self._position(self._scene(t, frame), frame) + self._shift(frame)
                 if not _contains(out[-1], moved):
                     out.append(moved)
         return np.asarray(out, np.float32).reshape(-1, 4)
 
     @staticmethod
     def _nearest(track: Track, frame: int) -> int:
-        return min(track.frames, key=lambda f: abs(f - frame))
+        """Index of the track's observation nearest to ``frame``."""
+        i = bisect_right(track.frames, frame)
+        if i == 0:
+            return 0
+        if i == len(track.frames):
+            return i - 1
+        return i if track.frames[i] - frame < frame - track.frames[i - 1] else i - 1
 
     # ------------------------------------------------------------------------------------------------------ boxes
 
@@ -328,9 +353,9 @@ class BoxCarrier:
             detected += was_detected
             if was_detected or self.camera is None:
                 continue
-            scene_box, _ = self._carried(self._scene(track), frame)
+            scene_box, _ = self._carried(self._scene(track, frame), frame)
             near = self._nearest(track, frame)
-            moved = self._in_picture(scene_box, frame, near, _size(track.boxes[track.frames.index(near)]))
+            moved = self._in_picture(scene_box, frame, track.frames[near], _size(track.boxes[near]))
             if not _contains(box, moved):
                 out.append(moved)
         if not out:
