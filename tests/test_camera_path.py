@@ -63,3 +63,13 @@ def test_tiny_or_thin_frames_keep_a_still_path(size):
     for i in range(3):
         path.add(i, (rng.random(size) * 255).astype(np.uint8))
     assert len(path) == 3
+
+
+def test_a_frame_not_yet_added_has_no_offset():
+    path = CameraPath()
+    path.add(0, np.zeros((64, 64), np.uint8))
+    assert np.allclose(path(0), 0.0)
+    with pytest.raises(IndexError):
+        path(1)
+    with pytest.raises(IndexError):
+        path(-1)
