@@ -103,18 +103,34 @@ class Track:
         observations one frame apart (a refinement beside a keyframe) is not taken for speed."""
         if len(self.frames) < 2:
             return np.zeros(4, np.float32)
-        i = len(self.frames) - 2
-        while i > 0 and self.frames[-1] - self.frames[i] < span:
-            i -= 1
+        i = self.span_back(span)
         return (self.boxes[-1] - self.boxes[i]) / (self.frames[-1] - self.frames[i])
 
     def first_velocity(self, span: int = 1) -> np.ndarray:
         if len(self.frames) < 2:
             return np.zeros(4, np.float32)
+        j = self.span_forward(span)
+        return (self.boxes[j] - self.boxes[0]) / (self.frames[j] - self.frames[0])
+
+    def span_back(self, span: int) -> int:
+        """Index of the latest observation at least ``span`` frames before the last one (0 if none; the one before
+        the last at the least, where there are two)."""
+        i = len(self.frames) - 2
+        while i > 0 and self.frames[-1] - self.frames[i] < span:
+            i -= 1
+        return max(i, 0)
+
+    def span_forward(self, span: int) -> int:
+        """Index of the earliest observation at least ``span`` frames after the first one (the last if none; the
+        one after the first at the least, where there are two)."""
         j = 1
         while j < len(self.frames) - 1 and self.frames[j] - self.frames[0] < span:
             j += 1
-        return (self.boxes[j] - self.boxes[0]) / (self.frames[j] - self.frames[0])
+        return min(j, len(self.frames) - 1)
+
+    def smallest(self) -> float:
+        """The size of the track's smallest observed box."""
+        return min(_size(box) for box in self.boxes)
 
     def predict(self, frame: int, span: int = 1) -> np.ndarray:
         return self.boxes[-1] + self.velocity(span) * (frame - self.frames[-1])
@@ -177,17 +193,11 @@ class BoxCarrier:
         its last) observation, those from the first (last) one to a stride away, which its velocities use. A few
         observations whatever the track's length: a parked car's plate can be observed on every keyframe for
         hours."""
-        fr, n, stride = track.frames, len(track.frames), self.params.stride
+        fr, n = track.frames, len(track.frames)
         if frame <= fr[0]:
-            j = 1
-            while j < n - 1 and fr[j] - fr[0] < stride:
-                j += 1
-            idx = range(0, min(j + 1, n))
+            idx = range(0, track.span_forward(self.params.stride) + 1)
         elif frame >= fr[-1]:
-            i = n - 2
-            while i > 0 and fr[-1] - fr[i] < stride:
-                i -= 1
-            idx = range(max(i, 0), n)
+            idx = range(track.span_back(self.params.stride), n)
         else:
             i = bisect_right(fr, frame) - 1
             idx = range(i, min(i + 2, n))
@@ -265,7 +275,7 @@ class BoxCarrier:
         if b - a <= 1:
             return False
         for t in self.tracks:
-            if max_size is not None and min(_size(box) for box in t.boxes) > max_size:
+            if max_size is not None and t.smallest() > max_size:
                 continue  # only tracks this small concern the caller (the full-resolution pass)
             at_a, at_b = a in t.frames, b in t.frames
             if at_b and not at_a and t.frames[0] == b:
@@ -318,7 +328,7 @@ class BoxCarrier:
         tracks that were ever at most ``max_size``: what the full-resolution pass follows."""
         out: list[np.ndarray] = []
         for t in self.tracks:
-            if max_size is not None and min(_size(box) for box in t.boxes) > max_size:
+            if max_size is not None and t.smallest() > max_size:
                 continue
             out.append(self._position(t, frame))
             if self.camera is not None:

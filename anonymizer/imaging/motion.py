@@ -93,7 +93,7 @@ class CameraPath:
     frames, estimated by phase correlation of their luma scaled to ``CAMERA_WIDTH`` (about 1 ms a frame). It models
     a pan or a shake as one translation, not parallax, roll or a lens's distortion; the tracker pads for those and
     keeps its picture-space boxes too, so a wrong estimate (a bus filling a fixed camera's view) costs blurred area,
-    not coverage. A shift that does not explain the picture (``CAMERA_EXPLAINS``) counts as none: a fixed camera
+    not coverage. A shift that does not explain the picture (``CAMERA_BETTER``) counts as none: a fixed camera
     keeps a still path. ``path(frame)`` -> (dx, dy) in frame pixels; frames must be added in order."""
 
     def __init__(self) -> None:
