@@ -25,10 +25,9 @@ from typing import Callable
 import av
 import numpy as np
 
-from anonymizer import safe_files
 from anonymizer.errors import MediaError
 from anonymizer.media.reader import VideoReader, _own_yuv420, _planes
-from anonymizer.media.writer import VideoWriter, temp_path_for
+from anonymizer.media.writer import TempOutput, VideoWriter, temp_path_for
 
 COPY_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv")
 NAL_IDR, NAL_SEI, NAL_SPS, NAL_PPS = 5, 6, 7, 8
@@ -163,7 +162,7 @@ def _annexb_to_lengths(data: bytes, length_size: int) -> bytes:
 Apply = Callable[[list[np.ndarray], object], None]
 
 
-class SpliceWriter:
+class SpliceWriter(TempOutput):
     """Stands where ``VideoWriter`` stands in the anonymise loop. Frames are not encoded as they come: ``add`` takes
     each frame's redactions (in the order they were applied), and ``finish`` builds the output from the input,
     copying the GOPs with none and re-encoding the others with ``apply(planes, redaction)`` replayed on their
@@ -180,7 +179,6 @@ class SpliceWriter:
         self.frames = 0
         self.stats: dict = {}
         self._closed = False
-        self._published = False
         with av.open(str(source)) as c:
             cc = c.streams.video[0].codec_context
             self.width, self.height = cc.width, cc.height
@@ -326,13 +324,6 @@ class SpliceWriter:
                 writer.abort()
 
     # ------------------------------------------------------------------------------------------------ publish
-
-    def publish(self) -> Path:
-        if not self._closed:
-            self.finish()
-        safe_files.publish(self.tmp, self.target)  # flushed, renamed, folder flushed: survives a power cut
-        self._published = True
-        return self.target
 
     def abort(self) -> None:
         if self._published:

@@ -21,7 +21,28 @@ def temp_path_for(target: Path) -> Path:
     return target.with_name(f".{target.stem}.partial-{os.getpid()}{target.suffix}")
 
 
-class VideoWriter:
+class TempOutput:
+    """An output written to ``tmp`` and published at ``target`` once finished (``VideoWriter``, ``SpliceWriter``):
+    subclasses set ``tmp``, ``target`` and ``_closed`` and define ``finish()``."""
+
+    tmp: Path
+    target: Path
+    _closed: bool
+    _published = False
+
+    def finish(self) -> Path:
+        raise NotImplementedError
+
+    def publish(self) -> Path:
+        """Rename the finished temporary file into place (atomic on one filesystem)."""
+        if not self._closed:
+            self.finish()
+        safe_files.publish(self.tmp, self.target)  # flushed, renamed, folder flushed: survives a power cut
+        self._published = True
+        return self.target
+
+
+class VideoWriter(TempOutput):
     """Write frames to ``target`` atomically: ``commit()`` renames the finished file into place, ``abort()`` (or
     leaving the context with an exception) deletes it."""
 
@@ -119,21 +140,13 @@ class VideoWriter:
         self._closed = True
         return self.tmp
 
-    def publish(self) -> Path:
-        """Rename the finished temporary file into place (atomic on one filesystem)."""
-        if not self._closed:
-            self.finish()
-        safe_files.publish(self.tmp, self.target)  # flushed, renamed, folder flushed: survives a power cut
-        self._published = True
-        return self.target
-
     def commit(self) -> Path:
         self.finish()
         return self.publish()
 
     def abort(self) -> None:
         """Discard the temporary file unless it was published; safe to call more than once."""
-        if getattr(self, "_published", False):
+        if self._published:
             return
         if not self._closed:
             self._closed = True
