@@ -36,11 +36,9 @@ from anonymizer.domain.geometry import nms  # noqa: E402
 from anonymizer.domain.regions import regions_for  # noqa: E402
 from anonymizer.imaging.redact import region_mask  # noqa: E402
 from anonymizer.inference import face  # noqa: E402
+from anonymizer.inference.cascade import anchors as rf_anchors, to_blob as rf_blob  # noqa: E402  (the package's)
 from anonymizer.inference.manifest import installed, load_manifest  # noqa: E402
 
-STRIDES = (8, 16, 32)
-SIZES = ((16, 32), (64, 128), (256, 512))
-MEAN_BGR = np.array([104, 117, 127], np.float32)  # the package's values
 
 
 def fetch_weights() -> tuple[bytes, dict]:
@@ -72,22 +70,6 @@ def session(model: bytes | str, threads: int):
     o.inter_op_num_threads = 1
     o.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(model, o, providers=["CPUExecutionProvider"])
-
-
-def rf_blob(rgb: np.ndarray) -> np.ndarray:
-    bgr = rgb[..., ::-1].astype(np.float32) - MEAN_BGR
-    return np.ascontiguousarray(bgr.transpose(2, 0, 1)[None])
-
-
-def rf_anchors(width: int, height: int) -> np.ndarray:
-    out = []
-    for stride, sizes in zip(STRIDES, SIZES):
-        nx, ny = math.ceil(width / stride), math.ceil(height / stride)
-        xx, yy = np.meshgrid(np.arange(nx), np.arange(ny))
-        xy = (np.stack([xx.ravel(), yy.ravel()], 1) + 0.5) * stride
-        wh = np.array(sizes, np.float32)[:, None].repeat(2, 1)
-        out.append(np.hstack([np.repeat(xy, len(sizes), 0), np.tile(wh, (nx * ny, 1))]))
-    return np.concatenate(out).astype(np.float32)  # (N, 4): cx, cy, w, h in input pixels
 
 
 def rf_decode(boxes: np.ndarray, scores: np.ndarray, width: int, height: int, threshold: float,

@@ -44,6 +44,15 @@ def core_detail_kept(before: np.ndarray, after: np.ndarray, box: list[float]) ->
     return float((lb[core] ** 2).sum() / max(1e-6, (la[core] ** 2).sum()))
 
 
+def scene_video(path: Path, width: int, height: int, n_frames: int, movers=None) -> tuple[Path, list[dict]]:
+    """A scene clip (``imaging.scene``) written to ``path``, and the ground truth of each frame."""
+    frames, truth = [], []
+    for f, t in scene_frames(width, height, n_frames, movers):
+        frames.append(f)
+        truth.append(t)
+    return write_video(path, frames), truth
+
+
 def assert_unreadable(src: Path, dst: Path, truth: list[dict], kinds=("face", "plate")) -> None:
     before, _ = decode_display(src)
     after, _ = decode_display(dst)
@@ -83,11 +92,7 @@ def test_small_faces_and_plates_at_4k(tmp_path, detectors):
     face = face.scaled(20 / (face.box[2] - face.box[0]))
     plate = plate_sprite(plate_width=96)
     movers = [Mover(face, (0.30, 0.20), (0.32, 0.21)), Mover(plate, (0.70, 0.70), (0.68, 0.70))]
-    frames, truth = [], []
-    for f, t in scene_frames(3840, 2160, 6, movers):
-        frames.append(f)
-        truth.append(t)
-    src = write_video(tmp_path / "uhd.mp4", frames)
+    src, truth = scene_video(tmp_path / "uhd.mp4", 3840, 2160, 6, movers)
     dst = tmp_path / "out" / "uhd.mp4"
     report = anonymise_file(src, dst, AnonymiseSettings(), detectors)
     assert report.status == "published"

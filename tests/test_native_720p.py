@@ -3,11 +3,10 @@ models)."""
 
 import pytest
 
-from anonymizer.imaging.scene import Mover, face_sprite, scene_frames
-from anonymizer.media.synth import write_video
+from anonymizer.imaging.scene import Mover, face_sprite
 from anonymizer.pipelines.anonymise import anonymise_file
 from anonymizer.settings import AnonymiseSettings
-from tests.test_anonymise_privacy import assert_unreadable
+from tests.test_anonymise_privacy import assert_unreadable, scene_video
 
 
 def test_a_small_face_at_720p_is_found_by_the_full_resolution_coarse_pass(tmp_path, detectors):
@@ -15,11 +14,7 @@ def test_a_small_face_at_720p_is_found_by_the_full_resolution_coarse_pass(tmp_pa
     is found on every keyframe, with no separate full-resolution pass for faces."""
     face = face_sprite()
     face = face.scaled(18 / (face.box[2] - face.box[0]))
-    frames, truth = [], []
-    for f, t in scene_frames(1280, 720, 8, [Mover(face, (0.30, 0.20), (0.31, 0.21))]):
-        frames.append(f)
-        truth.append(t)
-    src = write_video(tmp_path / "hd.mp4", frames)
+    src, truth = scene_video(tmp_path / "hd.mp4", 1280, 720, 8, [Mover(face, (0.30, 0.20), (0.31, 0.21))])
     dst = tmp_path / "out" / "hd.mp4"
     report = anonymise_file(src, dst, AnonymiseSettings(), detectors)
     assert report.status == "published"
