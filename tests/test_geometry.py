@@ -2,7 +2,7 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 from anonymizer.domain.geometry import (
-    clip_boxes, iou_matrix, nms, scale_about_centre,
+    clip_boxes, iou_matrix, merge_enclosing, nms, scale_about_centre,
 )
 
 coord = st.floats(0, 2000, allow_nan=False, width=32)
@@ -61,6 +61,27 @@ def test_nms_keeps_best_and_no_overlapping_pair(a, thr):
     m = iou_matrix(kept, kept)
     np.fill_diagonal(m, 0)
     assert (m < thr).all()
+
+
+@given(boxes(), st.floats(0.1, 0.9))
+def test_merging_loses_no_pixel_of_any_box(a, thr):
+    # Two detectors' boxes of one object are merged into one that encloses both: whatever either box covered is
+    # still covered (privacy); the best score leads.
+    scores = np.linspace(1, 0.1, len(a)).astype(np.float32)
+    merged, merged_scores = merge_enclosing(a, scores, thr)
+    assert 1 <= len(merged) <= len(a) and len(merged_scores) == len(merged)
+    for box in a:
+        inside = ((merged[:, 0] <= box[0]) & (merged[:, 1] <= box[1])
+                  & (merged[:, 2] >= box[2]) & (merged[:, 3] >= box[3]))
+        assert inside.any()
+    assert merged_scores[0] == scores.max()
+
+
+def test_merging_keeps_apart_what_does_not_overlap():
+    a = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [100, 100, 110, 110]], np.float32)
+    merged, scores = merge_enclosing(a, np.array([0.5, 0.9, 0.3], np.float32), 0.5)
+    assert merged.tolist() == [[0, 0, 11, 10], [100, 100, 110, 110]]
+    assert scores.tolist() == [np.float32(0.9), np.float32(0.3)]
 
 
 def test_thin_plates_get_a_vertical_margin():

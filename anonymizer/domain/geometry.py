@@ -57,3 +57,25 @@ def nms(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarra
         keep.append(int(i))
         suppressed |= ious[i] >= iou_threshold
     return np.asarray(keep, dtype=np.int64)
+
+
+def merge_enclosing(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy non-maximum suppression that loses no pixel: each kept box (best score first) grows to enclose the
+    boxes it suppresses. For boxes of one object from two detectors, whose extents differ: the redaction covers
+    what either found. Returns (boxes, scores), best score first."""
+    xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    scores = np.asarray(scores, np.float32).reshape(-1)
+    order = np.argsort(-scores, kind="stable")
+    ious = iou_matrix(xyxy, xyxy)
+    taken = np.zeros(len(xyxy), bool)
+    boxes, kept = [], []
+    for i in order:
+        if taken[i]:
+            continue
+        group = ~taken & (ious[i] >= iou_threshold)
+        group[i] = True
+        taken |= group
+        members = xyxy[group]
+        boxes.append([members[:, 0].min(), members[:, 1].min(), members[:, 2].max(), members[:, 3].max()])
+        kept.append(scores[i])
+    return np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(kept, np.float32)

@@ -51,10 +51,11 @@ MIN_PIXELS = 640 * 480
 
 
 @lru_cache(maxsize=16)
-def anchors(width: int, height: int) -> np.ndarray:
-    """(N, 4) anchors as centre x, centre y, width, height in input pixels, in the network's output order."""
+def anchors(width: int, height: int, anchor_sizes: tuple[tuple[int, int], ...] = ANCHOR_SIZES) -> np.ndarray:
+    """(N, 4) anchors as centre x, centre y, width, height in input pixels, in the network's output order (also
+    for other RetinaFace-shaped networks, with their own ``anchor_sizes``: ``inference.plate_retina``)."""
     out = []
-    for stride, sizes in zip(STRIDES, ANCHOR_SIZES):
+    for stride, sizes in zip(STRIDES, anchor_sizes):
         nx, ny = math.ceil(width / stride), math.ceil(height / stride)
         xx, yy = np.meshgrid(np.arange(nx), np.arange(ny))
         xy = (np.stack([xx.ravel(), yy.ravel()], 1) + 0.5) * stride
@@ -63,19 +64,20 @@ def anchors(width: int, height: int) -> np.ndarray:
     return np.concatenate(out).astype(np.float32)
 
 
-def to_blob(rgb: np.ndarray) -> np.ndarray:
+def to_blob(rgb: np.ndarray, mean_bgr: np.ndarray = MEAN_BGR) -> np.ndarray:
     """(H, W, 3) uint8 RGB -> (1, 3, H, W) float32 BGR minus the training mean (what the package feeds)."""
-    bgr = rgb[..., ::-1].astype(np.float32) - MEAN_BGR
+    bgr = rgb[..., ::-1].astype(np.float32) - mean_bgr
     return np.ascontiguousarray(bgr.transpose(2, 0, 1)[None])
 
 
-def decode(boxes: np.ndarray, scores: np.ndarray, width: int, height: int, threshold: float) -> Detections:
+def decode(boxes: np.ndarray, scores: np.ndarray, width: int, height: int, threshold: float,
+           anchor_sizes: tuple[tuple[int, int], ...] = ANCHOR_SIZES) -> Detections:
     """RetinaFace outputs (1, N, 4) box offsets and (1, N, 2) class scores -> proposals in input pixels."""
     s = scores[0][:, 1]
     keep = s > threshold
     if not keep.any():
         return Detections.empty()
-    a, b, s = anchors(width, height)[keep], boxes[0][keep], s[keep].astype(np.float32)
+    a, b, s = anchors(width, height, anchor_sizes)[keep], boxes[0][keep], s[keep].astype(np.float32)
     cxcy = a[:, :2] + a[:, 2:] * b[:, :2] * VARIANCE_CENTRE
     wh = a[:, 2:] * np.exp(b[:, 2:] * VARIANCE_SIZE)
     xyxy = np.hstack([cxcy - wh / 2, cxcy + wh / 2]).astype(np.float32)

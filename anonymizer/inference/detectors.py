@@ -12,6 +12,7 @@ from anonymizer.inference.cascade import CascadeFaceDetector, RetinaFaceProposer
 from anonymizer.inference.face import FaceDetector
 from anonymizer.inference.manifest import InstalledModel, installed, load_manifest
 from anonymizer.inference.plate import PlateDetector
+from anonymizer.inference.plate_retina import PlateUnion, RetinaPlateDetector
 from anonymizer.inference.session import make_session
 
 
@@ -29,10 +30,11 @@ class LoadedDetector:
     detector: Detector
     model: InstalledModel
     first_stage: InstalledModel | None = None  # faces: the proposal model in front of CenterFace, if any
+    second: InstalledModel | None = None  # plates: the second detector run beside platedet, if any
 
     @property
     def models(self) -> list[InstalledModel]:
-        return [m for m in (self.first_stage, self.model) if m is not None]
+        return [m for m in (self.first_stage, self.model, self.second) if m is not None]
 
 
 def load_detectors(
@@ -44,6 +46,7 @@ def load_detectors(
     device: str = "auto",
     kinds: tuple[str, ...] = ("face", "plate"),
     face_first_stage: str = "off",
+    plate_second: str = "off",
 ) -> dict[str, LoadedDetector]:
     """One detector per kind, from the manifest's model of that kind, checked against its recorded sha256.
     ``face_first_stage="retinaface"``: faces are proposed by the manifest's ``face_proposals`` model and confirmed
@@ -54,6 +57,7 @@ def load_detectors(
         model = installed(specs[kind])
         session = make_session(model.path, threads=threads, device=device)
         first: InstalledModel | None = None
+        second: InstalledModel | None = None
         if kind == "face":
             det: Detector = FaceDetector(session, face_threshold, face_max_side)
             if face_first_stage != "off":
@@ -63,5 +67,9 @@ def load_detectors(
                 det = CascadeFaceDetector(proposer, det)  # type: ignore[arg-type]
         else:
             det = PlateDetector(session, plate_threshold, plate_max_side)
-        out[kind] = LoadedDetector(det, model, first)
+            if plate_second != "off":
+                second = installed(specs["plate_second"])
+                det = PlateUnion(det, RetinaPlateDetector(  # type: ignore[assignment]
+                    make_session(second.path, threads=threads, device=device), second.spec.threshold))
+        out[kind] = LoadedDetector(det, model, first, second)
     return out

@@ -28,6 +28,7 @@ from anonymizer.domain.geometry import clip_boxes, nms
 from anonymizer.domain.orientation import boxes_to_display, boxes_to_stored, display_size, quarter_turns, to_display
 from anonymizer.imaging.motion import MOTION_SCALE, changed, due_rects, thumbnail
 from anonymizer.inference.detectors import LoadedDetector
+from anonymizer.inference.plate_retina import pad32
 from anonymizer.media.reader import Frame
 
 # Fine keyframes between full scans: a static region is re-read at least this often (faces: every 50 frames, 2 s at
@@ -54,22 +55,12 @@ NATIVE_WITHIN = {"face": 4 / 3, "plate": 1.0}
 MERGE_IOU = 0.5  # duplicates from overlapping crops
 
 
-def _pad32(rgb: np.ndarray) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
-    if (ph, pw) == (h, w):
-        return rgb
-    out = np.zeros((ph, pw, 3), np.uint8)
-    out[:h, :w] = rgb
-    return out
-
-
 def run_native(detector: LoadedDetector, rgb: np.ndarray) -> Detections:
     """A detector on an RGB picture at its own resolution (no downscaling): boxes in that picture's pixels."""
     det = detector.detector
     h, w = rgb.shape[:2]
     if det.kind == "face":
-        padded = _pad32(rgb)
+        padded = pad32(rgb)
         found = det.detect(padded, padded.shape[1], padded.shape[0])
     else:
         found = det.detect_native(rgb)  # type: ignore[attr-defined]

