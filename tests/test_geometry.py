@@ -2,7 +2,7 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 from anonymizer.domain.geometry import (
-    clip_boxes, iou_matrix, merge_enclosing, nms, scale_about_centre,
+    clip_boxes, grid_tiles, iou_matrix, merge_enclosing, nms, scale_about_centre,
 )
 
 coord = st.floats(0, 2000, allow_nan=False, width=32)
@@ -82,6 +82,25 @@ def test_merging_keeps_apart_what_does_not_overlap():
     merged, scores = merge_enclosing(a, np.array([0.5, 0.9, 0.3], np.float32), 0.5)
     assert merged.tolist() == [[0, 0, 11, 10], [100, 100, 110, 110]]
     assert scores.tolist() == [np.float32(0.9), np.float32(0.3)]
+
+
+@given(st.integers(1, 9000), st.integers(1, 5000), st.integers(64, 2000), st.integers(64, 1200),
+       st.integers(0, 62), st.data())
+def test_every_small_box_lies_whole_inside_one_tile(width, height, tile_w, tile_h, overlap, data):
+    tiles = grid_tiles(width, height, tile_w, tile_h, overlap)
+    assert ((tiles[:, 2] - tiles[:, 0]) <= tile_w).all() and ((tiles[:, 3] - tiles[:, 1]) <= tile_h).all()
+    assert (tiles[:, :2] >= 0).all() and (tiles[:, 2] <= width).all() and (tiles[:, 3] <= height).all()
+    bw, bh = data.draw(st.integers(1, min(overlap, width) or 1)), data.draw(st.integers(1, min(overlap, height) or 1))
+    bw, bh = min(bw, width), min(bh, height)
+    x, y = data.draw(st.integers(0, width - bw)), data.draw(st.integers(0, height - bh))
+    inside = ((tiles[:, 0] <= x) & (tiles[:, 1] <= y) & (tiles[:, 2] >= x + bw) & (tiles[:, 3] >= y + bh))
+    assert inside.any(), (x, y, bw, bh, tiles)
+
+
+def test_tiles_are_few():
+    assert grid_tiles(3840, 2160, 2048, 1152, 128).tolist() == [
+        [0, 0, 2048, 1152], [1792, 0, 3840, 1152], [0, 1008, 2048, 2160], [1792, 1008, 3840, 2160]]
+    assert grid_tiles(1920, 1080, 2048, 1152, 128).tolist() == [[0, 0, 1920, 1080]]
 
 
 def test_thin_plates_get_a_vertical_margin():

