@@ -63,10 +63,10 @@ def test_the_union_redacts_every_box_either_detector_found(plates, scaled):
         first = union.primary.detect(picture, 1280, 720)
         second = union.second.detect_native(picture)
         second_xyxy = second.xyxy * np.array([1280 / w, 720 / h] * 2, np.float32)
-    else:  # full resolution: the second detector also runs on the picture enlarged
+    else:
         both = union.detect_native(rgb)
         first = union.primary.detect_native(rgb)
-        second = union.second.detect_native(rgb).concat(union.second.detect_enlarged(rgb))
+        second = union.second.detect_native(rgb)
         second_xyxy = second.xyxy
     assert len(first) and len(second_xyxy)  # both find the plate of this frame
     found = np.vstack([first.xyxy, second_xyxy])

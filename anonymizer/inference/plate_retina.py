@@ -29,8 +29,10 @@ MERGE_IOU = 0.5  # one plate found by both detectors
 # less; platedet's are 0.99 / 1.01 and 0.90 / 0.70). Grown about their centre by this factor, the box it alone found
 # on the first frame of a track (the track's box there) covers the plate as platedet's does.
 BOX_GROWTH = 1.2
-# At full resolution (the fine pass, photos' native pass) it also runs on the picture enlarged ENLARGE times: its
-# smallest anchors are 24 px, and a 40-80 px wide plate is 10-20 px tall. Measured on the generated small-object
+# On a photo it also runs on the picture enlarged ENLARGE times: its smallest anchors are 24 px, and a 40-80 px wide
+# plate is 10-20 px tall. Not on video frames: there its detections became tracks that the full-resolution pass
+# followed, and a generated 1080p clip took twice the CPU (25.6 -> 53.1 s), while the generated videos' plates
+# >= 40 px were already covered (0.99-1.00) by tracking. Measured on the generated small-object
 # photos, plates >= 40 px wide, boxes of either detector at 0.2: 1080p 0.700 -> 0.807, 4K 0.862 -> 0.910. Pictures larger
 # than ENLARGE_TILE (native pixels; 1080p fits) are enlarged in tiles of that size, overlapping so that a plate up to
 # ENLARGE_OVERLAP pixels lies whole inside one (larger plates are the plain run's): the 4K frame enlarged whole
@@ -132,6 +134,8 @@ class PlateUnion:
         return merge(first, more)
 
     def detect_native(self, rgb: np.ndarray) -> Detections:
-        """Full resolution: platedet, and the second detector at this size and enlarged (``ENLARGE``)."""
-        second = merge(self.second.detect_native(rgb), self.second.detect_enlarged(rgb))
-        return merge(self.primary.detect_native(rgb), second)
+        return merge(self.primary.detect_native(rgb), self.second.detect_native(rgb))
+
+    def detect_enlarged(self, rgb: np.ndarray) -> Detections:
+        """The second detector on the picture enlarged (``ENLARGE``): photos only (``FrameDetector.image``)."""
+        return self.second.detect_enlarged(rgb)

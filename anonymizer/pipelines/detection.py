@@ -210,8 +210,9 @@ class FrameDetector:
         return self.to_stored(found)
 
     def image(self, rgb: np.ndarray, kind: str, upscale: bool = True) -> Detections:
-        """Every pass on a single displayed picture (a photo): coarse, full resolution, and for small pictures the
-        picture scaled up (a photo has no neighbouring frames to make up for a miss, and time to spare)."""
+        """Every pass on a single displayed picture (a photo): coarse, full resolution, for small pictures the
+        picture scaled up, and for plates the second detector on the picture enlarged 2x (a photo has no
+        neighbouring frames to make up for a miss, and time to spare)."""
         h, w = rgb.shape[:2]
         det = self.detectors[kind].detector
         iw, ih = det.input_size(w, h)
@@ -219,6 +220,9 @@ class FrameDetector:
         found = det.detect(np.ascontiguousarray(small), w, h)
         if (iw, ih) != (w, h):
             found = found.concat(run_native(self.detectors[kind], rgb))
+        enlarged = getattr(det, "detect_enlarged", None)  # plates: the second detector on the photo enlarged
+        if enlarged is not None:
+            found = found.concat(enlarged(rgb))
         factor = UPSCALE_TO.get(kind, 0) / max(w, h) if upscale else 1.0
         if factor > 1.0:
             factor = min(factor, UPSCALE_MAX)
