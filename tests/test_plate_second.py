@@ -103,3 +103,4 @@ def test_the_enlarged_run_finds_a_small_plate_in_a_large_frame_across_tiles(plat
     found = second.detect_enlarged(frame, threshold=0.05)
     assert len(found) and iou_matrix(found.xyxy, truth).max() >= 0.4
     assert (iou_matrix(found.xyxy, truth)[:, 0] > 0.1).sum() == 1
+

@@ -24,11 +24,11 @@ import cv2
 import numpy as np
 
 from anonymizer.domain.detections import Detections
-from anonymizer.domain.geometry import clip_boxes, nms
+from anonymizer.domain.geometry import clip_boxes, grid_tiles, nms
 from anonymizer.domain.orientation import boxes_to_display, boxes_to_stored, display_size, quarter_turns, to_display
 from anonymizer.imaging.motion import MOTION_SCALE, changed, due_rects, thumbnail
 from anonymizer.inference.detectors import LoadedDetector
-from anonymizer.inference.plate_retina import pad32
+from anonymizer.inference.plate_retina import ENLARGE_OVERLAP, ENLARGE_TILE, pad32
 from anonymizer.media.reader import Frame
 
 # Fine keyframes between full scans: a static region is re-read at least this often (faces: every 50 frames, 2 s at
@@ -53,6 +53,14 @@ SMALL = {"face": 96, "plate": 320}  # a tracked object this size or smaller is t
 # Not plates: their full-resolution run costs 4x their coarse one at 720p.
 NATIVE_WITHIN = {"face": 4 / 3, "plate": 1.0}
 MERGE_IOU = 0.5  # duplicates from overlapping crops
+# A photo's faces are also looked for on the photo enlarged 2x (in tiles: ``run_enlarged``), detections scoring at
+# least this kept: CenterFace misses most faces under 16 px at any input size, and a photo has no neighbouring frames
+# to make up for it. Measured (faces all / >= 16 px, face precision): small_1080p 0.920 / 0.971, 0.886 without;
+# 0.993 / 1.000, 0.874 at 0.3; 0.972 / 0.996, 0.891 at 0.5. small_4k 0.935 / 0.985 without; 0.995 / 0.997 at 0.3;
+# 0.979 / 0.997 at 0.5. faces_dlib precision 0.754 without, 0.651 at 0.3, 0.741 at 0.5 (recall 1.000 in all).
+# Recall first: 0.3. Not on video frames (a photo's cost: CenterFace on four times the pixels).
+FACE_ENLARGED_THRESHOLD = 0.3
+FACE_ENLARGE = 2.0
 
 
 def run_native(detector: LoadedDetector, rgb: np.ndarray) -> Detections:
@@ -67,6 +75,23 @@ def run_native(detector: LoadedDetector, rgb: np.ndarray) -> Detections:
     if len(found) == 0:
         return found
     return Detections(clip_boxes(found.xyxy, w, h), found.scores)
+
+
+def run_enlarged(detector: LoadedDetector, rgb: np.ndarray, factor: float, threshold: float) -> Detections:
+    """A detector on the picture enlarged ``factor`` times, in tiles of ``ENLARGE_TILE`` native pixels overlapping
+    by ``ENLARGE_OVERLAP``: detections scoring ``threshold`` or more, boxes in the picture's pixels."""
+    h, w = rgb.shape[:2]
+    out = Detections.empty()
+    for x1, y1, x2, y2 in grid_tiles(w, h, *ENLARGE_TILE, ENLARGE_OVERLAP):
+        big = cv2.resize(rgb[y1:y2, x1:x2], (int(round((x2 - x1) * factor)), int(round((y2 - y1) * factor))),
+                         interpolation=cv2.INTER_LINEAR)
+        found = run_native(detector, big)
+        found = found[found.scores >= threshold]
+        if len(found):
+            out = out.concat(Detections(found.xyxy / factor + np.array([x1, y1, x1, y1], np.float32), found.scores))
+    if len(out) > 1:
+        out = out[nms(out.xyxy, out.scores, MERGE_IOU)]
+    return Detections(clip_boxes(out.xyxy, w, h), out.scores)
 
 
 def run_tiles(detector: LoadedDetector, rgb: np.ndarray, tiles: np.ndarray) -> Detections:
@@ -211,8 +236,8 @@ class FrameDetector:
 
     def image(self, rgb: np.ndarray, kind: str, upscale: bool = True) -> Detections:
         """Every pass on a single displayed picture (a photo): coarse, full resolution, for small pictures the
-        picture scaled up, and for plates the second detector on the picture enlarged 2x (a photo has no
-        neighbouring frames to make up for a miss, and time to spare)."""
+        picture scaled up, and on the picture enlarged 2x CenterFace (faces) or the second plate detector (plates):
+        a photo has no neighbouring frames to make up for a miss, and time to spare."""
         h, w = rgb.shape[:2]
         det = self.detectors[kind].detector
         iw, ih = det.input_size(w, h)
@@ -223,6 +248,8 @@ class FrameDetector:
         enlarged = getattr(det, "detect_enlarged", None)  # plates: the second detector on the photo enlarged
         if enlarged is not None:
             found = found.concat(enlarged(rgb))
+        if kind == "face":  # faces: the photo enlarged (FACE_ENLARGE)
+            found = found.concat(run_enlarged(self.detectors[kind], rgb, FACE_ENLARGE, FACE_ENLARGED_THRESHOLD))
         factor = UPSCALE_TO.get(kind, 0) / max(w, h) if upscale else 1.0
         if factor > 1.0:
             factor = min(factor, UPSCALE_MAX)
