@@ -92,7 +92,7 @@ def test_the_enlarged_run_finds_a_small_plate_in_a_large_frame_across_tiles(plat
     import cv2
 
     from anonymizer.imaging.scene import background, render_plate
-    from anonymizer.inference.plate_retina import ENLARGE_TILE
+    from anonymizer.inference.pictures import ENLARGE_TILE
 
     second = RetinaPlateDetector(plates["clpdet"].detector.second.session, 0.05)
     frame = background(3840, 2160).copy()

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import cv2
 import numpy as np
 
 from anonymizer.domain.detections import Detections
-from anonymizer.domain.geometry import clip_boxes, grid_tiles, merge_enclosing, scale_about_centre
+from anonymizer.domain.geometry import clip_boxes, merge_enclosing, scale_about_centre
 from anonymizer.inference import cascade
+from anonymizer.inference.pictures import detect_enlarged, pad32
 from anonymizer.inference.plate import PlateDetector
 
 # The package's anchors and mean (agentclpr/infer/detector.py and utility.py of agentclpr 1.1.0).
@@ -33,10 +33,8 @@ BOX_GROWTH = 1.2
 # plate is 10-20 px tall. Not on video frames: there its detections became tracks that the full-resolution pass
 # followed, and a generated 1080p clip took twice the CPU (25.6 -> 53.1 s), while the generated videos' plates
 # >= 40 px were already covered (0.99-1.00) by tracking. Measured on the generated small-object
-# photos, plates >= 40 px wide, boxes of either detector at 0.2: 1080p 0.700 -> 0.807, 4K 0.862 -> 0.910. Pictures larger
-# than ENLARGE_TILE (native pixels; 1080p fits) are enlarged in tiles of that size, overlapping so that a plate up to
-# ENLARGE_OVERLAP pixels lies whole inside one (larger plates are the plain run's): the 4K frame enlarged whole
-# is a 7680x4320 input, several GiB of activations.
+# photos, plates >= 40 px wide, boxes of either detector at 0.2: 1080p 0.700 -> 0.807, 4K 0.862 -> 0.910. Large
+# pictures are enlarged in tiles (``inference.pictures``).
 ENLARGE = 2.0
 # Enlarged, it also proposes patches of smooth, interpolated texture: on the generated 4K photos (backgrounds
 # themselves enlarged from smaller photos) its detections at 0.2 were three quarters false. Its threshold there,
@@ -45,19 +43,6 @@ ENLARGE = 2.0
 # without the enlarged run: 0.729 / 0.862 / 0.929 / 0.539. On real 2560x1920 frames (EgoBlur) it adds about one
 # detection a frame at 0.2 and fewer at 0.4.
 ENLARGED_THRESHOLD = 0.4
-ENLARGE_TILE = (2048, 1152)
-ENLARGE_OVERLAP = 128
-
-
-def pad32(rgb: np.ndarray) -> np.ndarray:
-    """The picture on a black canvas whose sides are multiples of 32 (the network's coarsest stride)."""
-    h, w = rgb.shape[:2]
-    ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
-    if (ph, pw) == (h, w):
-        return rgb
-    out = np.zeros((ph, pw, 3), np.uint8)
-    out[:h, :w] = rgb
-    return out
 
 
 class RetinaPlateDetector:
@@ -83,25 +68,16 @@ class RetinaPlateDetector:
 
     def detect_enlarged(self, rgb: np.ndarray, factor: float = ENLARGE,
                         threshold: float = ENLARGED_THRESHOLD) -> Detections:
-        """The picture enlarged ``factor`` times, in tiles (``ENLARGE_TILE``), detections scoring ``threshold`` or
-        more: boxes in the picture's pixels."""
+        """The picture enlarged ``factor`` times, in tiles (``pictures.ENLARGE_TILE``), detections scoring
+        ``threshold`` or more: boxes in the picture's pixels."""
         h, w = rgb.shape[:2]
-        found = Detections.empty()
-        for x1, y1, x2, y2 in grid_tiles(w, h, *ENLARGE_TILE, ENLARGE_OVERLAP):
-            part = rgb[y1:y2, x1:x2]
-            big = cv2.resize(part, (int(round((x2 - x1) * factor)), int(round((y2 - y1) * factor))),
-                             interpolation=cv2.INTER_LINEAR)
-            more = self.detect_native(big)
-            more = more[more.scores >= threshold]
-            if len(more):
-                found = found.concat(Detections(more.xyxy / factor + np.array([x1, y1, x1, y1], np.float32), more.scores))
-        if len(found) > 1:
-            found = Detections(*merge_enclosing(found.xyxy, found.scores, MERGE_IOU))
+        found = merge(detect_enlarged(self.detect_native, rgb, factor, threshold))
         return Detections(clip_boxes(found.xyxy, w, h), found.scores)
 
 
-def merge(a: Detections, b: Detections) -> Detections:
-    both = a.concat(b)
+def merge(a: Detections, b: Detections | None = None) -> Detections:
+    """Boxes of one or two detectors merged without losing a pixel (``merge_enclosing``)."""
+    both = a if b is None else a.concat(b)
     if len(both) < 2:
         return both
     return Detections(*merge_enclosing(both.xyxy, both.scores, MERGE_IOU))

@@ -24,11 +24,11 @@ import cv2
 import numpy as np
 
 from anonymizer.domain.detections import Detections
-from anonymizer.domain.geometry import clip_boxes, grid_tiles, nms
+from anonymizer.domain.geometry import clip_boxes, nms
 from anonymizer.domain.orientation import boxes_to_display, boxes_to_stored, display_size, quarter_turns, to_display
 from anonymizer.imaging.motion import MOTION_SCALE, changed, due_rects, thumbnail
 from anonymizer.inference.detectors import LoadedDetector
-from anonymizer.inference.plate_retina import ENLARGE_OVERLAP, ENLARGE_TILE, pad32
+from anonymizer.inference.pictures import detect_enlarged, pad32
 from anonymizer.media.reader import Frame
 
 # Fine keyframes between full scans: a static region is re-read at least this often (faces: every 50 frames, 2 s at
@@ -78,17 +78,10 @@ def run_native(detector: LoadedDetector, rgb: np.ndarray) -> Detections:
 
 
 def run_enlarged(detector: LoadedDetector, rgb: np.ndarray, factor: float, threshold: float) -> Detections:
-    """A detector on the picture enlarged ``factor`` times, in tiles of ``ENLARGE_TILE`` native pixels overlapping
-    by ``ENLARGE_OVERLAP``: detections scoring ``threshold`` or more, boxes in the picture's pixels."""
+    """A detector on the picture enlarged ``factor`` times, in tiles (``inference.pictures``): detections scoring
+    ``threshold`` or more, boxes in the picture's pixels."""
     h, w = rgb.shape[:2]
-    out = Detections.empty()
-    for x1, y1, x2, y2 in grid_tiles(w, h, *ENLARGE_TILE, ENLARGE_OVERLAP):
-        big = cv2.resize(rgb[y1:y2, x1:x2], (int(round((x2 - x1) * factor)), int(round((y2 - y1) * factor))),
-                         interpolation=cv2.INTER_LINEAR)
-        found = run_native(detector, big)
-        found = found[found.scores >= threshold]
-        if len(found):
-            out = out.concat(Detections(found.xyxy / factor + np.array([x1, y1, x1, y1], np.float32), found.scores))
+    out = detect_enlarged(lambda picture: run_native(detector, picture), rgb, factor, threshold)
     if len(out) > 1:
         out = out[nms(out.xyxy, out.scores, MERGE_IOU)]
     return Detections(clip_boxes(out.xyxy, w, h), out.scores)
