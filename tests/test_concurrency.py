@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from anonymizer.store.catalogue import ClipFilter
 from anonymizer.store.lock import FileLock
 from tests.test_ingest import CONFIG, invoke, rows, tiny_clip
 
@@ -145,3 +146,42 @@ def test_a_clip_purged_before_its_turn_is_let_go(tmp_path: Path, backend, models
     (raw,) = rows(tmp_path / "archive")
     assert raw.state == "deleted" and out["deleted_meanwhile"] == [raw.id] and out["anonymised"] == []
     assert "deleted meanwhile" in r.stderr
+
+
+def test_a_clip_another_run_finishes_while_we_look_is_left_to_it(tmp_path: Path, backend, models_ready, monkeypatch):
+    """Our lease is refused because another run holds the clip; that run finishes and lets go before we look at
+    who holds it. The clip is anonymised (by the other run): not an error of ours (CI caught this race once)."""
+    from anonymizer.config import load_config
+    from anonymizer.pipelines import run as run_pipeline
+    from anonymizer.store.catalogue import Catalogue
+    from anonymizer.store.leases import new_holder
+    from tests.test_run import setup_archive
+
+    cfg_path = setup_archive(tmp_path, backend=backend)
+    batch = tmp_path / "batch"
+    tiny_clip(batch / "door" / "a.mp4", 32, n=3, size=(160, 120), metadata={"creation_time": "2026-11-30T12:00:00Z"})
+    cfg = load_config(Path(cfg_path))
+    real_batch, real_leases = run_pipeline.anonymise_batch, Catalogue.leases
+    other = new_holder()  # a live holder: this process, another token
+
+    def other_run_first(tasks, *args, **kwargs):
+        # the other run anonymises the clip (a whole real run), and holds its lease at the moment we try ours
+        monkeypatch.setattr(run_pipeline, "anonymise_batch", real_batch)
+        assert invoke("run", str(batch), "-c", cfg_path, "-j", "1").exit_code == 0
+        with Catalogue.open(cfg.catalogue_url) as cat:
+            (raw,) = [c for c in cat.find(ClipFilter(state="raw"))]
+            assert not cat.lease([raw.id], other, "run")
+
+        def released_first(self):  # the other run lets go just after refusing us
+            self.release_all(other)
+            return real_leases(self)
+
+        monkeypatch.setattr(Catalogue, "leases", released_first)
+        return real_batch(tasks, *args, **kwargs)
+
+    monkeypatch.setattr(run_pipeline, "anonymise_batch", other_run_first)
+    r = invoke("run", str(batch), "-c", cfg_path, "-j", "1", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["already_anonymised"] == 1 and out["anonymised"] == [], out
+    assert [c.state for c in rows(tmp_path / "archive")].count("anonymised") == 1

@@ -248,8 +248,14 @@ def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime
         another run holds or has anonymised meanwhile is left to it, one deleted meanwhile (its deadline passed, an
         erasure) is let go; one a request or a purge is working on is an error (run again later)."""
         raw = todo[task]
-        refused = catalogue.lease([raw.id], holder, "run", states=("raw",))
-        if refused:
+        for _ in range(3):  # the holder may let go between our try and our look: look again, then try again
+            refused = catalogue.lease([raw.id], holder, "run", states=("raw",))
+            if not refused:
+                break
+            with catalogue.engine.connect() as conn:
+                if catalogue.derived(conn, raw.id):  # another run finished it (and released it) meanwhile
+                    result.already += 1
+                    return False
             lease = catalogue.leases().get(raw.id)
             if lease is not None and lease.command == "run":
                 result.elsewhere.append(raw.id)
@@ -258,6 +264,9 @@ def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime
                 log.warning("%s: clip %s was deleted meanwhile; nothing to anonymise", raw.uri, raw.id)
                 result.gone.append(raw.id)
                 return False
+            if lease is not None:  # a request or a purge is working on it
+                break
+        if refused:
             err = LockedError(f"{raw.uri}: {refused[raw.id]}; not anonymised now; fix: run again later")
             emit(RunOutcome(raw, task.dst, error=str(err), exit_code=EXIT_PARTIAL))
             return False
