@@ -107,6 +107,13 @@ def build(args: argparse.Namespace) -> int:
             lock = {"name": name, "package": spec.package, "member": spec.member, "source_sha256": spec.sha256,
                     "prepare": how, "prepared_sha256": hashlib.sha256(target.read_bytes()).hexdigest()}
             lock_path(vspec, folder).write_text(json.dumps(lock, indent=2) + "\n")
+        for name, spec in specs.items():  # the models the variant does not change: the installed ones, as they are
+            if name in VARIANTS[variant]:
+                continue
+            src = REPO / "models" / spec.filename
+            if src.exists() and lock_path(spec, REPO / "models").exists():
+                shutil.copyfile(src, folder / spec.filename)
+                shutil.copyfile(lock_path(spec, REPO / "models"), lock_path(spec, folder))
         (folder / "manifest.toml").write_text(text)
     return 0
 
