@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from anonymizer.inference.manifest import ModelSpec
 from anonymizer.inference.prepare import is_current
@@ -111,3 +112,24 @@ def test_int8_quantisation_keeps_the_named_nodes_in_float_and_the_output_close()
     run = lambda m: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(
         None, feeds[0])[0]
     assert np.abs(run(q) - run(_tiny_float32_convnet())).max() < 0.05
+
+
+@pytest.mark.parametrize("reduce_range", [False, True])
+def test_int8_weights_on_seven_bits_when_asked(reduce_range):
+    """``reduce_range``: every quantised weight fits 7 bits (no saturating 16-bit pair sums on x86 CPUs without
+    VNNI); without it the full int8 range is used. The default platedet preparation asks for it."""
+    import onnx
+    from onnx import numpy_helper
+
+    from anonymizer.inference.manifest import load_manifest
+    from anonymizer.inference.prepare import quantise_int8
+
+    rng = np.random.default_rng(5)
+    feeds = [{"x": rng.random((1, 3, 16, 16)).astype(np.float32)} for _ in range(8)]
+    q = onnx.load_from_string(quantise_int8(_tiny_float32_convnet().SerializeToString(), feeds,
+                                            reduce_range=reduce_range))
+    weights = [numpy_helper.to_array(i) for i in q.graph.initializer if i.data_type == onnx.TensorProto.INT8]
+    assert weights
+    widest = max(int(np.abs(w.astype(np.int16)).max()) for w in weights)
+    assert widest <= 64 if reduce_range else widest >= 100
+    assert load_manifest()["platedet"].prepare == "yolov8-boxes-int8-7bit"

@@ -113,5 +113,6 @@ class PlateUnion:
         return merge(self.primary.detect_native(rgb), self.second.detect_native(rgb))
 
     def detect_enlarged(self, rgb: np.ndarray) -> Detections:
-        """The second detector on the picture enlarged (``ENLARGE``): photos only (``FrameDetector.image``)."""
-        return self.second.detect_enlarged(rgb)
+        """Both detectors on the picture enlarged (each at its enlarged threshold), merged: photos only
+        (``FrameDetector.image``)."""
+        return merge(self.primary.detect_enlarged(rgb), self.second.detect_enlarged(rgb))

@@ -229,8 +229,8 @@ class FrameDetector:
 
     def image(self, rgb: np.ndarray, kind: str, upscale: bool = True) -> Detections:
         """Every pass on a single displayed picture (a photo): coarse, full resolution, for small pictures the
-        picture scaled up, and on the picture enlarged 2x CenterFace (faces) or the second plate detector (plates):
-        a photo has no neighbouring frames to make up for a miss, and time to spare."""
+        picture scaled up, and on the picture enlarged 2x CenterFace (faces) or platedet and, when on, the second
+        plate detector (plates): a photo has no neighbouring frames to make up for a miss, and time to spare."""
         h, w = rgb.shape[:2]
         det = self.detectors[kind].detector
         iw, ih = det.input_size(w, h)
@@ -238,7 +238,7 @@ class FrameDetector:
         found = det.detect(np.ascontiguousarray(small), w, h)
         if (iw, ih) != (w, h):
             found = found.concat(run_native(self.detectors[kind], rgb))
-        enlarged = getattr(det, "detect_enlarged", None)  # plates: the second detector on the photo enlarged
+        enlarged = getattr(det, "detect_enlarged", None)  # plates: the plate detector(s) on the photo enlarged
         if enlarged is not None:
             found = found.concat(enlarged(rgb))
         if kind == "face":  # faces: the photo enlarged (FACE_ENLARGE)
