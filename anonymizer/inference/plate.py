@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -84,7 +84,26 @@ def to_source(dets: Detections, pad_x: float, pad_y: float, resized_w: int, resi
 # 0.671 -> 0.615 and plates_romania_eu 0.483 -> 0.419 (lower bounds: most of their unmatched boxes are plates the
 # sets do not annotate), recall 1.000 on both either way; about twice the CPU per photo. Not on video frames (CPU).
 ENLARGE = 2.0
-MERGE_IOU = 0.5  # one plate found in two overlapping tiles
+MERGE_IOU = 0.5  # one plate found twice: in two overlapping tiles, or by two detectors
+
+
+def merge(a: Detections, b: Detections | None = None) -> Detections:
+    """Boxes of one or two detectors (or of overlapping tiles) merged without losing a pixel
+    (``merge_enclosing``)."""
+    both = a if b is None else a.concat(b)
+    if len(both) < 2:
+        return both
+    return Detections(*merge_enclosing(both.xyxy, both.scores, MERGE_IOU))
+
+
+def detect_enlarged_merged(detect_native: Callable[[np.ndarray], Detections], rgb: np.ndarray, factor: float,
+                           threshold: float) -> Detections:
+    """A plate detector's ``detect_native`` on the picture enlarged ``factor`` times, in tiles
+    (``pictures.ENLARGE_TILE``), detections scoring ``threshold`` or more: boxes in the picture's pixels, the
+    duplicates of overlapping tiles merged (``merge``)."""
+    h, w = rgb.shape[:2]
+    found = merge(detect_enlarged(detect_native, rgb, factor, threshold))
+    return Detections(clip_boxes(found.xyxy, w, h), found.scores)
 
 
 class PlateDetector:
@@ -135,9 +154,5 @@ class PlateDetector:
         """Photos only (``FrameDetector.image``): the picture enlarged ``factor`` times, in tiles
         (``pictures.ENLARGE_TILE``), at the detector's own threshold; boxes in the picture's pixels, the duplicates
         of overlapping tiles merged without losing a pixel."""
-        h, w = rgb.shape[:2]
-        found = detect_enlarged(self.detect_native, rgb, factor, self.threshold)
-        if len(found) > 1:
-            found = Detections(*merge_enclosing(found.xyxy, found.scores, MERGE_IOU))
-        return Detections(clip_boxes(found.xyxy, w, h), found.scores) if len(found) else found
+        return detect_enlarged_merged(self.detect_native, rgb, factor, self.threshold)
 

