@@ -9,8 +9,12 @@ box (the harness's own matching), and writes:
 
 - ``OUT.png``: up to ``--max`` cut-outs (3x the detection's width around it, at least 120 px, scaled to 160 px),
   each labelled with its running number, score and width in pixels;
-- ``OUT.json``: for every unmatched detection, its image, box, score and number, so that a person's verdict
-  ("plate" or "not a plate" per number) can be recorded beside it.
+- ``OUT.json``: for every unmatched detection, its image, box, score, number and ``what``, so that a person's
+  verdict ("plate" or "not a plate" per number) can be recorded beside it.
+
+``what`` sorts them as the harness's greedy matching sees them: ``duplicate`` (IoU >= 0.5 with an annotated box
+that a better detection already matched: one object found twice), ``loose`` (IoU 0.2-0.5 with an annotated box: a
+part of it, or a box much larger) and ``elsewhere`` (what a person has to judge). The counts are printed.
 
     python benchmarks/unmatched.py /work/shared/eval/plates_romania_eu --out .bench/unmatched_romania
 """
@@ -36,6 +40,7 @@ from anonymizer.pipelines.batch import open_detectors  # noqa: E402
 from anonymizer.settings import AnonymiseSettings  # noqa: E402
 
 TILE = 160
+LOOSE_IOU = 0.2
 
 
 def unmatched(root: Path, rows: list[quality.Row], settings: AnonymiseSettings, detectors: dict) -> list[dict]:
@@ -51,15 +56,33 @@ def unmatched(root: Path, rows: list[quality.Row], settings: AnonymiseSettings, 
             dets = found.get(row.kind)
             if dets is None or len(dets) == 0:
                 continue
-            gt = row.boxes.astype(np.float64)
-            ious = quality.iou_matrix(dets.xyxy.astype(np.float64), gt) if len(gt) else np.zeros((len(dets), 0))
-            for i, (box, score) in enumerate(dets):
-                if ious.shape[1] and ious[i].max() >= quality.MATCH_IOU:
-                    continue
-                if len(row.ignore) and quality._on_ignore(box.astype(np.float64), row.ignore):  # noqa: SLF001
-                    continue
-                out.append({"n": len(out) + 1, "image": image, "kind": row.kind,
+            for box, score, what in classify(dets.xyxy, dets.scores, row.boxes, row.ignore):
+                out.append({"n": len(out) + 1, "image": image, "kind": row.kind, "what": what,
                             "box": [round(float(v), 1) for v in box], "score": round(float(score), 3)})
+    return out
+
+
+def classify(xyxy: np.ndarray, scores: np.ndarray, gt: np.ndarray, ignore: np.ndarray) -> list[tuple]:
+    """(box, score, what) of the detections the harness's greedy matching (``quality.match``: best score first,
+    IoU >= 0.5, one detection per annotated box) leaves unmatched and off the ignore boxes."""
+    gt = np.asarray(gt, np.float64).reshape(-1, 4)
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    boxes = np.asarray(xyxy, np.float64)[order]
+    ious = quality.iou_matrix(boxes, gt) if len(gt) else np.zeros((len(boxes), 0))
+    taken = np.zeros(len(gt), bool)
+    out = []
+    for i, box in enumerate(boxes):
+        best = float(ious[i].max()) if len(gt) else 0.0
+        if len(gt):
+            cand = np.where(~taken, ious[i], -1.0)
+            j = int(np.argmax(cand))
+            if cand[j] >= quality.MATCH_IOU:
+                taken[j] = True
+                continue
+        if len(ignore) and quality._on_ignore(box, ignore):  # noqa: SLF001
+            continue
+        what = "duplicate" if best >= quality.MATCH_IOU else "loose" if best >= LOOSE_IOU else "elsewhere"
+        out.append((box, float(np.asarray(scores)[order][i]), what))
     return out
 
 
@@ -95,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(items, indent=1) + "\n")
     contact_sheet(root, items, args.out.with_suffix(".png"), args.max)
-    print(f"{len(items)} unmatched detections; sheet {args.out.with_suffix('.png')}, list {args.out.with_suffix('.json')}")
+    counts = {what: sum(1 for i in items if i["what"] == what) for what in ("duplicate", "loose", "elsewhere")}
+    print(f"{len(items)} unmatched detections ({', '.join(f'{k} {v}' for k, v in counts.items())}); sheet {args.out.with_suffix('.png')}, list {args.out.with_suffix('.json')}")
     return 0
 
 

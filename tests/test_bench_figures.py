@@ -72,3 +72,22 @@ def test_display_to_stored_matches_rot90(rotation: int, ws: int, hs: int, data_:
     stored = np.zeros((hs, ws), bool)
     stored[sy1:sy2, sx1:sx2] = True
     assert (np.rot90(stored, k) == shown).all()
+
+
+def test_unmatched_detections_are_sorted_as_the_harness_matches_them() -> None:
+    from unmatched import classify
+
+    gt = np.array([[100, 100, 200, 130], [400, 100, 500, 130]], np.float64)
+    dets = np.array([
+        [101, 100, 200, 131],  # matches the first plate
+        [104, 101, 203, 129],  # the same plate again: a duplicate the greedy matching leaves over
+        [150, 102, 198, 128],  # its right half: loose
+        [400, 100, 500, 130],  # matches the second plate
+        [800, 800, 900, 830],  # elsewhere
+        [850, 500, 950, 530],  # on an ignore box: not counted
+    ], np.float64)
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    ignore = np.array([[840, 490, 960, 540]], np.float64)
+    out = classify(dets, scores, gt, ignore)
+    assert [what for _box, _score, what in out] == ["duplicate", "loose", "elsewhere"]
+    assert [score for _box, score, _what in out] == pytest.approx([0.8, 0.7, 0.5])

@@ -110,3 +110,48 @@ def test_thin_plates_get_a_vertical_margin():
     assert np.allclose(p, [[90, 95, 210, 130]])  # 10 % of the width per side; 5 % of the width above and below
     tall = pad_plates(np.array([[0, 0, 40, 40]], np.float32), 0.1)
     assert np.allclose(tall, [[-4, -4, 44, 44]])
+
+
+# ------------------------------------------------------------------------------- redundant boxes of one object
+
+
+def _redundant(kept: np.ndarray, other: np.ndarray, iou: float, contain: float, area_ratio: float) -> bool:
+    """``other`` is explained by the better box ``kept``: they overlap by IoU, or ``other`` lies ``contain`` inside
+    ``kept``, which is at most 1 / area_ratio times larger."""
+    inter = max(0.0, min(kept[2], other[2]) - max(kept[0], other[0])) * max(0.0, min(kept[3], other[3]) - max(kept[1], other[1]))
+    a_kept = (kept[2] - kept[0]) * (kept[3] - kept[1])
+    a_other = (other[2] - other[0]) * (other[3] - other[1])
+    if iou_matrix(kept[None], other[None])[0, 0] >= iou:
+        return True
+    return a_other > 0 and inter / a_other >= contain and a_other >= area_ratio * a_kept
+
+
+@given(boxes(n=st.integers(1, 8)), st.floats(0.3, 0.9), st.floats(0.5, 0.95), st.floats(0.05, 0.9))
+def test_suppressing_redundant_boxes_drops_only_what_a_better_box_explains(a, iou, contain, ratio):
+    from anonymizer.domain.geometry import suppress_redundant
+
+    scores = np.linspace(1, 0.1, len(a)).astype(np.float32)  # box i is better than box j when i < j
+    keep = suppress_redundant(a, scores, iou, contain, ratio)
+    assert keep[0] == 0 and len(set(keep.tolist())) == len(keep)
+    kept = sorted(keep.tolist())
+    for j in range(len(a)):
+        explained = [i for i in kept if i < j and _redundant(a[i], a[j], iou, contain, ratio)]
+        if j in kept:  # kept: no better kept box explains it
+            assert not explained, (j, explained)
+        else:  # dropped: a better kept box explains it, so at most 1 - contain of it goes unredacted
+            assert explained, j
+
+
+def test_a_fragment_of_a_plate_is_dropped_but_a_plate_inside_a_large_box_is_kept():
+    from anonymizer.domain.geometry import suppress_redundant
+
+    plate = [100, 100, 200, 130]
+    fragment = [150, 102, 198, 128]  # the right half, found at another scale: IoU 0.41, wholly inside the plate
+    big = [0, 0, 400, 400]  # a box around the plate, 53 times its area
+    boxes_ = np.array([big, plate, fragment], np.float32)
+    assert suppress_redundant(boxes_, np.array([0.9, 0.6, 0.5], np.float32), 0.5, 0.7, 0.25).tolist() == [0, 1]
+    # the fragment scoring best is kept, and so is the whole plate it does not hold: nothing of the plate is lost
+    assert suppress_redundant(boxes_[1:], np.array([0.5, 0.9], np.float32), 0.5, 0.7, 0.25).tolist() == [1, 0]
+    # two neighbouring faces that touch stay two
+    two = np.array([[0, 0, 40, 40], [36, 0, 76, 40]], np.float32)
+    assert len(suppress_redundant(two, np.array([0.9, 0.8], np.float32), 0.5, 0.7, 0.25)) == 2

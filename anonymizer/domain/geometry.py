@@ -81,6 +81,35 @@ def merge_enclosing(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) 
     return np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(kept, np.float32)
 
 
+def suppress_redundant(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float, contain: float,
+                       area_ratio: float) -> np.ndarray:
+    """Greedy non-maximum suppression that also drops fragments: best score first, a box is dropped when a kept box
+    overlaps it by IoU ``iou_threshold`` or holds at least ``contain`` of it while being at most 1 / ``area_ratio``
+    times its area (a part of the same object found at another scale, not a small object inside a large box). A kept box keeps its own extent; a box larger than every better one that
+    holds it is never dropped for a fragment, so what is lost is at most 1 - ``contain`` of a dropped box (as with
+    NMS). Returns the kept indices, best score first."""
+    xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    a = areas(xyxy)
+    x1 = np.maximum(xyxy[:, None, 0], xyxy[None, :, 0])
+    y1 = np.maximum(xyxy[:, None, 1], xyxy[None, :, 1])
+    x2 = np.minimum(xyxy[:, None, 2], xyxy[None, :, 2])
+    y2 = np.minimum(xyxy[:, None, 3], xyxy[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # held[i, j]: box j lies ``contain`` inside box i, which is at most 1 / area_ratio times larger than j
+        held = (np.where(a[None, :] > 0, inter / a[None, :], 0.0) >= contain) & (a[None, :] >= area_ratio * a[:, None])
+    drop = (iou_matrix(xyxy, xyxy) >= iou_threshold) | held
+    suppressed = np.zeros(len(xyxy), bool)
+    keep: list[int] = []
+    for i in order:
+        if suppressed[i]:
+            continue
+        keep.append(int(i))
+        suppressed |= drop[i]
+    return np.asarray(keep, dtype=np.int64)
+
+
 def _starts(length: int, tile: int, overlap: int) -> list[int]:
     if length <= tile:
         return [0]
