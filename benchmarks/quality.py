@@ -292,14 +292,24 @@ def _read_rgb(path: Path) -> np.ndarray:
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
-def eval_images(root: Path, rows: list[Row], settings: AnonymiseSettings, detectors: dict) -> Tally:
-    """Each image once through ``regions_for_image``, however many rows (kinds) it has."""
+def darkening(gamma: float, gain: float) -> np.ndarray:
+    """The 256-entry table of ``--darken``: 255 * gain * (v / 255) ** gamma, an underexposed (night) copy."""
+    return np.clip(np.round(255.0 * gain * (np.arange(256) / 255.0) ** gamma), 0, 255).astype(np.uint8)
+
+
+def eval_images(root: Path, rows: list[Row], settings: AnonymiseSettings, detectors: dict,
+                darken: tuple[float, float] | None = None) -> Tally:
+    """Each image once through ``regions_for_image``, however many rows (kinds) it has; ``darken``: (gamma, gain)
+    applied to every image first."""
+    table = darkening(*darken) if darken else None
     total = Tally()
     by_image: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         by_image[row.image].append(row)  # type: ignore[index]
     for image, image_rows in by_image.items():
         rgb = _read_rgb(root / image)
+        if table is not None:
+            rgb = table[rgb]
         height, width = rgb.shape[:2]
         regions, found = regions_for_image(rgb, settings, detectors)
         mask = region_mask(regions, width, height)
@@ -489,8 +499,11 @@ def _longest_run(frames: list[int]) -> int:
     return best
 
 
-def evaluate(path: Path, settings: AnonymiseSettings, detectors: dict, limit: int | None) -> dict:
+def evaluate(path: Path, settings: AnonymiseSettings, detectors: dict, limit: int | None,
+             darken: tuple[float, float] | None = None) -> dict:
     name, root, rows = load_set(path)
+    if darken:
+        name = f"{name} (dark {darken[0]:g}/{darken[1]:g})"
     if limit:
         rows = rows[:limit]
     started = time.perf_counter()
@@ -502,7 +515,7 @@ def evaluate(path: Path, settings: AnonymiseSettings, detectors: dict, limit: in
     total = Tally()
     videos = []
     if image_rows:
-        total.add(eval_images(root, image_rows, settings, detectors))
+        total.add(eval_images(root, image_rows, settings, detectors, darken))
     with tempfile.TemporaryDirectory(prefix="quality-") as tmp:
         for video, vrows in by_video.items():
             t, detail = eval_video(root, video, vrows, settings, detectors, Path(tmp))
@@ -511,7 +524,7 @@ def evaluate(path: Path, settings: AnonymiseSettings, detectors: dict, limit: in
     kinds = sorted({r.kind for r in rows})
     result = {
         "set": name, "path": str(path), "kinds": kinds, "image_rows": len(image_rows),
-        "video_rows": sum(len(v) for v in by_video.values()), "limit": limit,
+        "video_rows": sum(len(v) for v in by_video.values()), "limit": limit, "darken": darken,
         "video_frames": sum(len({r.frame for r in v}) for v in by_video.values()),
         **total.figures(),
         "leaked_frames": sum(v["leaked_frames"] for v in videos) if videos else None,
@@ -622,6 +635,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rotate", type=int, default=None, choices=(90, 180, 270),
                     help="score a copy of each set's videos stored rotated with this display matrix (counter-"
                          "clockwise degrees; made once into .bench/rotated/, see rotated_set.py)")
+    ap.add_argument("--darken", default=None, metavar="GAMMA,GAIN",
+                    help="score the image rows made dark first: 255 * GAIN * (v / 255) ** GAMMA per channel value "
+                         "(e.g. 2.2,0.5: a night or underexposed copy of a daylight set); video rows as they are")
     for name, typ in (("face_first_stage", str), ("face_threshold", float), ("plate_threshold", float), ("face_max_side", int),
                       ("plate_max_side", int), ("face_stride", int), ("plate_stride", int),
                       ("carry_frames", int), ("face_scale", float), ("plate_pad", float),
@@ -641,6 +657,13 @@ def main(argv: list[str] | None = None) -> int:
                                                "plate_max_side", "face_stride", "plate_stride", "carry_frames",
                                                "face_scale", "plate_pad", "residual_samples", "device")}
     settings = AnonymiseSettings().with_(**overrides)
+    darken = None
+    if args.darken:
+        try:
+            gamma, gain = (float(v) for v in args.darken.split(","))
+        except ValueError:
+            ap.error(f"--darken {args.darken}: expected GAMMA,GAIN, e.g. 2.2,0.5")
+        darken = (gamma, gain)
     source = describe()  # now: the tree may change (a rebase) while a long run goes on; the imported code does not
     detectors = open_detectors(settings, threads=args.threads)
     results = []
@@ -649,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"{path}: no such set")
         if args.rotate:
             path = make_rotated_set(path, args.rotate)
-        res = evaluate(path, settings, detectors, args.limit)
+        res = evaluate(path, settings, detectors, args.limit, darken)
         results.append(res)
         if not args.json:
             print(f"# {res['set']}: done in {res['seconds']} s", file=sys.stderr)

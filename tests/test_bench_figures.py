@@ -91,3 +91,11 @@ def test_unmatched_detections_are_sorted_as_the_harness_matches_them() -> None:
     out = classify(dets, scores, gt, ignore)
     assert [what for _box, _score, what in out] == ["duplicate", "loose", "elsewhere"]
     assert [score for _box, score, _what in out] == pytest.approx([0.8, 0.7, 0.5])
+
+
+def test_the_darkened_copy_keeps_the_order_of_values_and_is_darker() -> None:
+    from quality import darkening
+
+    assert (darkening(1.0, 1.0) == np.arange(256)).all()
+    table = darkening(2.2, 0.5).astype(int)
+    assert (np.diff(table) >= 0).all() and table[255] == 128 and (table <= np.arange(256)).all()

@@ -85,9 +85,9 @@ def suppress_redundant(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: floa
                        area_ratio: float) -> np.ndarray:
     """Greedy non-maximum suppression that also drops fragments: best score first, a box is dropped when a kept box
     overlaps it by IoU ``iou_threshold`` or holds at least ``contain`` of it while being at most 1 / ``area_ratio``
-    times its area (a part of the same object found at another scale, not a small object inside a large box). A kept box keeps its own extent; a box larger than every better one that
-    holds it is never dropped for a fragment, so what is lost is at most 1 - ``contain`` of a dropped box (as with
-    NMS). Returns the kept indices, best score first."""
+    times its area (a part of the same object found at another scale, not a small object inside a large box). A
+    kept box keeps its own extent, and a fragment scoring better never drops the whole box it lies in: what is
+    lost is at most 1 - ``contain`` of a dropped box (as with NMS). Returns the kept indices, best score first."""
     xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
     order = np.argsort(-np.asarray(scores), kind="stable")
     a = areas(xyxy)
