@@ -85,3 +85,28 @@ def test_a_plate_in_a_dark_photo_is_found_on_the_brightened_copy():
     found = FrameDetector({"plate": SimpleNamespace(detector=stub)}, 640, 360).image(_dark_photo(70), "plate",
                                                                                       upscale=False)
     assert len(found) == 1 and stub.calls == 2  # detect and detect_enlarged, on the photo itself only
+
+
+def _dark_frame(level):
+    """A decoded frame (yuv420p, as the reader gives them) of ``_dark_photo``."""
+    from fractions import Fraction
+
+    import av
+
+    from anonymizer.media.reader import Frame
+
+    yuv = av.VideoFrame.from_ndarray(_dark_photo(level), format="rgb24").reformat(format="yuv420p")
+    return Frame(index=0, pts=0, time_base=Fraction(1, 25), planes=[], rotation=0, av_frame=yuv)
+
+
+def test_a_plate_in_a_dark_video_frame_is_found_by_both_passes():
+    """Video keyframes: the coarse pass also runs on the brightened picture of a dark frame, the full-resolution
+    pass runs on it instead (measured on a generated 1080p clip made dark: benchmarks/README.md, "Dark video")."""
+    from anonymizer.pipelines.detection import FrameDetector
+
+    stub = _SeesOnlyInLight([300, 200, 400, 230])
+    fd = FrameDetector({"plate": SimpleNamespace(detector=stub)}, 640, 360, fine_kinds=("plate",))
+    coarse = fd.coarse(_dark_frame(25), "plate")
+    assert len(coarse) == 1 and np.allclose(coarse.xyxy[0], [300, 200, 400, 230], atol=1)
+    fine = fd._run_fine(_dark_frame(25), "plate", None)
+    assert len(fine) == 1 and np.allclose(fine.xyxy[0], [300, 200, 400, 230], atol=1)
