@@ -30,6 +30,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
 import tempfile
 import time
@@ -292,9 +293,51 @@ def _read_rgb(path: Path) -> np.ndarray:
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
 def darkening(gamma: float, gain: float) -> np.ndarray:
     """The 256-entry table of ``--darken``: 255 * gain * (v / 255) ** gamma, an underexposed (night) copy."""
     return np.clip(np.round(255.0 * gain * (np.arange(256) / 255.0) ** gamma), 0, 255).astype(np.uint8)
+
+
+def darken_video(src: Path, dst: Path, gamma: float, gain: float) -> int:
+    """``src`` re-encoded into ``dst`` with ``darkening`` applied to every frame (RGB, libx264 CRF 16, the same
+    frames in the same order, so annotated frame indices still hold); written to a temporary name, then renamed.
+    Returns the frame count. A clip with a display matrix is refused (the copy would lose it)."""
+    import av
+
+    table = darkening(gamma, gain)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".partial.mp4")
+    count = 0
+    with av.open(str(src)) as inp, av.open(str(tmp), "w") as out:
+        stream = inp.streams.video[0]
+        enc = out.add_stream("libx264", rate=stream.average_rate or 25)
+        enc.width, enc.height, enc.pix_fmt = stream.width, stream.height, "yuv420p"
+        enc.options = {"crf": "16", "preset": "veryfast"}
+        for frame in inp.decode(stream):
+            if frame.rotation:
+                raise SystemExit(f"{src}: --darken does not copy a display matrix; darken the unrotated set")
+            rgb = table[frame.to_ndarray(format="rgb24")]
+            for packet in enc.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+            count += 1
+        for packet in enc.encode():
+            out.mux(packet)
+    os.replace(tmp, dst)
+    return count
+
+
+def dark_root(root: Path, videos: list[str], gamma: float, gain: float) -> Path:
+    """A folder holding the set's ``videos`` made dark (``darken_video``) under their own relative paths, made once
+    into ``.bench/dark/``."""
+    out = REPO / ".bench" / "dark" / f"{root.name}_{gamma:g}_{gain:g}"
+    for video in videos:
+        if not (out / video).exists():
+            print(f"# darkening {video} -> {out / video}", file=sys.stderr)
+            darken_video(root / video, out / video, gamma, gain)
+    return out
 
 
 def eval_images(root: Path, rows: list[Row], settings: AnonymiseSettings, detectors: dict,
@@ -516,9 +559,10 @@ def evaluate(path: Path, settings: AnonymiseSettings, detectors: dict, limit: in
     videos = []
     if image_rows:
         total.add(eval_images(root, image_rows, settings, detectors, darken))
+    video_root = dark_root(root, sorted(by_video), *darken) if darken and by_video else root
     with tempfile.TemporaryDirectory(prefix="quality-") as tmp:
         for video, vrows in by_video.items():
-            t, detail = eval_video(root, video, vrows, settings, detectors, Path(tmp))
+            t, detail = eval_video(video_root, video, vrows, settings, detectors, Path(tmp))
             total.add(t)
             videos.append(detail)
     kinds = sorted({r.kind for r in rows})
@@ -636,8 +680,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="score a copy of each set's videos stored rotated with this display matrix (counter-"
                          "clockwise degrees; made once into .bench/rotated/, see rotated_set.py)")
     ap.add_argument("--darken", default=None, metavar="GAMMA,GAIN",
-                    help="score the image rows made dark first: 255 * GAIN * (v / 255) ** GAMMA per channel value "
-                         "(e.g. 2.2,0.5: a night or underexposed copy of a daylight set); video rows as they are")
+                    help="score a dark copy of the set: 255 * GAIN * (v / 255) ** GAMMA per channel value (e.g. "
+                         "2.2,0.5: a night or underexposed copy of a daylight set); images in memory, videos "
+                         "re-encoded once into .bench/dark/")
     for name, typ in (("face_first_stage", str), ("face_threshold", float), ("plate_threshold", float), ("face_max_side", int),
                       ("plate_max_side", int), ("face_stride", int), ("plate_stride", int),
                       ("carry_frames", int), ("face_scale", float), ("plate_pad", float),

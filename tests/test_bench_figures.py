@@ -99,3 +99,27 @@ def test_the_darkened_copy_keeps_the_order_of_values_and_is_darker() -> None:
     assert (darkening(1.0, 1.0) == np.arange(256)).all()
     table = darkening(2.2, 0.5).astype(int)
     assert (np.diff(table) >= 0).all() and table[255] == 128 and (table <= np.arange(256)).all()
+
+
+def test_a_clip_made_dark_keeps_its_frames_in_order(tmp_path) -> None:
+    import av
+
+    from quality import darken_video, darkening
+
+    src = tmp_path / "src.mp4"
+    with av.open(str(src), "w") as out:
+        enc = out.add_stream("libx264", rate=25)
+        enc.width, enc.height, enc.pix_fmt = 64, 48, "yuv420p"
+        for i in range(8):  # each frame its own grey level: the order is visible after
+            rgb = np.full((48, 64, 3), 60 + 20 * i, np.uint8)
+            for packet in enc.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        for packet in enc.encode():
+            out.mux(packet)
+    dst = tmp_path / "dark" / "src.mp4"
+    assert darken_video(src, dst, 2.2, 0.5) == 8 and not list(dst.parent.glob("*.partial*"))
+    table = darkening(2.2, 0.5)
+    with av.open(str(dst)) as c:
+        means = [f.to_ndarray(format="rgb24").mean() for f in c.decode(video=0)]
+    assert len(means) == 8
+    assert means == pytest.approx([float(table[60 + 20 * i]) for i in range(8)], abs=3)
