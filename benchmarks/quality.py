@@ -30,7 +30,6 @@ import argparse
 import json
 import logging
 import math
-import os
 import sys
 import tempfile
 import time
@@ -43,8 +42,8 @@ from typing import Iterator
 import numpy as np
 
 import pixel_leak
-from bench_source import describe, maybe_reexec
-from rotated_set import make_rotated_set
+from bench_source import REPO, describe, maybe_reexec
+from rotated_set import make_rotated_set, reencode_video
 
 maybe_reexec()  # --ref REV: measure a committed revision (before anonymizer is imported)
 
@@ -214,27 +213,36 @@ def coverage(mask: np.ndarray, box: np.ndarray) -> float | None:
     return float(mask[y1:y2, x1:x2].mean())
 
 
+def greedy_match(xyxy: np.ndarray, scores: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy matching by score, VOC style: (the detections' indices, best score first; for each of them in that
+    order, the ground-truth box it matches at IoU >= MATCH_IOU, one detection per box, or -1)."""
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    boxes = np.asarray(xyxy, np.float64).reshape(-1, 4)[order]
+    matched = np.full(len(boxes), -1, np.int64)
+    if len(gt) == 0 or len(boxes) == 0:
+        return order, matched
+    ious = iou_matrix(boxes, gt)
+    taken = np.zeros(len(gt), bool)
+    for i in range(len(boxes)):
+        cand = np.where(~taken, ious[i], -1.0)
+        j = int(np.argmax(cand))
+        if cand[j] >= MATCH_IOU:
+            taken[j] = True
+            matched[i] = j
+    return order, matched
+
+
 def match(gt: np.ndarray, ignore: np.ndarray, dets: Detections) -> tuple[np.ndarray, int, int]:
-    """Greedy matching by score, VOC style: (which ground-truth boxes are matched, true positives, detections on
-    ignore boxes)."""
+    """Greedy matching by score (``greedy_match``): (which ground-truth boxes are matched, true positives,
+    detections on ignore boxes)."""
     if len(dets) == 0:
         return np.zeros(len(gt), bool), 0, 0
-    order = np.argsort(-dets.scores, kind="stable")
-    boxes = dets.xyxy[order].astype(np.float64)
-    ious = iou_matrix(boxes, gt) if len(gt) else np.zeros((len(boxes), 0))
+    order, matched = greedy_match(dets.xyxy, dets.scores, gt)
     taken = np.zeros(len(gt), bool)
-    tp = ignored = 0
-    for i, box in enumerate(boxes):
-        if len(gt):
-            cand = np.where(~taken, ious[i], -1.0)
-            j = int(np.argmax(cand))
-            if cand[j] >= MATCH_IOU:
-                taken[j] = True
-                tp += 1
-                continue
-        if len(ignore) and _on_ignore(box, ignore):
-            ignored += 1
-    return taken, tp, ignored
+    taken[matched[matched >= 0]] = True
+    boxes = dets.xyxy[order].astype(np.float64)
+    ignored = sum(1 for box, j in zip(boxes, matched) if j < 0 and len(ignore) and _on_ignore(box, ignore))
+    return taken, int((matched >= 0).sum()), ignored
 
 
 def _on_ignore(box: np.ndarray, ignore: np.ndarray) -> bool:
@@ -293,40 +301,18 @@ def _read_rgb(path: Path) -> np.ndarray:
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
-REPO = Path(__file__).resolve().parent.parent
-
-
 def darkening(gamma: float, gain: float) -> np.ndarray:
     """The 256-entry table of ``--darken``: 255 * gain * (v / 255) ** gamma, an underexposed (night) copy."""
     return np.clip(np.round(255.0 * gain * (np.arange(256) / 255.0) ** gamma), 0, 255).astype(np.uint8)
 
 
 def darken_video(src: Path, dst: Path, gamma: float, gain: float) -> int:
-    """``src`` re-encoded into ``dst`` with ``darkening`` applied to every frame (RGB, libx264 CRF 16, the same
-    frames in the same order, so annotated frame indices still hold); written to a temporary name, then renamed.
-    Returns the frame count. A clip with a display matrix is refused (the copy would lose it)."""
-    import av
-
+    """``src`` re-encoded into ``dst`` with ``darkening`` applied to every frame as displayed (``reencode_video``:
+    libx264 CRF 16, the same frames in the same order, so annotated frame indices still hold; a display matrix is
+    applied, the copy stored as displayed, as the annotations are). Returns the frame count."""
     table = darkening(gamma, gain)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.name + ".partial.mp4")
-    count = 0
-    with av.open(str(src)) as inp, av.open(str(tmp), "w") as out:
-        stream = inp.streams.video[0]
-        enc = out.add_stream("libx264", rate=stream.average_rate or 25)
-        enc.width, enc.height, enc.pix_fmt = stream.width, stream.height, "yuv420p"
-        enc.options = {"crf": "16", "preset": "veryfast"}
-        for frame in inp.decode(stream):
-            if frame.rotation:
-                raise SystemExit(f"{src}: --darken does not copy a display matrix; darken the unrotated set")
-            rgb = table[frame.to_ndarray(format="rgb24")]
-            for packet in enc.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
-                out.mux(packet)
-            count += 1
-        for packet in enc.encode():
-            out.mux(packet)
-    os.replace(tmp, dst)
-    return count
+    return reencode_video(src, dst, transform=lambda rgb: table[rgb], crf=16)
 
 
 def dark_root(root: Path, videos: list[str], gamma: float, gain: float) -> Path:
@@ -682,7 +668,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--darken", default=None, metavar="GAMMA,GAIN",
                     help="score a dark copy of the set: 255 * GAIN * (v / 255) ** GAMMA per channel value (e.g. "
                          "2.2,0.5: a night or underexposed copy of a daylight set); images in memory, videos "
-                         "re-encoded once into .bench/dark/")
+                         "re-encoded once, as displayed, into .bench/dark/")
     for name, typ in (("face_first_stage", str), ("face_threshold", float), ("plate_threshold", float), ("face_max_side", int),
                       ("plate_max_side", int), ("face_stride", int), ("plate_stride", int),
                       ("carry_frames", int), ("face_scale", float), ("plate_pad", float),

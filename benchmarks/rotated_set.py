@@ -27,6 +27,7 @@ import shutil
 import sys
 from fractions import Fraction
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -57,6 +58,15 @@ def display_to_stored(box: list[float], rotation: int, disp_w: int, disp_h: int)
 def rotate_video(src: Path, dst: Path, rotation: int) -> int:
     """Write ``dst``: the frames of ``src`` (as displayed) stored turned clockwise by ``rotation`` and a display
     matrix of ``rotation`` (counter-clockwise), timestamps kept. Returns the number of frames."""
+    return reencode_video(src, dst, rotation=rotation)
+
+
+def reencode_video(src: Path, dst: Path, rotation: int = 0,
+                   transform: Callable[[np.ndarray], np.ndarray] | None = None, crf: int = 12) -> int:
+    """Write ``dst``: the frames of ``src`` as displayed, each passed through ``transform`` (RGB in, RGB out) when
+    given, stored turned clockwise by ``rotation`` with a display matrix of ``rotation`` (none for 0), libx264 at
+    ``crf``, timestamps kept; written to a temporary name, read back (same frame count), then renamed. Returns the
+    number of frames."""
     import av
 
     k = quarter_turns(rotation)
@@ -67,14 +77,17 @@ def rotate_video(src: Path, dst: Path, rotation: int) -> int:
         ins.thread_type = "AUTO"
         rate = ins.average_rate or Fraction(25)
         time_base = ins.time_base or Fraction(1, 90000)
-        vs = out.add_stream("libx264", rate=rate, options={"crf": "12", "preset": "veryfast"})
+        vs = out.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": "veryfast"})
         vs.pix_fmt = "yuv420p"
         vs.time_base = time_base
         vs.codec_context.time_base = time_base
-        vs.set_display_rotation(rotation)
+        if rotation:
+            vs.set_display_rotation(rotation)
         last_pts = None
         for frame in inp.decode(ins):
             shown = np.rot90(frame.to_ndarray(format="rgb24"), quarter_turns(int(frame.rotation or 0)))
+            if transform is not None:
+                shown = transform(shown)
             stored = np.ascontiguousarray(np.rot90(shown, -k))
             if frames == 0:
                 vs.height, vs.width = stored.shape[:2]

@@ -63,26 +63,18 @@ def unmatched(root: Path, rows: list[quality.Row], settings: AnonymiseSettings, 
 
 
 def classify(xyxy: np.ndarray, scores: np.ndarray, gt: np.ndarray, ignore: np.ndarray) -> list[tuple]:
-    """(box, score, what) of the detections the harness's greedy matching (``quality.match``: best score first,
-    IoU >= 0.5, one detection per annotated box) leaves unmatched and off the ignore boxes."""
+    """(box, score, what) of the detections the harness's greedy matching (``quality.greedy_match``) leaves unmatched
+    and off the ignore boxes."""
     gt = np.asarray(gt, np.float64).reshape(-1, 4)
-    order = np.argsort(-np.asarray(scores), kind="stable")
+    order, matched = quality.greedy_match(xyxy, scores, gt)
     boxes = np.asarray(xyxy, np.float64)[order]
-    ious = quality.iou_matrix(boxes, gt) if len(gt) else np.zeros((len(boxes), 0))
-    taken = np.zeros(len(gt), bool)
+    best = quality.iou_matrix(boxes, gt).max(axis=1) if len(gt) and len(boxes) else np.zeros(len(boxes))
     out = []
-    for i, box in enumerate(boxes):
-        best = float(ious[i].max()) if len(gt) else 0.0
-        if len(gt):
-            cand = np.where(~taken, ious[i], -1.0)
-            j = int(np.argmax(cand))
-            if cand[j] >= quality.MATCH_IOU:
-                taken[j] = True
-                continue
-        if len(ignore) and quality._on_ignore(box, ignore):  # noqa: SLF001
+    for box, score, j, iou in zip(boxes, np.asarray(scores)[order], matched, best):
+        if j >= 0 or (len(ignore) and quality._on_ignore(box, ignore)):  # noqa: SLF001
             continue
-        what = "duplicate" if best >= quality.MATCH_IOU else "loose" if best >= LOOSE_IOU else "elsewhere"
-        out.append((box, float(np.asarray(scores)[order][i]), what))
+        what = "duplicate" if iou >= quality.MATCH_IOU else "loose" if iou >= LOOSE_IOU else "elsewhere"
+        out.append((box, float(score), what))
     return out
 
 
