@@ -66,6 +66,9 @@ class _SeesOnlyInLight:
     def detect_enlarged(self, rgb):
         return self._found(rgb)
 
+    def detect_fine(self, rgb):
+        return self._found(rgb)
+
 
 def _dark_photo(level):
     rgb = np.full((360, 640, 3), level, np.uint8)

@@ -156,3 +156,7 @@ class PlateDetector:
         of overlapping tiles merged without losing a pixel."""
         return detect_enlarged_merged(self.detect_native, rgb, factor, self.threshold)
 
+    def detect_fine(self, rgb: np.ndarray) -> Detections:
+        """The full-resolution pass of video frames (``pipelines.detection.FINE_ENLARGED``): the picture enlarged."""
+        return self.detect_enlarged(rgb)
+

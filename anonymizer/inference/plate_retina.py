@@ -102,6 +102,12 @@ class PlateUnion:
         return merge(self.primary.detect_native(rgb), self.second.detect_native(rgb))
 
     def detect_enlarged(self, rgb: np.ndarray) -> Detections:
-        """Both detectors on the picture enlarged (each at its enlarged threshold), merged: photos only
-        (``FrameDetector.image``)."""
+        """Both detectors on the picture enlarged (each at its enlarged threshold), merged: photos
+        (``FrameDetector.image``) and ``detect_fine``."""
         return merge(self.primary.detect_enlarged(rgb), self.second.detect_enlarged(rgb))
+
+    def detect_fine(self, rgb: np.ndarray) -> Detections:
+        """The full-resolution pass of video frames (``pipelines.detection.FINE_ENLARGED``): both detectors on the
+        picture enlarged (``detect_enlarged``), and clpdet on it as it is, where it finds some plates that it
+        scores under its enlarged threshold (a tenth of platedet's cost); boxes in the picture's pixels."""
+        return merge(self.detect_enlarged(rgb), self.second.detect_native(rgb))

@@ -41,7 +41,7 @@ from anonymizer.media.probe import probe
 from anonymizer.media.reader import Frame, VideoReader, read_packet_times
 from anonymizer.media.splice import SpliceWriter, copy_problem
 from anonymizer.media.writer import VideoWriter
-from anonymizer.pipelines.detection import NATIVE_WITHIN, SMALL, FrameDetector
+from anonymizer.pipelines.detection import NATIVE_WITHIN, SMALL, FrameDetector, enlarged_for
 from anonymizer.safe_files import private_dirs
 from anonymizer.settings import AnonymiseSettings
 
@@ -321,7 +321,9 @@ class _ClipPass:
         display_w, display_h = display_size(width, height, quarter_turns(frame.rotation))
         fine = fine_kinds_for(display_w, display_h, s, tuple(self.detectors))
         native = native_kinds_for(display_w, display_h, s, tuple(self.detectors))
-        self.fd = FrameDetector(self.detectors, width, height, frame.rotation, fine_kinds=fine, native_kinds=native)
+        enlarged = enlarged_for(display_w, display_h, fine) if s.small_objects == "auto" else ()
+        self.fd = FrameDetector(self.detectors, width, height, frame.rotation, fine_kinds=fine, native_kinds=native,
+                                enlarged_kinds=enlarged)
         self.check_fd = FrameDetector(self.check_detectors, width, height, frame.rotation, native_kinds=native)
         for kind in self.detectors:
             stride = 1 if self.dense else strides[kind]
@@ -610,7 +612,8 @@ class _ClipPass:
                 st = self.fd.fine[p.kind]
                 self.report.fine[p.kind] = {"keyframes": st.keyframes, "crops": st.crop_runs,
                                             "crop_megapixels": round(st.crop_pixels / 1e6, 1),
-                                            "whole_frame_runs": st.whole_runs}
+                                            "whole_frame_runs": st.whole_runs,
+                                            "enlarged": self.fd.fine_enlarged(p.kind)}
 
     def _release_detected(self) -> None:
         """Drop the detectors' frames that no pass can run on again: refinements look only between a pass's

@@ -85,6 +85,19 @@ PHOTO_AREA_RATIO = 0.25
 # Recall first: 0.3. Not on video frames (a photo's cost: CenterFace on four times the pixels).
 FACE_ENLARGED_THRESHOLD = 0.3
 FACE_ENLARGE = 2.0
+# Video frames: the plates' full-resolution pass sees the frame (or its crops) enlarged 2x (the plate detector's
+# ``detect_fine``: the photos' enlarged pass, and clpdet at the picture's own size), on frames whose long side is
+# at most FINE_ENLARGED_MAX_SIDE.
+FINE_ENLARGED = ("plate",)
+FINE_ENLARGED_MAX_SIDE = 1920
+
+
+def enlarged_for(display_w: int, display_h: int, fine_kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """The kinds among ``fine_kinds`` whose full-resolution pass sees a frame of this size enlarged
+    (``FINE_ENLARGED``, frames up to ``FINE_ENLARGED_MAX_SIDE``)."""
+    if max(display_w, display_h) > FINE_ENLARGED_MAX_SIDE:
+        return ()
+    return tuple(k for k in fine_kinds if k in FINE_ENLARGED)
 
 
 def brightened(rgb: np.ndarray) -> np.ndarray | None:
@@ -123,12 +136,22 @@ def run_enlarged(detector: LoadedDetector, rgb: np.ndarray, factor: float, thres
     return Detections(clip_boxes(out.xyxy, w, h), out.scores)
 
 
-def run_tiles(detector: LoadedDetector, rgb: np.ndarray, tiles: np.ndarray) -> Detections:
-    """A detector on each tile (or crop) of an RGB picture at full resolution; boxes merged into the picture's
-    pixels."""
+def run_fine(detector: LoadedDetector, rgb: np.ndarray, enlarged: bool) -> Detections:
+    """The full-resolution pass on a picture (a frame or a crop of it): the detector at the picture's own size, or,
+    ``enlarged``, the plate detector's ``detect_fine`` (the picture enlarged); boxes in the picture's pixels."""
+    if not enlarged:
+        return run_native(detector, rgb)
+    h, w = rgb.shape[:2]
+    found = detector.detector.detect_fine(rgb)  # type: ignore[attr-defined]
+    return Detections(clip_boxes(found.xyxy, w, h), found.scores) if len(found) else found
+
+
+def run_tiles(detector: LoadedDetector, rgb: np.ndarray, tiles: np.ndarray, enlarged: bool = False) -> Detections:
+    """The full-resolution pass (``run_fine``) on each tile (or crop) of an RGB picture; boxes merged into the
+    picture's pixels."""
     out = Detections.empty()
     for x1, y1, x2, y2 in tiles:
-        found = run_native(detector, np.ascontiguousarray(rgb[y1:y2, x1:x2]))
+        found = run_fine(detector, np.ascontiguousarray(rgb[y1:y2, x1:x2]), enlarged)
         if len(found):
             out = out.concat(Detections(found.xyxy + np.array([x1, y1, x1, y1], np.float32), found.scores))
     if len(out) > 1:
@@ -158,6 +181,7 @@ class FrameDetector:
     rotation: int = 0
     fine_kinds: tuple[str, ...] = ()
     native_kinds: tuple[str, ...] = ()  # kinds whose coarse pass runs at full resolution (NATIVE_WITHIN)
+    enlarged_kinds: tuple[str, ...] = ()  # fine kinds whose full-resolution pass sees the frame enlarged (enlarged_for)
     fine: dict[str, FineState] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -263,14 +287,19 @@ class FrameDetector:
         bright = brightened(rgb)  # a dark frame: the full-resolution pass sees it brightened instead (its cost)
         if bright is not None:
             rgb = bright
+        enlarged = self.fine_enlarged(kind)
         if rects is None:
             state.whole_runs += 1
-            found = run_native(self.detectors[kind], rgb)
+            found = run_fine(self.detectors[kind], rgb, enlarged)
         else:
             state.crop_runs += len(rects)
             state.crop_pixels += int(((rects[:, 2] - rects[:, 0]) * (rects[:, 3] - rects[:, 1])).sum())
-            found = run_tiles(self.detectors[kind], rgb, rects)
+            found = run_tiles(self.detectors[kind], rgb, rects, enlarged)
         return self.to_stored(found)
+
+    def fine_enlarged(self, kind: str) -> bool:
+        """Whether the full-resolution pass of a kind sees the frame enlarged (``enlarged_for``)."""
+        return kind in self.enlarged_kinds
 
     def image(self, rgb: np.ndarray, kind: str, upscale: bool = True) -> Detections:
         """Every pass on a single displayed picture (a photo): coarse, full resolution, for small pictures the

@@ -1,0 +1,52 @@
+"""Video frames: the plates' full-resolution pass sees the frame enlarged 2x (real models, a rendered plate on a
+real background)."""
+
+import cv2
+import numpy as np
+import pytest
+
+from anonymizer.imaging.scene import background, render_plate
+from anonymizer.media.synth import write_video
+from anonymizer.pipelines.anonymise import anonymise_file
+from anonymizer.pipelines.detection import FrameDetector, enlarged_for
+from anonymizer.settings import AnonymiseSettings
+from tests.test_anonymise_privacy import assert_unreadable
+
+# A plate 80 px wide on the rocket at 720p that platedet and clpdet miss at the frame's own size and platedet finds
+# on the frame enlarged 2x (benchmarks/README.md, "Plates on video: the full-resolution pass enlarged").
+PLATE_AT = (576, 432, 80, 24)
+
+
+def _plate_clip(path, frames=12):
+    x, y, w, h = PLATE_AT
+    frame = background(1280, 720).copy()
+    frame[y : y + h, x : x + w] = cv2.resize(render_plate(), (w, h), interpolation=cv2.INTER_AREA)
+    truth = [{"face": [], "plate": [[x, y, x + w, y + h]]}] * frames
+    return write_video(path, [frame] * frames), truth
+
+
+def test_a_small_plate_missed_at_the_frame_s_size_is_redacted_from_the_enlarged_pass(tmp_path, detectors):
+    src, truth = _plate_clip(tmp_path / "car.mp4")
+    dst = tmp_path / "out" / "car.mp4"
+    report = anonymise_file(src, dst, AnonymiseSettings(), detectors)
+    assert report.status == "published" and report.detections["plate_fine"] >= 1
+    assert report.fine["plate"]["enlarged"] is True
+    assert_unreadable(src, dst, truth, kinds=("plate",))
+    # The same pass at the frame's own size (--small-objects native) leaks it on every frame: the test can fail.
+    off = tmp_path / "off" / "car.mp4"
+    report = anonymise_file(src, off, AnonymiseSettings(small_objects="native"), detectors)
+    assert report.fine["plate"]["enlarged"] is False
+    with pytest.raises(AssertionError):
+        assert_unreadable(src, off, truth, kinds=("plate",))
+
+
+@pytest.mark.parametrize("size, rotation, enlarged", [
+    ((1280, 720), 0, True), ((1920, 1080), 0, True), ((1080, 1920), 0, True), ((1920, 1080), 90, True),
+    ((2560, 1920), 0, False), ((3840, 2160), 0, False), ((2160, 3840), -90, False),
+])
+def test_the_plates_full_resolution_pass_is_enlarged_up_to_1080p(size, rotation, enlarged):
+    """Up to 1080p in either orientation (4K: the frame's own size, for the CPU), plates only."""
+    fd = FrameDetector({}, *size, rotation=rotation)
+    kinds = enlarged_for(fd.display_w, fd.display_h, ("face", "plate"))
+    assert kinds == (("plate",) if enlarged else ())
+    assert enlarged_for(fd.display_w, fd.display_h, ("face",)) == ()
