@@ -123,3 +123,22 @@ def test_a_clip_made_dark_keeps_its_frames_in_order(tmp_path) -> None:
         means = [f.to_ndarray(format="rgb24").mean() for f in c.decode(video=0)]
     assert len(means) == 8
     assert means == pytest.approx([float(table[60 + 20 * i]) for i in range(8)], abs=3)
+
+
+def test_plate_scale_table_counts_each_arrangement_per_width() -> None:
+    """benchmarks/plate_scale.py: a plate counts as found by an arrangement when one of its runs scored enough."""
+    import plate_scale
+
+    rows = [
+        {"w": 45.0, "p1": 0.0, "c1": 0.0, "p2": 0.5, "c2": 0.0},   # enlarged platedet only
+        {"w": 45.0, "p1": 0.0, "c1": 0.3, "p2": 0.0, "c2": 0.3},   # clpdet at its own size only (0.3 < 0.4 enlarged)
+        {"w": 90.0, "p1": 0.6, "c1": 0.0, "p2": 0.0, "c2": 0.0},   # platedet at its own size only
+        {"w": 35.0, "p1": 0.0, "c1": 0.0, "p2": 0.0, "c2": 0.0},   # nothing
+    ]
+    lines = {line.split(" | ")[0].strip("| "): line for line in plate_scale.table(rows, [1.0, 2.0]).splitlines()}
+    cells = lambda name: [c.strip() for c in lines[name].strip("| ").split(" | ")[1:]]  # noqa: E731
+    # bins 30-40, 40-50, 50-60, 60-80, 80-100, 100-130, 130-200, then >= 40
+    assert cells("plates") == ["1", "2", "0", "0", "1", "0", "0", "3"]
+    assert cells("own size, both (--small-objects native)") == ["0.00", "0.50", "-", "-", "1.00", "-", "-", "0.667"]
+    assert cells("2x both (clpdet 0.4)") == ["0.00", "0.50", "-", "-", "0.00", "-", "-", "0.333"]
+    assert cells("2x both + clpdet own size (default at 2x)") == ["0.00", "1.00", "-", "-", "0.00", "-", "-", "0.667"]

@@ -1,0 +1,138 @@
+"""How often the plate detectors find a plate, by its width, at its own size and enlarged.
+
+For every annotated plate of the image rows of the given sets (any set in the common format), a 512 px square crop
+around it (the plate off-centre by up to 150 px, fixed seed) is run through platedet and clpdet, each alone, at the
+crop's own size and enlarged by each ``--scales`` factor, with their thresholds lowered to 0.02; a plate counts as
+found by a run when a box of that run overlaps it with IoU >= 0.3 and scores at least the threshold of the row
+printed. The table gives the share found per plate width (px of the picture), for the arrangements the pipeline can
+run: what the video full-resolution pass sees (``--small-objects native``: both at the own size; the default: both
+enlarged 2x, clpdet at its enlarged threshold, and clpdet at the own size) and some alternatives.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/plate_scale.py .bench/small_720p .bench/small_1080p .bench/small_4k
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import quality  # noqa: E402
+
+CROP = 512
+JITTER = 150
+LOW = 0.02
+MATCH_IOU = 0.3
+BINS = (30, 40, 50, 60, 80, 100, 130, 200)
+
+
+def best_scores(detectors, crop: np.ndarray, truth: np.ndarray, scales: list[float]) -> dict[str, float]:
+    """Best score of each detector ("p": platedet, "c": clpdet) at each scale over boxes matching the plate."""
+    from anonymizer.domain.geometry import iou_matrix
+
+    out = {}
+    for s in scales:
+        img = crop if s == 1 else cv2.resize(crop, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR)
+        for tag, det in (("p", detectors.primary), ("c", detectors.second)):
+            found = det.detect_native(img)
+            best = 0.0
+            if len(found):
+                m = iou_matrix(truth * s, found.xyxy)[0]
+                ok = m >= MATCH_IOU
+                best = float(found.scores[ok].max()) if ok.any() else 0.0
+            out[f"{tag}{s:g}"] = best
+    return out
+
+
+def measure(sets: list[Path], scales: list[float], seed: int = 1) -> list[dict]:
+    from anonymizer.inference.plate_retina import PlateUnion
+    from anonymizer.pipelines.batch import open_detectors
+    from anonymizer.settings import AnonymiseSettings
+
+    union = open_detectors(AnonymiseSettings(), threads=2)["plate"].detector
+    if not isinstance(union, PlateUnion):
+        raise SystemExit("plate_scale.py: needs both plate detectors (plate_second clpdet)")
+    union.primary.threshold = LOW
+    union.second.threshold = LOW
+    rng = np.random.default_rng(seed)
+    out = []
+    for path in sets:
+        name, root, rows = quality.load_set(path)
+        for row in rows:
+            if row.kind != "plate" or row.image is None:
+                continue
+            rgb = quality._read_rgb(root / row.image)
+            H, W = rgb.shape[:2]
+            for x1, y1, x2, y2 in row.boxes:
+                cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+                ox = int(np.clip(cx - CROP / 2 + rng.uniform(-JITTER, JITTER), 0, max(0, W - CROP)))
+                oy = int(np.clip(cy - CROP / 2 + rng.uniform(-JITTER, JITTER), 0, max(0, H - CROP)))
+                crop = np.ascontiguousarray(rgb[oy : oy + CROP, ox : ox + CROP])
+                truth = np.array([[x1 - ox, y1 - oy, x2 - ox, y2 - oy]], np.float32)
+                out.append({"set": name, "w": x2 - x1, **best_scores(union, crop, truth, scales)})
+        print(f"# {name}: {len(out)} plates so far", file=sys.stderr)
+    return out
+
+
+def arrangements(scales: list[float]) -> dict[str, object]:
+    """Named rules: a plate's scores -> found."""
+    rules = {
+        "own size, both (--small-objects native)": lambda x: x["p1"] >= 0.2 or x["c1"] >= 0.2,
+        "own size, platedet": lambda x: x["p1"] >= 0.2,
+        "own size, clpdet": lambda x: x["c1"] >= 0.2,
+    }
+    for s in scales:
+        if s == 1:
+            continue
+        k = f"{s:g}"
+        rules[f"{k}x platedet"] = lambda x, k=k: x[f"p{k}"] >= 0.2
+        rules[f"{k}x both (clpdet 0.4)"] = lambda x, k=k: x[f"p{k}"] >= 0.2 or x[f"c{k}"] >= 0.4
+        rules[f"{k}x both + clpdet own size (default at 2x)"] = (
+            lambda x, k=k: x[f"p{k}"] >= 0.2 or x[f"c{k}"] >= 0.4 or x["c1"] >= 0.2)
+        rules[f"{k}x platedet + clpdet own size"] = lambda x, k=k: x[f"p{k}"] >= 0.2 or x["c1"] >= 0.2
+    return rules
+
+
+def table(rows: list[dict], scales: list[float]) -> str:
+    head = ["arrangement"] + [f"{lo}-{hi} px" for lo, hi in zip(BINS, BINS[1:])] + [">= 40 px"]
+    lines = [" | ".join(head), " | ".join("---" for _ in head)]
+    counts = ["plates"] + [str(sum(lo <= r["w"] < hi for r in rows)) for lo, hi in zip(BINS, BINS[1:])]
+    counts.append(str(sum(r["w"] >= 40 for r in rows)))
+    lines.append(" | ".join(counts))
+    for name, rule in arrangements(scales).items():
+        cells = [name]
+        for lo, hi in zip(BINS, BINS[1:]):
+            sel = [r for r in rows if lo <= r["w"] < hi]
+            cells.append(f"{np.mean([rule(r) for r in sel]):.2f}" if sel else "-")
+        sel = [r for r in rows if r["w"] >= 40]
+        cells.append(f"{np.mean([rule(r) for r in sel]):.3f}" if sel else "-")
+        lines.append(" | ".join(cells))
+    return "\n".join("| " + line + " |" for line in lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("sets", nargs="+", type=Path, help="sets in the common format (their image rows are used)")
+    ap.add_argument("--scales", default="1,2", help="comma-separated enlargements (1 is always run; default 1,2)")
+    ap.add_argument("--save", type=Path, help="also write the per-plate scores as JSON")
+    args = ap.parse_args(argv)
+    scales = sorted({1.0, *(float(s) for s in args.scales.split(","))})
+    for path in args.sets:
+        if not (path / "annotations.json").exists():
+            ap.error(f"{path}: no annotations.json")
+    rows = measure(args.sets, scales)
+    if args.save:
+        args.save.write_text(json.dumps(rows))
+    print(table(rows, scales))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
