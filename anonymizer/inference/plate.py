@@ -157,7 +157,7 @@ class PlateDetector:
         return detect_enlarged_merged(self.detect_native, rgb, factor, self.threshold, tile)
 
     def detect_fine(self, rgb: np.ndarray) -> Detections:
-        """The full-resolution pass of video frames (``pipelines.detection.FINE_ENLARGED``): the picture enlarged,
-        in ``pictures.fine_tile`` tiles."""
-        return self.detect_enlarged(rgb, tile=fine_tile(rgb.shape[1], rgb.shape[0]))
+        """The full-resolution pass of video frames (``pipelines.detection.FINE_ENLARGED``): the picture enlarged
+        (in ``pictures.fine_tile`` tiles) and as it is."""
+        return merge(self.detect_enlarged(rgb, tile=fine_tile(rgb.shape[1], rgb.shape[0])), self.detect_native(rgb))
 

@@ -108,6 +108,6 @@ class PlateUnion:
 
     def detect_fine(self, rgb: np.ndarray) -> Detections:
         """The full-resolution pass of video frames (``pipelines.detection.FINE_ENLARGED``): both detectors on the
-        picture enlarged (``detect_enlarged``), and clpdet on it as it is, where it finds some plates that it
-        scores under its enlarged threshold (a tenth of platedet's cost); boxes in the picture's pixels."""
-        return merge(self.detect_enlarged(rgb, fine_tile(rgb.shape[1], rgb.shape[0])), self.second.detect_native(rgb))
+        picture enlarged (``detect_enlarged``) and on it as it is: each finds some plates only at one of the two
+        sizes, and a plate missed on one frame is usually missed on every frame; boxes in the picture's pixels."""
+        return merge(self.detect_enlarged(rgb, fine_tile(rgb.shape[1], rgb.shape[0])), self.detect_native(rgb))
