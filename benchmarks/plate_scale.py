@@ -5,8 +5,8 @@ around it (the plate off-centre by up to 150 px, fixed seed) is run through plat
 crop's own size and enlarged by each ``--scales`` factor, with their thresholds lowered to 0.02; a plate counts as
 found by a run when a box of that run overlaps it with IoU >= 0.3 and scores at least the threshold of the row
 printed. The table gives the share found per plate width (px of the picture), for the arrangements the pipeline can
-run: what the video full-resolution pass sees (``--small-objects native``: both at the own size; the default: both
-enlarged 2x, clpdet at its enlarged threshold, and clpdet at the own size) and some alternatives.
+run: what the video full-resolution pass sees (``--small-objects native``: both at the own size; the default up to
+1080p: both enlarged 2x, clpdet at its enlarged threshold, and both at the own size) and some alternatives.
 
     PYTHONPATH=. .venv/bin/python benchmarks/plate_scale.py .bench/small_720p .bench/small_1080p .bench/small_4k
 """
@@ -93,8 +93,10 @@ def arrangements(scales: list[float]) -> dict[str, object]:
         k = f"{s:g}"
         rules[f"{k}x platedet"] = lambda x, k=k: x[f"p{k}"] >= 0.2
         rules[f"{k}x both (clpdet 0.4)"] = lambda x, k=k: x[f"p{k}"] >= 0.2 or x[f"c{k}"] >= 0.4
-        rules[f"{k}x both + clpdet own size (default at 2x)"] = (
+        rules[f"{k}x both + clpdet own size"] = (
             lambda x, k=k: x[f"p{k}"] >= 0.2 or x[f"c{k}"] >= 0.4 or x["c1"] >= 0.2)
+        rules[f"{k}x both + own size both (the default at 2x)"] = (
+            lambda x, k=k: x[f"p{k}"] >= 0.2 or x[f"c{k}"] >= 0.4 or x["p1"] >= 0.2 or x["c1"] >= 0.2)
         rules[f"{k}x platedet + clpdet own size"] = lambda x, k=k: x[f"p{k}"] >= 0.2 or x["c1"] >= 0.2
     return rules
 
@@ -119,11 +121,17 @@ def table(rows: list[dict], scales: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("sets", nargs="+", type=Path, help="sets in the common format (their image rows are used)")
+    ap.add_argument("sets", nargs="*", type=Path, help="sets in the common format (their image rows are used)")
     ap.add_argument("--scales", default="1,2", help="comma-separated enlargements (1 is always run; default 1,2)")
     ap.add_argument("--save", type=Path, help="also write the per-plate scores as JSON")
+    ap.add_argument("--load", type=Path, help="print the table of scores saved with --save (run nothing)")
     args = ap.parse_args(argv)
     scales = sorted({1.0, *(float(s) for s in args.scales.split(","))})
+    if args.load:
+        print(table(json.loads(args.load.read_text()), scales))
+        return 0
+    if not args.sets:
+        ap.error("give at least one set (or --load)")
     for path in args.sets:
         if not (path / "annotations.json").exists():
             ap.error(f"{path}: no annotations.json")

@@ -141,4 +141,5 @@ def test_plate_scale_table_counts_each_arrangement_per_width() -> None:
     assert cells("plates") == ["1", "2", "0", "0", "1", "0", "0", "3"]
     assert cells("own size, both (--small-objects native)") == ["0.00", "0.50", "-", "-", "1.00", "-", "-", "0.667"]
     assert cells("2x both (clpdet 0.4)") == ["0.00", "0.50", "-", "-", "0.00", "-", "-", "0.333"]
-    assert cells("2x both + clpdet own size (default at 2x)") == ["0.00", "1.00", "-", "-", "0.00", "-", "-", "0.667"]
+    assert cells("2x both + clpdet own size") == ["0.00", "1.00", "-", "-", "0.00", "-", "-", "0.667"]
+    assert cells("2x both + own size both (the default at 2x)") == ["0.00", "1.00", "-", "-", "1.00", "-", "-", "1.000"]

@@ -87,15 +87,17 @@ PHOTO_AREA_RATIO = 0.25
 # Recall first: 0.3. Not on video frames (a photo's cost: CenterFace on four times the pixels).
 FACE_ENLARGED_THRESHOLD = 0.3
 FACE_ENLARGE = 2.0
-# Video frames: the plates' full-resolution pass sees the frame (or its crops) enlarged 2x (the plate detector's
-# ``detect_fine``: the photos' enlarged pass, and clpdet at the picture's own size), on frames whose long side is
-# at most FINE_ENLARGED_MAX_SIDE (``--small-objects native``: never). Measured (benchmarks/README.md, "Plates on
-# video: the full-resolution pass enlarged"): on crops around 528 generated plates, found at their own size / enlarged
-# 2x: 40-50 px 0.66 / 0.89, 50-60 px 0.78 / 0.91, 60-80 px 0.77 / 0.92; a track whose plate is missed at its own
-# size is usually missed on every frame (the same picture), so tracking does not make up for it: generated clips with
-# 6 x 5 plates, plates >= 40 px covered 720p 0.882 -> 0.969, 1080p 0.846 -> 0.936 (the one-clip sets had shown
-# 0.99-1.00). Without clpdet's enlarged run: 720p 0.889, 1080p 0.952. The cost: 2-3x the CPU of the whole pipeline at
-# 720p and 1080p (synthetic 1080p 23 -> 55 CPU-s). Not at 4K: platedet on a 4K frame enlarged is 35 MP a run.
+# Video frames: the plates' full-resolution pass sees the frame (or its crops) enlarged 2x and as it is (the plate
+# detector's ``detect_fine``: the photos' enlarged pass, and both detectors at the picture's own size), on frames
+# whose long side is at most FINE_ENLARGED_MAX_SIDE (``--small-objects native``: never). Measured (benchmarks/
+# README.md, "Plates on video: the full-resolution pass enlarged"): on crops around 528 generated plates
+# (``plate_scale.py``), found at their own size / with this pass: 40-50 px 0.67 / 0.91, 50-60 px 0.85 / 0.92, 60-80
+# px 0.78 / 0.92. A plate missed at its own size is usually missed on every frame (the same picture), so tracking
+# does not make up for it: generated clips with 6 x 5 plates, plates >= 40 px covered 720p 0.882 -> 0.969, 1080p
+# 0.846 -> 0.952 (the one-clip sets had shown 0.99-1.00). Each size finds plates the other misses: enlarged only,
+# small_1080p_video lost a 41 px plate (0.989 -> 0.667). Refinements between keyframes at the own size instead: 720p
+# 0.969 -> 0.938 (rejected). The cost: synthetic 1080p 21 -> 73 CPU-s, traffic 720p 19 -> 48. Not at 4K: a 4K frame
+# enlarged is 35 MP a run.
 FINE_ENLARGED = ("plate",)
 FINE_ENLARGED_MAX_SIDE = 1920
 
