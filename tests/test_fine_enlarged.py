@@ -46,10 +46,10 @@ def test_a_small_plate_missed_at_the_frame_s_size_is_redacted_from_the_enlarged_
 
 @pytest.mark.parametrize("size, rotation, enlarged", [
     ((1280, 720), 0, True), ((1920, 1080), 0, True), ((1080, 1920), 0, True), ((1920, 1080), 90, True),
-    ((2560, 1920), 0, False), ((3840, 2160), 0, False), ((2160, 3840), -90, False),
+    ((2560, 1920), 0, True), ((3840, 2160), 0, True), ((2160, 3840), -90, True), ((4096, 2160), 0, True), ((7680, 4320), 0, False),
 ])
-def test_the_plates_full_resolution_pass_is_enlarged_up_to_1080p(size, rotation, enlarged):
-    """Up to 1080p in either orientation (4K: the frame's own size, for the CPU), plates only."""
+def test_the_plates_full_resolution_pass_is_enlarged_up_to_4k(size, rotation, enlarged):
+    """Up to 4096 px on the long side (DCI 4K) in either orientation (8K: the frame's own size), plates only."""
     fd = FrameDetector({}, *size, rotation=rotation)
     kinds = enlarged_for(fd.display_w, fd.display_h, ("face", "plate"))
     assert kinds == (("plate",) if enlarged else ())
@@ -57,14 +57,15 @@ def test_the_plates_full_resolution_pass_is_enlarged_up_to_1080p(size, rotation,
 
 
 @given(st.integers(32, 4096), st.integers(32, 4096), st.data())
-def test_the_enlarged_pass_cuts_a_large_picture_in_two_and_keeps_every_small_box_whole(w, h, data):
-    """At most two tiles, together covering the picture; up to FINE_TILE_PIXELS one tile, the picture itself; any box
-    at most ENLARGE_OVERLAP on a side lies wholly inside a tile."""
+def test_the_enlarged_pass_cuts_a_large_picture_in_tiles_and_keeps_every_small_box_whole(w, h, data):
+    """Tiles together covering the picture, each at most 1.25 FINE_TILE_PIXELS (1080p: two; 4K: nine); up to
+    FINE_TILE_PIXELS one tile, the picture itself; any box at most ENLARGE_OVERLAP on a side lies wholly inside a
+    tile."""
     tiles = grid_tiles(w, h, *fine_tile(w, h), ENLARGE_OVERLAP)
-    assert 1 <= len(tiles) <= 2
     covered = np.zeros((h, w), bool)
     for x1, y1, x2, y2 in tiles:
         covered[y1:y2, x1:x2] = True
+        assert (x2 - x1) * (y2 - y1) <= 1.25 * FINE_TILE_PIXELS
     assert covered.all()
     if w * h <= FINE_TILE_PIXELS:
         assert tiles.tolist() == [[0, 0, w, h]]
@@ -72,3 +73,8 @@ def test_the_enlarged_pass_cuts_a_large_picture_in_two_and_keeps_every_small_box
     bh = data.draw(st.integers(1, min(h, ENLARGE_OVERLAP)))
     x, y = data.draw(st.integers(0, w - bw)), data.draw(st.integers(0, h - bh))
     assert any(x1 <= x and y1 <= y and x + bw <= x2 and y + bh <= y2 for x1, y1, x2, y2 in tiles)
+
+
+@pytest.mark.parametrize("size, count", [((1920, 1080), 2), ((1080, 1920), 2), ((1280, 720), 1), ((3840, 2160), 9)])
+def test_how_many_tiles_a_frame_is_enlarged_in(size, count):
+    assert len(grid_tiles(*size, *fine_tile(*size), ENLARGE_OVERLAP)) == count

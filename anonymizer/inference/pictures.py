@@ -23,12 +23,23 @@ FINE_TILE_PIXELS = 1280 * 736
 
 def fine_tile(width: int, height: int) -> tuple[int, int]:
     """The tile (native pixels) of the enlarged video pass for a picture of this size: the picture itself up to
-    ``FINE_TILE_PIXELS`` (a tile never smaller than the overlap allows: a small crop is one tile), else half of it
-    along its long side plus the overlap (two tiles)."""
+    ``FINE_TILE_PIXELS`` (a tile never smaller than the overlap allows: a small crop is one tile), else the equal
+    parts per side (plus the overlap) whose tiles are at most 1.25 ``FINE_TILE_PIXELS`` with the fewest pixels in
+    all (1080p: two halves side by side; 4K: 3 x 3)."""
     if width * height <= FINE_TILE_PIXELS:
         return max(width, ENLARGE_OVERLAP + 2), max(height, ENLARGE_OVERLAP + 2)
-    half = -(-max(width, height) // 2) + ENLARGE_OVERLAP // 2 + 16
-    return (half, height) if width >= height else (width, half)
+    def part(length: int, n: int) -> int:  # the shortest tile that n tiles of ``grid_tiles`` cover length with
+        return length if n == 1 else -(-(length + (n - 1) * (ENLARGE_OVERLAP + 1)) // n) + 1
+
+    best = None
+    for nx in range(1, 9):
+        for ny in range(1, 9):
+            tw, th = part(width, nx), part(height, ny)
+            if tw * th <= 1.25 * FINE_TILE_PIXELS and (best is None or nx * ny * tw * th < best[0]):
+                best = (nx * ny * tw * th, tw, th)
+    if best is None:
+        return part(width, 8), part(height, 8)
+    return best[1], best[2]
 
 
 def pad32(rgb: np.ndarray) -> np.ndarray:

@@ -11,8 +11,8 @@ Two passes per kind of object:
   already tracked, minus what the coarse pass already redacts (anything inside is redacted anyway), in crops grown
   by a margin so that a small object touching a change lies whole inside; the whole frame on a full scan (the
   first frame and every ``FULL_SCAN_EVERY`` fine keyframes) and when crops would cover half the frame or more.
-  Plates, on frames up to 1080p: the frame (or crop) enlarged 2x (``FINE_ENLARGED``): platedet at a picture's own
-  size finds a plate of 40-50 px about two times in three.
+  Plates, on frames up to 4K: the frame (or crop) enlarged 2x too (``FINE_ENLARGED``): the plate detectors at a
+  picture's own size find a plate of 40-50 px about two times in three.
 
 Boxes leave this module in stored-frame pixels: the redaction works on the stored planes, and the display matrix of
 the output is the input's.
@@ -88,18 +88,18 @@ PHOTO_AREA_RATIO = 0.25
 FACE_ENLARGED_THRESHOLD = 0.3
 FACE_ENLARGE = 2.0
 # Video frames: the plates' full-resolution pass sees the frame (or its crops) enlarged 2x and as it is (the plate
-# detector's ``detect_fine``: the photos' enlarged pass, and both detectors at the picture's own size), on frames
-# whose long side is at most FINE_ENLARGED_MAX_SIDE (``--small-objects native``: never). Measured (benchmarks/
-# README.md, "Plates on video: the full-resolution pass enlarged"): on crops around 528 generated plates
+# detector's ``detect_fine``: the photos' enlarged pass, in tiles, and both detectors at the picture's own size), on
+# frames whose long side is at most FINE_ENLARGED_MAX_SIDE (4K; ``--small-objects native``: never). Measured
+# (benchmarks/README.md, "Plates on video: the full-resolution pass enlarged"): on crops around 528 generated plates
 # (``plate_scale.py``), found at their own size / with this pass: 40-50 px 0.67 / 0.91, 50-60 px 0.85 / 0.92, 60-80
 # px 0.78 / 0.92. A plate missed at its own size is usually missed on every frame (the same picture), so tracking
-# does not make up for it: generated clips with 6 x 5 plates, plates >= 40 px covered 720p 0.882 -> 0.969, 1080p
-# 0.846 -> 0.952 (the one-clip sets had shown 0.99-1.00). Each size finds plates the other misses: enlarged only,
-# small_1080p_video lost a 41 px plate (0.989 -> 0.667). Refinements between keyframes at the own size instead: 720p
-# 0.969 -> 0.938 (rejected). The cost: synthetic 1080p 21 -> 73 CPU-s, traffic 720p 19 -> 48. Not at 4K: a 4K frame
-# enlarged is 35 MP a run.
+# does not make up for it: generated clips with 6 x 5 (4K: 6 x 6) plates, plates >= 40 px covered 720p 0.882 ->
+# 0.969, 1080p 0.846 -> 0.952, 4K 0.900 -> 0.969 (the one-clip sets had shown 0.99-1.00). Each size finds plates the
+# other misses: enlarged only, small_1080p_video lost a 41 px plate (0.989 -> 0.667). Refinements between keyframes
+# at the own size instead: 720p 0.969 -> 0.938 (rejected). The cost: synthetic 1080p 21 -> 73 CPU-s, traffic 720p
+# 19 -> 48; the generated 4K clips 2-3x slower.
 FINE_ENLARGED = ("plate",)
-FINE_ENLARGED_MAX_SIDE = 1920
+FINE_ENLARGED_MAX_SIDE = 4096
 
 
 def enlarged_for(display_w: int, display_h: int, fine_kinds: tuple[str, ...]) -> tuple[str, ...]:
