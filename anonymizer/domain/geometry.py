@@ -12,18 +12,28 @@ def areas(xyxy: np.ndarray) -> np.ndarray:
     return w * h
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Intersection over union of every box in ``a`` with every box in ``b``: shape (len(a), len(b))."""
+def intersection_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Area of the intersection of every box in ``a`` with every box in ``b`` (float64): shape (len(a), len(b))."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
     x1 = np.maximum(a[:, None, 0], b[None, :, 0])
     y1 = np.maximum(a[:, None, 1], b[None, :, 1])
     x2 = np.minimum(a[:, None, 2], b[None, :, 2])
     y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    union = areas(a)[:, None] + areas(b)[None, :] - inter
+    return np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+
+
+def _iou_from(inter: np.ndarray, area_a: np.ndarray, area_b: np.ndarray) -> np.ndarray:
+    union = area_a[:, None] + area_b[None, :] - inter
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(union > 0, inter / union, 0.0)
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of every box in ``a`` with every box in ``b``: shape (len(a), len(b))."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    return _iou_from(intersection_matrix(a, b), areas(a), areas(b))
 
 
 def clip_boxes(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -91,15 +101,11 @@ def suppress_redundant(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: floa
     xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
     order = np.argsort(-np.asarray(scores), kind="stable")
     a = areas(xyxy)
-    x1 = np.maximum(xyxy[:, None, 0], xyxy[None, :, 0])
-    y1 = np.maximum(xyxy[:, None, 1], xyxy[None, :, 1])
-    x2 = np.minimum(xyxy[:, None, 2], xyxy[None, :, 2])
-    y2 = np.minimum(xyxy[:, None, 3], xyxy[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    inter = intersection_matrix(xyxy, xyxy)
     with np.errstate(divide="ignore", invalid="ignore"):
         # held[i, j]: box j lies ``contain`` inside box i, which is at most 1 / area_ratio times larger than j
         held = (np.where(a[None, :] > 0, inter / a[None, :], 0.0) >= contain) & (a[None, :] >= area_ratio * a[:, None])
-    drop = (iou_matrix(xyxy, xyxy) >= iou_threshold) | held
+    drop = (_iou_from(inter, a, a) >= iou_threshold) | held
     suppressed = np.zeros(len(xyxy), bool)
     keep: list[int] = []
     for i in order:
