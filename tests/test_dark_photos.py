@@ -63,10 +63,7 @@ class _SeesOnlyInLight:
     def detect_native(self, rgb):
         return self._found(rgb)
 
-    def detect_enlarged(self, rgb):
-        return self._found(rgb)
-
-    def detect_fine(self, rgb):
+    def detect_enlarged(self, rgb, tile=None):
         return self._found(rgb)
 
 

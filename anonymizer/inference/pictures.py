@@ -15,9 +15,9 @@ from anonymizer.domain.geometry import grid_tiles
 # enlarged 2x whole is a 7680x4320 input, several GiB of activations.
 ENLARGE_TILE = (2048, 1152)
 ENLARGE_OVERLAP = 128
-# Video frames' enlarged plate pass (``detect_fine``): a picture of more than FINE_TILE_PIXELS is cut in two
-# halves along its long side (overlapping by ENLARGE_OVERLAP and a little), so that platedet's activations, and its
-# arena's peak, are about half those of the whole 1080p frame enlarged (3840x2176).
+# Video frames' enlarged plate pass (``pipelines.detection.run_fine``): a picture of more than FINE_TILE_PIXELS is cut
+# in overlapping tiles (``fine_tile``: 1080p in two, 4K in nine), so that platedet's activations, and its arena's
+# peak, are about half those of the whole 1080p frame enlarged (3840x2176).
 FINE_TILE_PIXELS = 1280 * 736
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from anonymizer.domain.detections import Detections
 from anonymizer.domain.geometry import clip_boxes, merge_enclosing, nms
-from anonymizer.inference.pictures import ENLARGE_TILE, fine_tile, detect_enlarged
+from anonymizer.inference.pictures import ENLARGE_TILE, detect_enlarged
 
 YOLO_STRIDES = (8, 16, 32)
 PAD_VALUE = 114
@@ -99,7 +99,7 @@ def merge(a: Detections, b: Detections | None = None) -> Detections:
 def detect_enlarged_merged(detect_native: Callable[[np.ndarray], Detections], rgb: np.ndarray, factor: float,
                            threshold: float, tile: tuple[int, int] = ENLARGE_TILE) -> Detections:
     """A plate detector's ``detect_native`` on the picture enlarged ``factor`` times, in tiles
-    (``pictures.ENLARGE_TILE``), detections scoring ``threshold`` or more: boxes in the picture's pixels, the
+    (``tile``), detections scoring ``threshold`` or more: boxes in the picture's pixels, the
     duplicates of overlapping tiles merged (``merge``)."""
     h, w = rgb.shape[:2]
     found = merge(detect_enlarged(detect_native, rgb, factor, threshold, tile))
@@ -151,13 +151,9 @@ class PlateDetector:
         return to_source(dets, pad_x, pad_y, w, h, w, h)
 
     def detect_enlarged(self, rgb: np.ndarray, factor: float = ENLARGE, tile: tuple[int, int] = ENLARGE_TILE) -> Detections:
-        """Photos only (``FrameDetector.image``): the picture enlarged ``factor`` times, in tiles
-        (``pictures.ENLARGE_TILE``), at the detector's own threshold; boxes in the picture's pixels, the duplicates
+        """Photos (``FrameDetector.image``) and video frames' full-resolution pass (``detection.run_fine``): the
+        picture enlarged ``factor`` times, in tiles (``tile``: ``pictures.ENLARGE_TILE`` by default), at the detector's
+        own threshold; boxes in the picture's pixels, the duplicates
         of overlapping tiles merged without losing a pixel."""
         return detect_enlarged_merged(self.detect_native, rgb, factor, self.threshold, tile)
-
-    def detect_fine(self, rgb: np.ndarray) -> Detections:
-        """The full-resolution pass of video frames (``pipelines.detection.FINE_ENLARGED``): the picture enlarged
-        (in ``pictures.fine_tile`` tiles) and as it is."""
-        return merge(self.detect_enlarged(rgb, tile=fine_tile(rgb.shape[1], rgb.shape[0])), self.detect_native(rgb))
 

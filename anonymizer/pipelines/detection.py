@@ -30,7 +30,8 @@ from anonymizer.domain.geometry import clip_boxes, nms, suppress_redundant
 from anonymizer.domain.orientation import boxes_to_display, boxes_to_stored, display_size, quarter_turns, to_display
 from anonymizer.imaging.motion import MOTION_SCALE, changed, due_rects, thumbnail
 from anonymizer.inference.detectors import LoadedDetector
-from anonymizer.inference.pictures import detect_enlarged, pad32
+from anonymizer.inference.pictures import detect_enlarged, fine_tile, pad32
+from anonymizer.inference.plate import merge as merge_plates
 from anonymizer.media.reader import Frame
 
 # Fine keyframes between full scans: a static region is re-read at least this often (faces: every 50 frames, 2 s at
@@ -88,7 +89,7 @@ PHOTO_AREA_RATIO = 0.25
 FACE_ENLARGED_THRESHOLD = 0.3
 FACE_ENLARGE = 2.0
 # Video frames: the plates' full-resolution pass sees the frame (or its crops) enlarged 2x and as it is (the plate
-# detector's ``detect_fine``: the photos' enlarged pass, in tiles, and both detectors at the picture's own size), on
+# detector's ``detect_enlarged``, the photos' enlarged pass, in tiles, and both detectors at the picture's own size), on
 # frames whose long side is at most FINE_ENLARGED_MAX_SIDE (4K; ``--small-objects native``: never). Measured
 # (benchmarks/README.md, "Plates on video: the full-resolution pass enlarged"): on crops around 528 generated plates
 # (``plate_scale.py``), found at their own size / with this pass: 40-50 px 0.67 / 0.91, 50-60 px 0.85 / 0.92, 60-80
@@ -147,13 +148,16 @@ def run_enlarged(detector: LoadedDetector, rgb: np.ndarray, factor: float, thres
 
 
 def run_fine(detector: LoadedDetector, rgb: np.ndarray, enlarged: bool) -> Detections:
-    """The full-resolution pass on a picture (a frame or a crop of it): the detector at the picture's own size, or,
-    ``enlarged``, the plate detector's ``detect_fine`` (the picture enlarged); boxes in the picture's pixels."""
+    """The full-resolution pass on a picture (a frame or a crop of it): the detector at the picture's own size and,
+    ``enlarged`` (plates), also the plate detector's ``detect_enlarged`` in ``pictures.fine_tile`` tiles, merged
+    without losing a pixel (each size finds plates the other misses); boxes in the picture's pixels."""
+    found = run_native(detector, rgb)
     if not enlarged:
-        return run_native(detector, rgb)
+        return found
     h, w = rgb.shape[:2]
-    found = detector.detector.detect_fine(rgb)  # type: ignore[attr-defined]
-    return Detections(clip_boxes(found.xyxy, w, h), found.scores) if len(found) else found
+    more = detector.detector.detect_enlarged(rgb, tile=fine_tile(w, h))  # type: ignore[attr-defined]
+    both = merge_plates(more, found)
+    return Detections(clip_boxes(both.xyxy, w, h), both.scores) if len(both) else both
 
 
 def run_tiles(detector: LoadedDetector, rgb: np.ndarray, tiles: np.ndarray, enlarged: bool = False) -> Detections:
