@@ -6,7 +6,10 @@ crop's own size and enlarged by each ``--scales`` factor, with their thresholds 
 found by a run when a box of that run overlaps it with IoU >= 0.3 and scores at least the threshold of the row
 printed. The table gives the share found per plate width (px of the picture), for the arrangements the pipeline can
 run: what the video full-resolution pass sees (``--small-objects native``: both at the own size; the default up to
-1080p: both enlarged 2x, clpdet at its enlarged threshold, and both at the own size) and some alternatives.
+1080p: both enlarged 2x, clpdet at its enlarged threshold, and both at the own size) and some alternatives. With
+``--contrasted 3`` each crop is also cut from the picture contrast-equalised as the photo pass does
+(``detection.contrasted``) and run enlarged by those factors: the rows "photos: ..." are what a photo's plate passes
+find.
 
     PYTHONPATH=. .venv/bin/python benchmarks/plate_scale.py .bench/small_720p .bench/small_1080p .bench/small_4k
 """
@@ -50,10 +53,12 @@ def best_scores(detectors, crop: np.ndarray, truth: np.ndarray, scales: list[flo
     return out
 
 
-def measure(sets: list[Path], scales: list[float], seed: int = 1) -> list[dict]:
+def measure(sets: list[Path], scales: list[float], seed: int = 1, contrasted: list[float] | None = None) -> list[dict]:
     from anonymizer.inference.plate_retina import PlateUnion
     from anonymizer.pipelines.batch import open_detectors
     from anonymizer.settings import AnonymiseSettings
+
+    from anonymizer.pipelines.detection import contrasted as pipeline_contrasted
 
     union = open_detectors(AnonymiseSettings(), threads=2)["plate"].detector
     if not isinstance(union, PlateUnion):
@@ -68,6 +73,7 @@ def measure(sets: list[Path], scales: list[float], seed: int = 1) -> list[dict]:
             if row.kind != "plate" or row.image is None:
                 continue
             rgb = quality._read_rgb(root / row.image)
+            equalised = pipeline_contrasted(rgb) if contrasted else None  # the whole picture, as the pipeline does
             H, W = rgb.shape[:2]
             for x1, y1, x2, y2 in row.boxes:
                 cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
@@ -75,12 +81,16 @@ def measure(sets: list[Path], scales: list[float], seed: int = 1) -> list[dict]:
                 oy = int(np.clip(cy - CROP / 2 + rng.uniform(-JITTER, JITTER), 0, max(0, H - CROP)))
                 crop = np.ascontiguousarray(rgb[oy : oy + CROP, ox : ox + CROP])
                 truth = np.array([[x1 - ox, y1 - oy, x2 - ox, y2 - oy]], np.float32)
-                out.append({"set": name, "w": x2 - x1, **best_scores(union, crop, truth, scales)})
+                scores = best_scores(union, crop, truth, scales)
+                if equalised is not None:
+                    crop_k = np.ascontiguousarray(equalised[oy : oy + CROP, ox : ox + CROP])
+                    scores.update({f"{k}k": v for k, v in best_scores(union, crop_k, truth, contrasted).items()})
+                out.append({"set": name, "w": x2 - x1, **scores})
         print(f"# {name}: {len(out)} plates so far", file=sys.stderr)
     return out
 
 
-def arrangements(scales: list[float]) -> dict[str, object]:
+def arrangements(scales: list[float], keys: set[str] = frozenset()) -> dict[str, object]:
     """Named rules: a plate's scores -> found."""
     rules = {
         "own size, both (--small-objects native)": lambda x: x["p1"] >= 0.2 or x["c1"] >= 0.2,
@@ -98,6 +108,14 @@ def arrangements(scales: list[float]) -> dict[str, object]:
         rules[f"{k}x both + own size both (the default at 2x)"] = (
             lambda x, k=k: x[f"p{k}"] >= 0.2 or x[f"c{k}"] >= 0.4 or x["p1"] >= 0.2 or x["c1"] >= 0.2)
         rules[f"{k}x platedet + clpdet own size"] = lambda x, k=k: x[f"p{k}"] >= 0.2 or x["c1"] >= 0.2
+    default = rules.get("2x both + own size both (the default at 2x)")
+    for k in sorted({key[1:-1] for key in keys if key.endswith("k") and key[0] in "pc"} - {"1"}, key=float):
+        if default is None:
+            break
+        rules[f"photos: the 2x default + contrasted {k}x both (clpdet 0.7)"] = (
+            lambda x, k=k: default(x) or x[f"p{k}k"] >= 0.2 or x[f"c{k}k"] >= 0.7)
+        rules[f"contrasted {k}x both (clpdet 0.4) + own size both"] = (
+            lambda x, k=k: x[f"p{k}k"] >= 0.2 or x[f"c{k}k"] >= 0.4 or x["p1"] >= 0.2 or x["c1"] >= 0.2)
     return rules
 
 
@@ -107,7 +125,7 @@ def table(rows: list[dict], scales: list[float]) -> str:
     counts = ["plates"] + [str(sum(lo <= r["w"] < hi for r in rows)) for lo, hi in zip(BINS, BINS[1:])]
     counts.append(str(sum(r["w"] >= 40 for r in rows)))
     lines.append(" | ".join(counts))
-    for name, rule in arrangements(scales).items():
+    for name, rule in arrangements(scales, set(rows[0]) if rows else set()).items():
         cells = [name]
         for lo, hi in zip(BINS, BINS[1:]):
             sel = [r for r in rows if lo <= r["w"] < hi]
@@ -123,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sets", nargs="*", type=Path, help="sets in the common format (their image rows are used)")
     ap.add_argument("--scales", default="1,2", help="comma-separated enlargements (1 is always run; default 1,2)")
+    ap.add_argument("--contrasted", default="",
+                    help="comma-separated enlargements also run on the picture contrast-equalised as the photo pass "
+                         "does (detection.contrasted), e.g. 2,3")
     ap.add_argument("--save", type=Path, help="also write the per-plate scores as JSON")
     ap.add_argument("--load", type=Path, help="print the table of scores saved with --save (run nothing)")
     args = ap.parse_args(argv)
@@ -135,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.sets:
         if not (path / "annotations.json").exists():
             ap.error(f"{path}: no annotations.json")
-    rows = measure(args.sets, scales)
+    contrasted = sorted({float(s) for s in args.contrasted.split(",") if s})
+    rows = measure(args.sets, scales, contrasted=contrasted or None)
     if args.save:
         args.save.write_text(json.dumps(rows))
     print(table(rows, scales))

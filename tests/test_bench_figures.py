@@ -143,3 +143,47 @@ def test_plate_scale_table_counts_each_arrangement_per_width() -> None:
     assert cells("2x both (clpdet 0.4)") == ["0.00", "0.50", "-", "-", "0.00", "-", "-", "0.333"]
     assert cells("2x both + clpdet own size") == ["0.00", "1.00", "-", "-", "0.00", "-", "-", "0.667"]
     assert cells("2x both + own size both (the default at 2x)") == ["0.00", "1.00", "-", "-", "1.00", "-", "-", "1.000"]
+
+
+def test_plate_scale_table_adds_the_photo_pass_on_the_contrasted_picture() -> None:
+    """benchmarks/plate_scale.py --contrasted: a plate found only on the contrast-equalised picture enlarged counts
+    for the photo row (clpdet there at 0.7), not for the plain video rows."""
+    import plate_scale
+
+    plain = {"p1": 0.0, "c1": 0.0, "p2": 0.0, "c2": 0.0}
+    rows = [
+        {"w": 45.0, **plain, "p1k": 0.0, "c1k": 0.0, "p3k": 0.3, "c3k": 0.0},  # contrasted platedet only
+        {"w": 45.0, **plain, "p1k": 0.0, "c1k": 0.0, "p3k": 0.0, "c3k": 0.6},  # contrasted clpdet under 0.7
+        {"w": 90.0, **plain, "p1k": 0.0, "c1k": 0.0, "p3k": 0.0, "c3k": 0.8},  # contrasted clpdet at 0.8
+    ]
+    lines = {line.split(" | ")[0].strip("| "): line for line in plate_scale.table(rows, [1.0, 2.0]).splitlines()}
+    cells = lambda name: [c.strip() for c in lines[name].strip("| ").split(" | ")[1:]]  # noqa: E731
+    assert cells("2x both + own size both (the default at 2x)")[-1] == "0.000"
+    assert cells("photos: the 2x default + contrasted 3x both (clpdet 0.7)") == [
+        "-", "0.50", "-", "-", "1.00", "-", "-", "0.667"]
+    assert cells("contrasted 3x both (clpdet 0.4) + own size both")[-1] == "1.000"
+
+
+def test_contrast_sweep_scores_each_threshold_pair_as_the_harness_does() -> None:
+    """benchmarks/contrast_sweep.py: a plate only the contrasted pass finds is covered at a low enough platedet
+    threshold and not above it; a false box of clpdet lowers precision only when clpdet's threshold admits it."""
+    import contrast_sweep
+    import quality
+    from anonymizer.domain.detections import Detections
+    from anonymizer.settings import AnonymiseSettings
+
+    gt = np.array([[100.0, 100.0, 160.0, 115.0]])
+    row = quality.Row(index=0, kind="plate", boxes=gt, ignore=np.zeros((0, 4)), image="a.jpg")
+    image = {"rows": [row], "w": 640, "h": 360, "base": Detections.empty(),
+             "p": Detections(np.array([[101.0, 100.0, 160.0, 116.0]], np.float32), np.array([0.35], np.float32)),
+             "c": Detections(np.array([[400.0, 200.0, 460.0, 215.0]], np.float32), np.array([0.75], np.float32))}
+    settings_ = AnonymiseSettings()
+
+    def figures(tp, tc):
+        f = contrast_sweep.score([image], settings_, tp, tc).figures()
+        return f["by_size"]["plate >=40"]["covered"], f["detections"], f["true_positives"]
+
+    assert figures(None, None) == (0, 0, 0)  # off: nothing found
+    assert figures(0.3, 0.8) == (1, 1, 1)  # platedet's box kept, clpdet's false one not
+    assert figures(0.3, 0.7) == (1, 2, 1)  # both kept: precision 1/2
+    assert figures(0.4, 0.8) == (0, 0, 0)  # platedet's box under the threshold

@@ -63,7 +63,7 @@ class _SeesOnlyInLight:
     def detect_native(self, rgb):
         return self._found(rgb)
 
-    def detect_enlarged(self, rgb, tile=None):
+    def detect_enlarged(self, rgb, factor=2.0, tile=None, second_threshold=None, threshold=None):
         return self._found(rgb)
 
 
@@ -84,7 +84,8 @@ def test_a_plate_in_a_dark_photo_is_found_on_the_brightened_copy():
     stub.calls = 0
     found = FrameDetector({"plate": SimpleNamespace(detector=stub)}, 640, 360).image(_dark_photo(70), "plate",
                                                                                       upscale=False)
-    assert len(found) == 1 and stub.calls == 2  # detect and detect_enlarged, on the photo itself only
+    # detect and detect_enlarged on the photo itself, detect_enlarged on its contrast-equalised copy; no brightened one
+    assert len(found) == 1 and stub.calls == 3
 
 
 def _dark_frame(level):

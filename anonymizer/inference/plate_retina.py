@@ -101,7 +101,10 @@ class PlateUnion:
     def detect_native(self, rgb: np.ndarray) -> Detections:
         return merge(self.primary.detect_native(rgb), self.second.detect_native(rgb))
 
-    def detect_enlarged(self, rgb: np.ndarray, tile: tuple[int, int] = ENLARGE_TILE) -> Detections:
-        """Both detectors on the picture enlarged (each at its enlarged threshold), merged: photos
-        (``FrameDetector.image``) and video frames' full-resolution pass (``detection.run_fine``)."""
-        return merge(self.primary.detect_enlarged(rgb, tile=tile), self.second.detect_enlarged(rgb, tile=tile))
+    def detect_enlarged(self, rgb: np.ndarray, factor: float = ENLARGE, tile: tuple[int, int] = ENLARGE_TILE,
+                        second_threshold: float = ENLARGED_THRESHOLD, threshold: float | None = None) -> Detections:
+        """Both detectors on the picture enlarged ``factor`` times (platedet at its threshold, or ``threshold`` when
+        higher; clpdet at ``second_threshold``), merged: photos (``FrameDetector.image``) and video frames'
+        full-resolution pass (``detection.run_fine``)."""
+        return merge(self.primary.detect_enlarged(rgb, factor, tile, threshold=threshold),
+                     self.second.detect_enlarged(rgb, factor, second_threshold, tile))
