@@ -1,10 +1,11 @@
 """Thresholds of the photos' contrast-equalised plate pass, swept in one run.
 
 For each image with a plate row (any set in the common format): the photo plate passes without the contrasted one
-(``FrameDetector.image`` with ``detection.CONTRAST_KINDS`` empty), then the contrasted pass's two detectors
+(``FrameDetector.image_passes`` with ``detection.CONTRAST_KINDS`` empty), then the contrasted pass's two detectors
 (``detection.contrasted``, enlarged ``--factor`` times in ``CONTRAST_TILE`` tiles) at a low threshold, kept apart.
 Each pair of thresholds (platedet, clpdet) of ``--platedet`` x ``--clpdet`` is then scored as the quality harness
-scores a photo: the boxes merged as ``FrameDetector.image`` merges them, redacted as ``regions_for`` pads them,
+scores a photo (``regions_for_image``): every box redacted as ``regions_for`` pads it, the redundant ones dropped
+from the detections counted (``FrameDetector.suppressed``),
 blur-coverage recall of plates >= 40 px and all plates, and plate precision (``quality.score_row``). "off" is the
 photo passes without the contrasted one. Approximate in two ways, both small: face regions are not in the mask
 (the harness's mask has them), and a detector's duplicates across tiles are merged before the threshold is applied
@@ -28,7 +29,6 @@ import numpy as np
 
 import quality
 from anonymizer.domain.detections import Detections
-from anonymizer.domain.geometry import suppress_redundant
 from anonymizer.domain.regions import regions_for
 from anonymizer.imaging.redact import region_mask
 from anonymizer.inference.plate import detect_enlarged_merged, merge
@@ -62,7 +62,7 @@ def collect(path: Path, union: PlateUnion, detectors: dict, factor: float, limit
         kinds, detection.CONTRAST_KINDS = detection.CONTRAST_KINDS, ()
         try:
             t0 = time.perf_counter()
-            base = fd.image(rgb, "plate")
+            base = fd.image_passes(rgb, "plate")  # every box: the harness redacts them all, counts the kept ones
             t1 = time.perf_counter()
         finally:
             detection.CONTRAST_KINDS = kinds
@@ -85,14 +85,12 @@ def score(images: list[dict], settings: AnonymiseSettings, tp: float | None, tc:
     total = quality.Tally()
     empty = np.zeros((0, 4), np.float32)
     for im in images:
-        found: Detections = im["base"]
+        every: Detections = im["base"]
         if tp is not None:
             extra = merge(im["p"][im["p"].scores >= tp], im["c"][im["c"].scores >= tc])
-            found = found.concat(extra)
-        if len(found) > 1:
-            found = found[suppress_redundant(found.xyxy, found.scores, detection.MERGE_IOU, detection.PHOTO_CONTAIN,
-                                             detection.PHOTO_AREA_RATIO)]
-        regions = regions_for(empty, found.xyxy, im["w"], im["h"], settings.face_scale, settings.plate_pad)
+            every = every.concat(extra)
+        found = detection.FrameDetector.suppressed(every)  # counted: one per object
+        regions = regions_for(empty, every.xyxy, im["w"], im["h"], settings.face_scale, settings.plate_pad)
         mask = region_mask(regions, im["w"], im["h"])
         for row in im["rows"]:
             total.add(quality.score_row(row, mask, found))

@@ -199,13 +199,17 @@ def regions_for_image(
     rgb: np.ndarray, settings: AnonymiseSettings, detectors: dict[str, LoadedDetector]
 ) -> tuple[Regions, dict[str, Detections]]:
     """What the pipeline redacts on a single picture (a photo, as shown): every pass of every detector, the
-    full-resolution one included, and small pictures scaled up for the plate detector."""
+    full-resolution one included, and small pictures scaled up for the plate detector. The regions cover every box
+    of every pass (``FrameDetector.image_passes``): a box that duplicates or lies inside a better one is dropped from
+    the detections returned (one per object, for scoring: ``suppress_redundant``), never from what is redacted, so
+    that a pass finding more can never leave a pixel less redacted."""
     height, width = rgb.shape[:2]
     fd = FrameDetector(detectors, width, height, fine_kinds=tuple(detectors))
-    found = {kind: fd.image(rgb, kind) for kind in detectors}
+    every = {kind: fd.image_passes(rgb, kind) for kind in detectors}
+    found = {kind: fd.suppressed(boxes) for kind, boxes in every.items()}
     empty = np.zeros((0, 4), np.float32)
     regions = regions_for(
-        found["face"].xyxy if "face" in found else empty, found["plate"].xyxy if "plate" in found else empty,
+        every["face"].xyxy if "face" in every else empty, every["plate"].xyxy if "plate" in every else empty,
         width, height, settings.face_scale, settings.plate_pad,
     )
     return regions, found

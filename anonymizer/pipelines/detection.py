@@ -62,7 +62,9 @@ MERGE_IOU = 0.5  # duplicates from overlapping crops
 # "Redundant boxes on photos"): every recall figure unchanged; plate precision plates_romania_eu 0.415 -> 0.459,
 # plates_openalpr_us 0.615 -> 0.622, generated 4K 0.635 -> 0.678, 1080p 0.902 -> 0.921; faces_dlib 0.651 -> 0.661.
 # Enclosing the boxes instead (``merge_enclosing`` style) was tried: it made loose boxes of good ones
-# (plates_openalpr_us: 220 -> 198 matched).
+# (plates_openalpr_us: 220 -> 198 matched). The suppression is of detections only (one per object): what is
+# redacted covers every box of every pass (``regions_for_image``), since a suppressed box can cover pixels of the
+# object its better neighbour does not (measured: benchmarks/README.md, "Photos: every pass's boxes redacted").
 # A dark photo (night, dusk, underexposed: mean pixel under DARK_MEAN of 255) also gets every plate pass on a copy
 # brightened by the gamma that takes its mean to BRIGHT_MEAN (``brightened``). Measured (benchmarks/README.md, "Dark
 # photos") on the plate sets made dark (``quality.py --darken 2.2,0.5``, mean about 25): plates covered
@@ -341,11 +343,25 @@ class FrameDetector:
         return kind in self.enlarged_kinds
 
     def image(self, rgb: np.ndarray, kind: str, upscale: bool = True) -> Detections:
+        """The detections of ``image_passes`` without the redundant ones (``suppress_redundant``): one box per
+        object, for counting and scoring. What is redacted is every box of ``image_passes``."""
+        return self.suppressed(self.image_passes(rgb, kind, upscale))
+
+    @staticmethod
+    def suppressed(found: Detections) -> Detections:
+        """A photo's detections without the boxes that duplicate or lie inside a better one (``suppress_redundant``,
+        ``PHOTO_CONTAIN``, ``PHOTO_AREA_RATIO``)."""
+        if len(found) > 1:
+            found = found[suppress_redundant(found.xyxy, found.scores, MERGE_IOU, PHOTO_CONTAIN, PHOTO_AREA_RATIO)]
+        return found
+
+    def image_passes(self, rgb: np.ndarray, kind: str, upscale: bool = True) -> Detections:
         """Every pass on a single displayed picture (a photo): coarse, full resolution, for small pictures the
         picture scaled up, and on the picture enlarged 2x CenterFace (faces) or platedet and, when on, the second
         plate detector (plates): a photo has no neighbouring frames to make up for a miss, and time to spare. A dark
         photo (``brightened``) gets every plate pass again on a brightened copy; plates are also looked for on a
-        contrast-equalised copy enlarged 3x (``contrasted``, ``CONTRAST_ENLARGE``)."""
+        contrast-equalised copy enlarged 3x (``contrasted``, ``CONTRAST_ENLARGE``). Every box of every pass, the
+        duplicates and parts of one object included."""
         found = self._image_passes(rgb, kind, upscale)
         bright = brightened(rgb) if kind in BRIGHTEN_KINDS else None
         if bright is not None:
@@ -354,8 +370,6 @@ class FrameDetector:
             found = found.concat(self.detectors[kind].detector.detect_enlarged(  # type: ignore[attr-defined]
                 contrasted(rgb), factor=CONTRAST_ENLARGE, tile=CONTRAST_TILE,
                 second_threshold=CONTRAST_SECOND_THRESHOLD, threshold=CONTRAST_THRESHOLD))
-        if len(found) > 1:
-            found = found[suppress_redundant(found.xyxy, found.scores, MERGE_IOU, PHOTO_CONTAIN, PHOTO_AREA_RATIO)]
         return found
 
     def _image_passes(self, rgb: np.ndarray, kind: str, upscale: bool) -> Detections:
