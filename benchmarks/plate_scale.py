@@ -8,8 +8,9 @@ printed. The table gives the share found per plate width (px of the picture), fo
 run: what the video full-resolution pass sees (``--small-objects native``: both at the own size; the default up to
 1080p: both enlarged 2x, clpdet at its enlarged threshold, and both at the own size) and some alternatives. With
 ``--contrasted 3`` each crop is also cut from the picture contrast-equalised as the photo pass does
-(``detection.contrasted``) and run enlarged by those factors: the rows "photos: ..." are what a photo's plate passes
-find.
+(``detection.contrasted``) and run enlarged by those factors: the rows "photos: ..." are a photo's plate passes with
+the contrasted pass at platedet 0.2 / clpdet 0.7, the crop study that chose the pass (the pipeline's thresholds,
+0.5 / 0.9, were chosen after on whole photos: ``contrast_sweep.py``).
 
     PYTHONPATH=. .venv/bin/python benchmarks/plate_scale.py .bench/small_720p .bench/small_1080p .bench/small_4k
 """
