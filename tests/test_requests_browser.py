@@ -70,13 +70,23 @@ class WebDriver:
         self.s("POST", f"/element/{element}/value", {"text": text})
 
     def wait_download(self, name: str) -> Path:
+        """The downloaded file once Chromium has finished writing it.
+
+        Chromium may create the file under its final name before its content is complete (and keeps a
+        ``.crdownload`` beside it while writing), so the wait is for a complete, parseable JSON document, not
+        for the name alone."""
         target = self.downloads / name  # type: ignore[attr-defined]
         deadline = time.monotonic() + 20
-        while not target.exists() and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            writing = any(p.suffix == ".crdownload" for p in self.downloads.iterdir())  # type: ignore[attr-defined]
+            if target.exists() and not writing:
+                try:
+                    json.loads(target.read_text())
+                    return target
+                except ValueError:
+                    pass  # still being written
             time.sleep(0.1)
-        assert target.exists(), os.listdir(self.downloads)  # type: ignore[attr-defined]
-        time.sleep(0.2)
-        return target
+        raise AssertionError(f"{name} not downloaded completely: {os.listdir(self.downloads)}")  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -150,11 +160,7 @@ def test_review_page_in_chromium_round_trips_the_selection(world, browser):  # n
     assert shown == {"request": req["id"], "segments": [chosen]}
     browser.click(browser.find_all("#download")[0])
 
-    target = browser.downloads / f"selection-{req['id']}.json"
-    deadline = time.monotonic() + 20
-    while not target.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert target.exists(), os.listdir(browser.downloads)
+    target = browser.wait_download(f"selection-{req['id']}.json")
     selection = json.loads(target.read_text())
     assert selection == {"request": req["id"], "segments": [chosen]}
 
