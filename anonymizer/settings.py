@@ -49,7 +49,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("carry_frames", 4, "frames covered before a track's first and after its last detection, beyond the stride", int, 0, 250),
     Setting("face_scale", 1.6, "faces are redacted with an ellipse this many times the detected box (1.6: each side grown by 30 %, as deface does)", float, 1.0, 3.0),
     Setting("plate_pad", 0.1, "plates are redacted with the box padded by this fraction per side", float, 0.0, 1.0),
-    Setting("small_objects", "auto", "full-resolution detection (crops where the picture changes, periodic full scans) where the coarse pass scales the frame down, with plates also looked for on the frame enlarged 2x up to 4K (auto: a 40-50 px plate found about as often as an 80-100 px one, 2-3.5x the CPU of native), at the frame's own size only (native), or none (off)", str, choices=("auto", "native", "off")),
+    Setting("small_objects", "auto", "full-resolution detection (crops where the picture changes, periodic full scans) where the coarse pass scales the frame down, with plates also looked for on the frame enlarged up to 4K (auto: platedet 2x, clpdet 3x; a 40-50 px plate found about as often as an 80-100 px one, 2-4x the CPU of native), at the frame's own size only (native), or none (off)", str, choices=("auto", "native", "off")),
     Setting("method", "blur", "redaction: blur (detail destroyed), pixelate or solid", str, choices=("blur", "pixelate", "solid")),
     Setting("codec", "libx264", "output video encoder", str, choices=("libx264", "libx265", "mpeg4")),
     Setting("crf", 23, "encoder constant rate factor (lower is better quality, larger files)", int, 0, 51),

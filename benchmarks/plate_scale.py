@@ -6,7 +6,8 @@ crop's own size and enlarged by each ``--scales`` factor, with their thresholds 
 found by a run when a box of that run overlaps it with IoU >= 0.3 and scores at least the threshold of the row
 printed. The table gives the share found per plate width (px of the picture), for the arrangements the pipeline can
 run: what the video full-resolution pass sees (``--small-objects native``: both at the own size; the default up to
-1080p: both enlarged 2x, clpdet at its enlarged threshold, and both at the own size) and some alternatives. With
+4K: platedet enlarged 2x, clpdet enlarged 3x at its enlarged threshold, and both at the own size: give
+``--second-scales 3``) and some alternatives. With
 ``--contrasted 3`` each crop is also cut from the picture contrast-equalised as the photo pass does
 (``detection.contrasted``) and run enlarged by those factors: the rows "photos: ..." are a photo's plate passes with
 the contrasted pass at platedet 0.2 / clpdet 0.7, the crop study that chose the pass (the pipeline's thresholds,
@@ -36,14 +37,18 @@ MATCH_IOU = 0.3
 BINS = (30, 40, 50, 60, 80, 100, 130, 200)
 
 
-def best_scores(detectors, crop: np.ndarray, truth: np.ndarray, scales: list[float]) -> dict[str, float]:
-    """Best score of each detector ("p": platedet, "c": clpdet) at each scale over boxes matching the plate."""
+def best_scores(detectors, crop: np.ndarray, truth: np.ndarray, scales: list[float],
+                second_scales: list[float] = ()) -> dict[str, float]:
+    """Best score of each detector ("p": platedet, "c": clpdet) at each scale over boxes matching the plate; at the
+    ``second_scales`` clpdet only."""
     from anonymizer.domain.geometry import iou_matrix
 
     out = {}
-    for s in scales:
+    for s in sorted({*scales, *second_scales}):
         img = crop if s == 1 else cv2.resize(crop, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR)
         for tag, det in (("p", detectors.primary), ("c", detectors.second)):
+            if tag == "p" and s not in scales:
+                continue
             found = det.detect_native(img)
             best = 0.0
             if len(found):
@@ -54,7 +59,8 @@ def best_scores(detectors, crop: np.ndarray, truth: np.ndarray, scales: list[flo
     return out
 
 
-def measure(sets: list[Path], scales: list[float], seed: int = 1, contrasted: list[float] | None = None) -> list[dict]:
+def measure(sets: list[Path], scales: list[float], seed: int = 1, contrasted: list[float] | None = None,
+            second_scales: list[float] = ()) -> list[dict]:
     from anonymizer.inference.plate_retina import PlateUnion
     from anonymizer.pipelines.batch import open_detectors
     from anonymizer.settings import AnonymiseSettings
@@ -82,7 +88,7 @@ def measure(sets: list[Path], scales: list[float], seed: int = 1, contrasted: li
                 oy = int(np.clip(cy - CROP / 2 + rng.uniform(-JITTER, JITTER), 0, max(0, H - CROP)))
                 crop = np.ascontiguousarray(rgb[oy : oy + CROP, ox : ox + CROP])
                 truth = np.array([[x1 - ox, y1 - oy, x2 - ox, y2 - oy]], np.float32)
-                scores = best_scores(union, crop, truth, scales)
+                scores = best_scores(union, crop, truth, scales, second_scales)
                 if equalised is not None:
                     crop_k = np.ascontiguousarray(equalised[oy : oy + CROP, ox : ox + CROP])
                     scores.update({f"{k}k": v for k, v in best_scores(union, crop_k, truth, contrasted).items()})
@@ -106,10 +112,13 @@ def arrangements(scales: list[float], keys: set[str] = frozenset()) -> dict[str,
         rules[f"{k}x both (clpdet 0.4)"] = lambda x, k=k: x[f"p{k}"] >= 0.2 or x[f"c{k}"] >= 0.4
         rules[f"{k}x both + clpdet own size"] = (
             lambda x, k=k: x[f"p{k}"] >= 0.2 or x[f"c{k}"] >= 0.4 or x["c1"] >= 0.2)
-        rules[f"{k}x both + own size both (the default at 2x)"] = (
+        rules[f"{k}x both + own size both (the video default before clpdet 3x)"] = (
             lambda x, k=k: x[f"p{k}"] >= 0.2 or x[f"c{k}"] >= 0.4 or x["p1"] >= 0.2 or x["c1"] >= 0.2)
         rules[f"{k}x platedet + clpdet own size"] = lambda x, k=k: x[f"p{k}"] >= 0.2 or x["c1"] >= 0.2
-    default = rules.get("2x both + own size both (the default at 2x)")
+    if 2.0 in scales and "c3" in keys:
+        rules["platedet 2x + clpdet 3x (0.4) + own size both (the video default)"] = (
+            lambda x: x["p2"] >= 0.2 or x["c3"] >= 0.4 or x["p1"] >= 0.2 or x["c1"] >= 0.2)
+    default = rules.get("2x both + own size both (the video default before clpdet 3x)")
     for k in sorted({key[1:-1] for key in keys if key.endswith("k") and key[0] in "pc"} - {"1"}, key=float):
         if default is None:
             break
@@ -142,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sets", nargs="*", type=Path, help="sets in the common format (their image rows are used)")
     ap.add_argument("--scales", default="1,2", help="comma-separated enlargements (1 is always run; default 1,2)")
+    ap.add_argument("--second-scales", default="",
+                    help="comma-separated enlargements run for clpdet only, e.g. 3 (the video default's clpdet run)")
     ap.add_argument("--contrasted", default="",
                     help="comma-separated enlargements also run on the picture contrast-equalised as the photo pass "
                          "does (detection.contrasted), e.g. 2,3")
@@ -158,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         if not (path / "annotations.json").exists():
             ap.error(f"{path}: no annotations.json")
     contrasted = sorted({float(s) for s in args.contrasted.split(",") if s})
-    rows = measure(args.sets, scales, contrasted=contrasted or None)
+    second = sorted({float(s) for s in args.second_scales.split(",") if s})
+    rows = measure(args.sets, scales, contrasted=contrasted or None, second_scales=second)
     if args.save:
         args.save.write_text(json.dumps(rows))
     print(table(rows, scales))

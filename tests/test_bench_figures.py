@@ -142,7 +142,28 @@ def test_plate_scale_table_counts_each_arrangement_per_width() -> None:
     assert cells("own size, both (--small-objects native)") == ["0.00", "0.50", "-", "-", "1.00", "-", "-", "0.667"]
     assert cells("2x both (clpdet 0.4)") == ["0.00", "0.50", "-", "-", "0.00", "-", "-", "0.333"]
     assert cells("2x both + clpdet own size") == ["0.00", "1.00", "-", "-", "0.00", "-", "-", "0.667"]
-    assert cells("2x both + own size both (the default at 2x)") == ["0.00", "1.00", "-", "-", "1.00", "-", "-", "1.000"]
+    assert cells("2x both + own size both (the video default before clpdet 3x)") == ["0.00", "1.00", "-", "-", "1.00", "-", "-", "1.000"]
+
+
+def test_plate_scale_table_has_the_video_default_with_clpdet_at_3x() -> None:
+    """benchmarks/plate_scale.py --scales 1,2,3: the video default (platedet 2x, clpdet 3x at 0.4, both at the own
+    size) counts clpdet's 3x run, not its 2x run."""
+    import plate_scale
+
+    rows = [
+        {"w": 45.0, "p1": 0.0, "c1": 0.0, "p2": 0.0, "c2": 0.0, "p3": 0.0, "c3": 0.5},  # clpdet 3x only
+        {"w": 45.0, "p1": 0.0, "c1": 0.0, "p2": 0.0, "c2": 0.5, "p3": 0.0, "c3": 0.3},  # clpdet 2x only
+    ]
+    lines = {line.split(" | ")[0].strip("| "): line for line in plate_scale.table(rows, [1.0, 2.0, 3.0]).splitlines()}
+    cells = lambda name: [c.strip() for c in lines[name].strip("| ").split(" | ")[1:]]  # noqa: E731
+    assert cells("platedet 2x + clpdet 3x (0.4) + own size both (the video default)")[1] == "0.50"
+    assert cells("2x both + own size both (the video default before clpdet 3x)")[1] == "0.50"
+    assert cells("3x both (clpdet 0.4)")[1] == "0.50"
+    # --second-scales 3: clpdet alone at 3x (no p3), the video default's row still made
+    rows = [{k: v for k, v in r.items() if k != "p3"} for r in rows]
+    lines = {line.split(" | ")[0].strip("| "): line for line in plate_scale.table(rows, [1.0, 2.0]).splitlines()}
+    assert cells("platedet 2x + clpdet 3x (0.4) + own size both (the video default)")[1] == "0.50"
+    assert "3x both (clpdet 0.4)" not in lines
 
 
 def test_plate_scale_table_adds_the_photo_pass_on_the_contrasted_picture() -> None:
@@ -158,7 +179,7 @@ def test_plate_scale_table_adds_the_photo_pass_on_the_contrasted_picture() -> No
     ]
     lines = {line.split(" | ")[0].strip("| "): line for line in plate_scale.table(rows, [1.0, 2.0]).splitlines()}
     cells = lambda name: [c.strip() for c in lines[name].strip("| ").split(" | ")[1:]]  # noqa: E731
-    assert cells("2x both + own size both (the default at 2x)")[-1] == "0.000"
+    assert cells("2x both + own size both (the video default before clpdet 3x)")[-1] == "0.000"
     assert cells("photos: the 2x default + contrasted 3x both (clpdet 0.7)") == [
         "-", "0.50", "-", "-", "1.00", "-", "-", "0.667"]
     assert cells("contrasted 3x both (clpdet 0.4) + own size both")[-1] == "1.000"

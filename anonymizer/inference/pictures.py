@@ -21,12 +21,13 @@ ENLARGE_OVERLAP = 128
 FINE_TILE_PIXELS = 1280 * 736
 
 
-def fine_tile(width: int, height: int) -> tuple[int, int]:
+def fine_tile(width: int, height: int, pixels: int = FINE_TILE_PIXELS) -> tuple[int, int]:
     """The tile (native pixels) of the enlarged video pass for a picture of this size: the picture itself up to
-    ``FINE_TILE_PIXELS`` (a tile never smaller than the overlap allows: a small crop is one tile), else the equal
-    parts per side (plus the overlap) whose tiles are at most 1.25 ``FINE_TILE_PIXELS`` with the fewest pixels in
-    all (1080p: two halves side by side; 4K: 3 x 3)."""
-    if width * height <= FINE_TILE_PIXELS:
+    ``pixels`` (a tile never smaller than the overlap allows: a small crop is one tile), else the equal parts per
+    side (plus the overlap) whose tiles are at most 1.25 ``pixels`` with the fewest pixels in all (at
+    ``FINE_TILE_PIXELS``, 1080p: two halves side by side; 4K: 3 x 3). A pass enlarging more than 2x gives a
+    proportionally smaller ``pixels``, so that its tiles, enlarged, are no larger."""
+    if width * height <= pixels:
         return max(width, ENLARGE_OVERLAP + 2), max(height, ENLARGE_OVERLAP + 2)
     def part(length: int, n: int) -> int:  # the shortest tile that n tiles of ``grid_tiles`` cover length with
         return length if n == 1 else -(-(length + (n - 1) * (ENLARGE_OVERLAP + 1)) // n) + 1
@@ -35,7 +36,7 @@ def fine_tile(width: int, height: int) -> tuple[int, int]:
     for nx in range(1, 9):
         for ny in range(1, 9):
             tw, th = part(width, nx), part(height, ny)
-            if tw * th <= 1.25 * FINE_TILE_PIXELS and (best is None or nx * ny * tw * th < best[0]):
+            if tw * th <= 1.25 * pixels and (best is None or nx * ny * tw * th < best[0]):
                 best = (nx * ny * tw * th, tw, th)
     if best is None:
         return part(width, 8), part(height, 8)

@@ -30,8 +30,10 @@ from anonymizer.domain.geometry import clip_boxes, nms, suppress_redundant
 from anonymizer.domain.orientation import boxes_to_display, boxes_to_stored, display_size, quarter_turns, to_display
 from anonymizer.imaging.motion import MOTION_SCALE, changed, due_rects, thumbnail
 from anonymizer.inference.detectors import LoadedDetector
-from anonymizer.inference.pictures import detect_enlarged, fine_tile, pad32
+from anonymizer.inference.pictures import FINE_TILE_PIXELS, detect_enlarged, fine_tile, pad32
+from anonymizer.inference.plate import ENLARGE as PLATE_ENLARGE
 from anonymizer.inference.plate import merge as merge_plates
+from anonymizer.inference.plate_retina import ENLARGED_THRESHOLD as SECOND_ENLARGED_THRESHOLD
 from anonymizer.media.reader import Frame
 
 # Fine keyframes between full scans: a static region is re-read at least this often (faces: every 50 frames, 2 s at
@@ -103,6 +105,11 @@ FACE_ENLARGE = 2.0
 # 19 -> 48; the generated 4K clips 2-3x slower.
 FINE_ENLARGED = ("plate",)
 FINE_ENLARGED_MAX_SIDE = 4096
+# The second plate detector (clpdet, about a fifth of platedet's cost) sees the video frame enlarged 3x in that pass,
+# where platedet sees it 2x. Measured (benchmarks/README.md, "Video plates: clpdet enlarged 3x") on crops around the
+# 461 generated photo plates >= 40 px: found 0.950 with clpdet at 2x, 0.963 at 3x (both at 0.4), no more with a
+# contrast-equalised copy at 2x or 3x besides; clpdet 3x on a whole 1080p frame costs about 3.7 CPU-s against 1.6.
+FINE_SECOND_ENLARGE = 3.0
 # A photo's plates are also looked for on a contrast-equalised copy (``contrasted``: CLAHE on the lightness)
 # enlarged CONTRAST_ENLARGE times, platedet at CONTRAST_THRESHOLD and clpdet at CONTRAST_SECOND_THRESHOLD, in tiles
 # of CONTRAST_TILE native pixels (enlarged, the size of the 2x pass's tiles). The plates the other passes miss are
@@ -176,13 +183,23 @@ def run_enlarged(detector: LoadedDetector, rgb: np.ndarray, factor: float, thres
 
 def run_fine(detector: LoadedDetector, rgb: np.ndarray, enlarged: bool) -> Detections:
     """The full-resolution pass on a picture (a frame or a crop of it): the detector at the picture's own size and,
-    ``enlarged`` (plates), also the plate detector's ``detect_enlarged`` in ``pictures.fine_tile`` tiles, merged
-    without losing a pixel (each size finds plates the other misses); boxes in the picture's pixels."""
+    ``enlarged`` (plates), also platedet enlarged 2x (``plate.ENLARGE``) and the second plate detector, when on,
+    enlarged ``FINE_SECOND_ENLARGE`` times, in ``pictures.fine_tile`` tiles (as many enlarged pixels per tile at
+    either factor), merged without losing a pixel (each size finds plates the other misses); boxes in the
+    picture's pixels."""
     found = run_native(detector, rgb)
     if not enlarged:
         return found
     h, w = rgb.shape[:2]
-    more = detector.detector.detect_enlarged(rgb, tile=fine_tile(w, h))  # type: ignore[attr-defined]
+    det = detector.detector
+    second = getattr(det, "second", None)
+    if second is None:  # platedet alone
+        more = det.detect_enlarged(rgb, tile=fine_tile(w, h))  # type: ignore[attr-defined]
+    else:
+        pixels = int(FINE_TILE_PIXELS * (PLATE_ENLARGE / FINE_SECOND_ENLARGE) ** 2)
+        more = merge_plates(
+            det.primary.detect_enlarged(rgb, PLATE_ENLARGE, fine_tile(w, h)),  # type: ignore[attr-defined]
+            second.detect_enlarged(rgb, FINE_SECOND_ENLARGE, SECOND_ENLARGED_THRESHOLD, fine_tile(w, h, pixels)))
     both = merge_plates(more, found)
     return Detections(clip_boxes(both.xyxy, w, h), both.scores) if len(both) else both
 
