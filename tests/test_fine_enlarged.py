@@ -56,18 +56,22 @@ def test_the_plates_full_resolution_pass_is_enlarged_up_to_4k(size, rotation, en
     assert enlarged_for(fd.display_w, fd.display_h, ("face",)) == ()
 
 
-@given(st.integers(32, 4096), st.integers(32, 4096), st.data())
-def test_the_enlarged_pass_cuts_a_large_picture_in_tiles_and_keeps_every_small_box_whole(w, h, data):
-    """Tiles together covering the picture, each at most 1.25 FINE_TILE_PIXELS (1080p: two; 4K: nine); up to
-    FINE_TILE_PIXELS one tile, the picture itself; any box at most ENLARGE_OVERLAP on a side lies wholly inside a
-    tile."""
-    tiles = grid_tiles(w, h, *fine_tile(w, h), ENLARGE_OVERLAP)
+# clpdet's budget at 3x (detection.FINE_SECOND_ENLARGE): its tiles, enlarged, no larger than platedet's at 2x
+SMALLER = int(FINE_TILE_PIXELS * (2 / 3) ** 2)
+
+
+@given(st.integers(32, 4096), st.integers(32, 4096), st.sampled_from([FINE_TILE_PIXELS, SMALLER]), st.data())
+def test_the_enlarged_pass_cuts_a_large_picture_in_tiles_and_keeps_every_small_box_whole(w, h, pixels, data):
+    """Tiles together covering the picture, each at most 1.25 ``pixels`` (FINE_TILE_PIXELS, 1080p: two; 4K: nine;
+    or clpdet's smaller budget) unless the picture itself is one tile (up to ``pixels``) or the overlap needs more;
+    any box at most ENLARGE_OVERLAP on a side lies wholly inside a tile."""
+    tiles = grid_tiles(w, h, *fine_tile(w, h, pixels), ENLARGE_OVERLAP)
     covered = np.zeros((h, w), bool)
     for x1, y1, x2, y2 in tiles:
         covered[y1:y2, x1:x2] = True
-        assert (x2 - x1) * (y2 - y1) <= 1.25 * FINE_TILE_PIXELS
+        assert (x2 - x1) * (y2 - y1) <= max(1.25 * pixels, (ENLARGE_OVERLAP + 2) ** 2, w * h if w * h <= pixels else 0)
     assert covered.all()
-    if w * h <= FINE_TILE_PIXELS:
+    if w * h <= pixels:
         assert tiles.tolist() == [[0, 0, w, h]]
     bw = data.draw(st.integers(1, min(w, ENLARGE_OVERLAP)))
     bh = data.draw(st.integers(1, min(h, ENLARGE_OVERLAP)))

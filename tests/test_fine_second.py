@@ -8,17 +8,11 @@ alike at 2x and 3x by clpdet."""
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from anonymizer.domain.detections import Detections
-from anonymizer.domain.geometry import grid_tiles
-from anonymizer.inference.pictures import ENLARGE_OVERLAP, FINE_TILE_PIXELS, fine_tile
-from anonymizer.inference.plate import ENLARGE, PlateDetector
+from anonymizer.inference.plate import PlateDetector
 from anonymizer.inference.plate_retina import ENLARGED_THRESHOLD, PlateUnion, RetinaPlateDetector
 from anonymizer.pipelines.detection import FINE_SECOND_ENLARGE, run_fine
-
-SMALLER = int(FINE_TILE_PIXELS * (ENLARGE / FINE_SECOND_ENLARGE) ** 2)
 
 
 class Recording:
@@ -81,19 +75,3 @@ def test_on_a_whole_frame_clpdet_s_enlarged_tiles_are_no_larger_than_platedet_s(
     biggest_primary = max(w * h for w, h in primary.shown)
     enlarged_second = [(w, h) for w, h in second.shown if (w, h) != size]
     assert enlarged_second and max(w * h for w, h in enlarged_second) <= 1.25 * biggest_primary
-
-
-@given(st.integers(32, 4096), st.integers(32, 4096), st.sampled_from([FINE_TILE_PIXELS, SMALLER]), st.data())
-def test_fine_tiles_at_any_pixel_budget_cover_the_picture_and_keep_small_boxes_whole(w, h, pixels, data):
-    tiles = grid_tiles(w, h, *fine_tile(w, h, pixels), ENLARGE_OVERLAP)
-    covered = np.zeros((h, w), bool)
-    for x1, y1, x2, y2 in tiles:
-        covered[y1:y2, x1:x2] = True
-        assert (x2 - x1) * (y2 - y1) <= max(1.25 * pixels, (ENLARGE_OVERLAP + 2) ** 2, w * h if w * h <= pixels else 0)
-    assert covered.all()
-    if w * h <= pixels:
-        assert tiles.tolist() == [[0, 0, w, h]]
-    bw = data.draw(st.integers(1, min(w, ENLARGE_OVERLAP)))
-    bh = data.draw(st.integers(1, min(h, ENLARGE_OVERLAP)))
-    x, y = data.draw(st.integers(0, w - bw)), data.draw(st.integers(0, h - bh))
-    assert any(x1 <= x and y1 <= y and x + bw <= x2 and y + bh <= y2 for x1, y1, x2, y2 in tiles)
