@@ -46,7 +46,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("plate_max_side", 640, "long side, in pixels, of the frame given to the plate detector", int, 160, 2560),
     Setting("face_stride", 5, "run the face detector every N frames (at 25 fps or more; a slower clip keeps keyframes as close in time); boxes are carried across the frames between", int, 1, 30),
     Setting("plate_stride", 10, "run the plate detector every N frames (at 25 fps or more; a slower clip keeps keyframes as close in time); boxes are carried across the frames between", int, 1, 60),
-    Setting("carry_frames", 4, "frames covered before a track's first and after its last detection, beyond the stride", int, 0, 250),
+    Setting("carry_frames", 4, "frames covered before a track's first and after its last detection, beyond the stride (a track last detected within three strides of the clip's end is carried to its last frame)", int, 0, 250),
     Setting("face_scale", 1.6, "faces are redacted with an ellipse this many times the detected box (1.6: each side grown by 30 %, as deface does)", float, 1.0, 3.0),
     Setting("plate_pad", 0.1, "plates are redacted with the box padded by this fraction per side", float, 0.0, 1.0),
     Setting("small_objects", "auto", "full-resolution detection (crops where the picture changes, periodic full scans) where the coarse pass scales the frame down, with plates also looked for on the frame enlarged up to 4K (auto: platedet 2x, clpdet 3x; a 40-50 px plate found about as often as an 80-100 px one, 2-4x the CPU of native), at the frame's own size only (native), or none (off)", str, choices=("auto", "native", "off")),

@@ -298,3 +298,36 @@ def test_decoded_frames_held_at_once_stay_bounded(tmp_path, detectors, monkeypat
     for i, t in enumerate(truth):  # the frames decoded again are redacted where the detectors saw the faces
         for x1, y1, x2, y2 in t["face"]:
             assert masks[i][int(y1):int(np.ceil(y2)), int(x1):int(np.ceil(x2))].mean() >= 0.8, i
+
+
+def test_a_track_the_detectors_lose_before_the_clip_ends_is_redacted_to_its_last_frame(tmp_path, detectors,
+                                                                                        monkeypatch):
+    """The pipeline tells its carriers where the clip ends (``BoxCarrier.finish``): a face the detector stops
+    finding 9 frames before the last frame (here: every detection after frame 50 dropped, as a detector that misses
+    a dim plate at the end would) stays redacted to the last frame. Without it the last frame leaks (the face
+    detector alone: no plate box can cover the face by chance)."""
+    from anonymizer.domain.detections import Detections
+    from anonymizer.domain.tracking import BoxCarrier
+    from anonymizer.imaging.redact import region_mask
+    from anonymizer.pipelines import anonymise as anonymise_module
+    from anonymizer.pipelines.anonymise import anonymise_file
+    from anonymizer.settings import AnonymiseSettings
+
+    w, h, n = 640, 360, 60
+    truth = make_scene_clip(tmp_path / "in.mp4", w, h, n)
+    real_detect = anonymise_module._ClipPass._detect
+    monkeypatch.setattr(anonymise_module._ClipPass, "_detect", lambda self, p, frame, keyframe: (
+        real_detect(self, p, frame, keyframe) if frame.index <= 50 else Detections.empty()))
+
+    def covered_frames() -> list[int]:
+        masks = {}
+        anonymise_file(tmp_path / "in.mp4", tmp_path / f"out{len(list(tmp_path.glob('out*')))}.mp4", AnonymiseSettings(residual_samples=0),
+                       {"face": detectors["face"]},
+                       on_regions=lambda i, r: masks.__setitem__(i, region_mask(r, w, h)))
+        return [i for i, t in enumerate(truth)
+                if all(masks[i][int(y1):int(np.ceil(y2)), int(x1):int(np.ceil(x2))].mean() >= 0.8
+                       for x1, y1, x2, y2 in t["face"])]
+
+    assert covered_frames() == list(range(n))
+    monkeypatch.setattr(BoxCarrier, "finish", lambda self, last: None)  # the end unknown: the usual trail only
+    assert covered_frames() == list(range(n - 1))

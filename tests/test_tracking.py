@@ -89,35 +89,6 @@ frame_dets = st.lists(
 
 
 @settings(max_examples=60, deadline=None)
-@given(frame_dets, st.integers(1, 6), st.integers(0, 5))
-def test_online_boxes_are_final_once_reach_is_observed(per_keyframe, stride, extend):
-    """What the pipeline emits early (once ``reach`` frames ahead are observed) equals the end-of-clip answer."""
-    p = CarryParams(stride=stride, extend=extend)
-    n_frames = len(per_keyframe) * stride
-    def dets(f):
-        rows = per_keyframe[f // stride] if f // stride < len(per_keyframe) else []
-        return Detections.from_boxes([[x, y, x + w, y + h] for x, y, w, h in rows])
-    online = BoxCarrier(p)
-    early = {}
-    pending = list(range(n_frames))
-    for f in range(n_frames):
-        if online.is_keyframe(f):
-            online.observe(f, dets(f))
-        while pending and online.last_keyframe >= pending[0] + online.reach:
-            g = pending.pop(0)
-            early[g] = online.boxes(g)[0]
-            online.forget_before(g + 1)
-    offline = BoxCarrier(p)
-    for f in range(0, n_frames, stride):
-        offline.observe(f, dets(f))
-    for g, boxes in early.items():
-        want = offline.boxes(g)[0]
-        assert len(boxes) == len(want)
-        if len(want):
-            assert np.allclose(np.sort(boxes, axis=0), np.sort(want, axis=0), atol=1e-3)
-
-
-@settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.floats(0, 800), st.floats(0, 500), st.floats(10, 150)), min_size=1, max_size=4),
        st.integers(1, 8))
 def test_every_keyframe_detection_is_covered_on_its_frame(objs, stride):
@@ -290,3 +261,63 @@ def test_a_long_track_is_placed_from_the_few_observations_around_the_frame(seed,
         a, da = c._carried(near, f)
         b, db = c._carried(whole, f)
         assert da == db and np.allclose(a, b, atol=1e-3), f
+
+
+def test_a_track_lost_shortly_before_the_clip_ends_is_carried_to_its_last_frame():
+    """Mid-clip, a track the detector misses for up to ``max_gap`` keyframes is bridged by its next detection; at
+    the clip's end there is no next detection, so a track still joinable when the clip ends is carried to the end
+    (measured: a 43 px plate of a generated 720p clip, missed on the last 6 frames)."""
+    p = CarryParams(stride=10, extend=4, max_gap=2)
+    c = BoxCarrier(p)
+    n = 60
+    run(c, n, lambda f: Detections.from_boxes([moving_box(f, 1)]) if f <= 40 else Detections.empty())
+    assert len(c.boxes(40 + p.trail + 1)[0]) == 0  # the clip's end not yet known: the usual trail
+    c.finish(n - 1)
+    for f in range(41, n):
+        assert covers(c.boxes(f)[0], moving_box(f, 1)), f
+
+
+def test_a_track_lost_long_before_the_clip_ends_keeps_its_usual_trail():
+    p = CarryParams(stride=10, extend=4, max_gap=2)
+    c = BoxCarrier(p)
+    n = 100
+    run(c, n, lambda f: Detections.from_boxes([moving_box(f, 1)]) if f <= 40 else Detections.empty())
+    c.finish(n - 1)
+    assert len(c.boxes(40 + p.trail)[0]) == 1
+    assert len(c.boxes(40 + p.trail + 1)[0]) == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(frame_dets, st.integers(1, 6), st.integers(0, 5), st.integers(0, 5))
+def test_boxes_emitted_before_the_end_are_final_with_the_clips_ends_carried(per_keyframe, stride, extend, short):
+    """What the pipeline emits early (once ``reach`` frames ahead are observed) equals the end-of-clip answer, and
+    so does what it emits after ``finish``: carrying tracks to the clip's end changes no frame emitted early."""
+    p = CarryParams(stride=stride, extend=extend)
+    n_frames = max(1, len(per_keyframe) * stride - min(short, stride - 1))
+    def dets(f):
+        rows = per_keyframe[f // stride] if f // stride < len(per_keyframe) else []
+        return Detections.from_boxes([[x, y, x + w, y + h] for x, y, w, h in rows])
+    online = BoxCarrier(p)
+    got = {}
+    pending = list(range(n_frames))
+    for f in range(n_frames):
+        if online.is_keyframe(f) or f == n_frames - 1:
+            online.observe(f, dets(f))
+        while pending and online.last_keyframe >= pending[0] + online.reach:
+            g = pending.pop(0)
+            got[g] = online.boxes(g)[0]
+            online.forget_before(g + 1)
+    online.finish(n_frames - 1)
+    for g in pending:
+        got[g] = online.boxes(g)[0]
+        online.forget_before(g + 1)
+    offline = BoxCarrier(p)
+    for f in range(n_frames):
+        if f % stride == 0 or f == n_frames - 1:
+            offline.observe(f, dets(f))
+    offline.finish(n_frames - 1)
+    for g, boxes in got.items():
+        want = offline.boxes(g)[0]
+        assert len(boxes) == len(want), g
+        if len(want):
+            assert np.allclose(np.sort(boxes, axis=0), np.sort(want, axis=0), atol=1e-3)

@@ -18,6 +18,14 @@ scene prediction is near, and covered by a second box per frame, interpolated in
 camera, padded by ``CAMERA_PAD`` of the camera's movement since the nearest observation (a global shift does not
 model parallax, roll or lens distortion exactly). The box carried in the picture stays too: a wrong path (a large
 object crossing a fixed camera's view can fool the estimate) costs blurred area, never coverage.
+
+**The clip's ends.** Mid-clip, a track the detector misses on up to ``max_gap`` keyframes is bridged by its next
+detection. A clip is cut from a longer scene: the detection that would have bridged a miss at its end lies
+outside it. So a track still joinable when the clip ends (its last observation within ``horizon`` of the last
+frame, once ``finish`` says which that is) is carried to the last frame. Measured: a 43 px plate of a generated
+720p clip, missed on the keyframe 10 frames before the end and on the last frame, was left readable on its 6 last
+frames. The clip's start is not treated alike: a box carried back further than ``lead`` would depend on
+observations up to ``horizon`` after the first, later than the pipeline waits before it emits a frame (``reach``).
 """
 
 from __future__ import annotations
@@ -173,6 +181,7 @@ class BoxCarrier:
         self.camera = camera
         self.tracks: list[Track] = []
         self.last_keyframe = -1
+        self.end: int | None = None  # the clip's last frame, once known (``finish``)
 
     @property
     def reach(self) -> int:
@@ -217,6 +226,20 @@ class BoxCarrier:
         return (box + self._shift(frame) + np.array([-pad, -pad, pad, pad], np.float32)).astype(np.float32)
 
     # ------------------------------------------------------------------------------------------------ observations
+
+    def finish(self, last_frame: int) -> None:
+        """The clip ends at ``last_frame`` (observed last): tracks still joinable then are carried to it."""
+        self.end = last_frame
+
+    def span(self, track: Track) -> tuple[int, int]:
+        """The frames a track covers: its lead and trail around its observations, to the clip's last frame (once
+        known) where the track could still have been joined to a detection the clip cut off."""
+        p = self.params
+        first, last = track.frames[0], track.frames[-1]
+        lo, hi = first - p.lead, last + p.trail
+        if self.end is not None and self.end - last <= p.horizon:
+            hi = max(hi, self.end)
+        return lo, hi
 
     def observe(self, frame: int, detections: Detections) -> None:
         """Add the detections of keyframe ``frame`` (keyframes must arrive in increasing order)."""
@@ -355,8 +378,8 @@ class BoxCarrier:
         out: list[np.ndarray] = []
         detected = 0
         for track in self.tracks:
-            first, last = track.frames[0], track.frames[-1]
-            if frame < first - p.lead or frame > last + p.trail:
+            lo, hi = self.span(track)
+            if frame < lo or frame > hi:
                 continue
             box, was_detected = self._carried(track, frame)
             out.append(box)
@@ -399,5 +422,5 @@ class BoxCarrier:
         horizon = p.horizon
         self.tracks = [
             t for t in self.tracks
-            if t.frames[-1] + p.trail >= frame or self.last_keyframe - t.frames[-1] <= horizon
+            if self.span(t)[1] >= frame or self.last_keyframe - t.frames[-1] <= horizon
         ]

@@ -605,6 +605,7 @@ class _ClipPass:
             for p in self.passes:
                 if p.carrier.last_keyframe < last.index:
                     self._observe(p, last)
+                p.carrier.finish(last.index)  # tracks still joinable are carried to the end (domain.tracking)
             self.buffer.clear()
             while self.emitted <= last.index:
                 self._emit(self._decode_again(lagging))
