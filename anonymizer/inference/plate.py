@@ -151,12 +151,13 @@ class PlateDetector:
         return to_source(dets, pad_x, pad_y, w, h, w, h)
 
     def detect_enlarged(self, rgb: np.ndarray, factor: float = ENLARGE, tile: tuple[int, int] = ENLARGE_TILE,
-                        second_threshold: float | None = None, threshold: float | None = None) -> Detections:
+                        second_threshold: float | None = None, threshold: float | None = None,
+                        second_factor: float | None = None, second_tile: tuple[int, int] | None = None) -> Detections:
         """Photos (``FrameDetector.image``) and video frames' full-resolution pass (``detection.run_fine``): the
         picture enlarged ``factor`` times, in tiles (``tile``: ``pictures.ENLARGE_TILE`` by default), at the detector's
         own threshold or ``threshold`` when higher; boxes in the picture's pixels, the duplicates of overlapping tiles
-        merged without losing a pixel. ``second_threshold`` is the second detector's (``PlateUnion``); platedet alone
-        has none."""
+        merged without losing a pixel. ``second_threshold``, ``second_factor`` and ``second_tile`` are the second
+        detector's (``PlateUnion``); platedet alone has none."""
         floor = self.threshold if threshold is None else max(self.threshold, threshold)
         return detect_enlarged_merged(self.detect_native, rgb, factor, floor, tile)
 

@@ -102,9 +102,12 @@ class PlateUnion:
         return merge(self.primary.detect_native(rgb), self.second.detect_native(rgb))
 
     def detect_enlarged(self, rgb: np.ndarray, factor: float = ENLARGE, tile: tuple[int, int] = ENLARGE_TILE,
-                        second_threshold: float = ENLARGED_THRESHOLD, threshold: float | None = None) -> Detections:
-        """Both detectors on the picture enlarged ``factor`` times (platedet at its threshold, or ``threshold`` when
-        higher; clpdet at ``second_threshold``), merged: photos (``FrameDetector.image``) and video frames'
-        full-resolution pass (``detection.run_fine``)."""
+                        second_threshold: float = ENLARGED_THRESHOLD, threshold: float | None = None,
+                        second_factor: float | None = None, second_tile: tuple[int, int] | None = None) -> Detections:
+        """Both detectors on the picture enlarged, merged: platedet ``factor`` times in ``tile`` tiles, at its
+        threshold or ``threshold`` when higher; clpdet ``second_factor`` times (default: ``factor``) in
+        ``second_tile`` tiles (default: ``tile``) at ``second_threshold``. Photos (``FrameDetector.image``) enlarge
+        both alike; video frames' full-resolution pass (``detection.run_fine``) enlarges clpdet more."""
         return merge(self.primary.detect_enlarged(rgb, factor, tile, threshold=threshold),
-                     self.second.detect_enlarged(rgb, factor, second_threshold, tile))
+                     self.second.detect_enlarged(rgb, factor if second_factor is None else second_factor,
+                                                 second_threshold, tile if second_tile is None else second_tile))

@@ -191,15 +191,10 @@ def run_fine(detector: LoadedDetector, rgb: np.ndarray, enlarged: bool) -> Detec
     if not enlarged:
         return found
     h, w = rgb.shape[:2]
-    det = detector.detector
-    second = getattr(det, "second", None)
-    if second is None:  # platedet alone
-        more = det.detect_enlarged(rgb, tile=fine_tile(w, h))  # type: ignore[attr-defined]
-    else:
-        pixels = int(FINE_TILE_PIXELS * (PLATE_ENLARGE / FINE_SECOND_ENLARGE) ** 2)
-        more = merge_plates(
-            det.primary.detect_enlarged(rgb, PLATE_ENLARGE, fine_tile(w, h)),  # type: ignore[attr-defined]
-            second.detect_enlarged(rgb, FINE_SECOND_ENLARGE, SECOND_ENLARGED_THRESHOLD, fine_tile(w, h, pixels)))
+    pixels = int(FINE_TILE_PIXELS * (PLATE_ENLARGE / FINE_SECOND_ENLARGE) ** 2)
+    more = detector.detector.detect_enlarged(  # type: ignore[attr-defined]
+        rgb, PLATE_ENLARGE, fine_tile(w, h), SECOND_ENLARGED_THRESHOLD,
+        second_factor=FINE_SECOND_ENLARGE, second_tile=fine_tile(w, h, pixels))
     both = merge_plates(more, found)
     return Detections(clip_boxes(both.xyxy, w, h), both.scores) if len(both) else both
 
