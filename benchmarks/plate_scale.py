@@ -118,14 +118,20 @@ def arrangements(scales: list[float], keys: set[str] = frozenset()) -> dict[str,
     if 2.0 in scales and "c3" in keys:
         rules["platedet 2x + clpdet 3x (0.4) + own size both (the video default)"] = (
             lambda x: x["p2"] >= 0.2 or x["c3"] >= 0.4 or x["p1"] >= 0.2 or x["c1"] >= 0.2)
+        # A cascade (issue 10): the enlarged runs only around own-size proposals of either detector scoring at
+        # least ``low`` (a crop around a proposal enlarged finds what the whole picture enlarged finds there).
+        for low in (LOW, 0.05, 0.1):
+            rules[f"the video default, enlarged runs only around own-size proposals >= {low:g} (a cascade)"] = (
+                lambda x, low=low: x["p1"] >= 0.2 or x["c1"] >= 0.2
+                or (max(x["p1"], x["c1"]) >= low and (x["p2"] >= 0.2 or x["c3"] >= 0.4)))
     default = rules.get("2x both + own size both (the video default before clpdet 3x)")
     for k in sorted({key[1:-1] for key in keys if key.endswith("k") and key[0] in "pc"} - {"1"}, key=float):
         if default is None:
             break
         rules[f"photos: the 2x default + contrasted {k}x both (clpdet 0.7)"] = (
-            lambda x, k=k: default(x) or x[f"p{k}k"] >= 0.2 or x[f"c{k}k"] >= 0.7)
+            lambda x, k=k: default(x) or x.get(f"p{k}k", 0.0) >= 0.2 or x.get(f"c{k}k", 0.0) >= 0.7)
         rules[f"contrasted {k}x both (clpdet 0.4) + own size both"] = (
-            lambda x, k=k: x[f"p{k}k"] >= 0.2 or x[f"c{k}k"] >= 0.4 or x["p1"] >= 0.2 or x["c1"] >= 0.2)
+            lambda x, k=k: x.get(f"p{k}k", 0.0) >= 0.2 or x.get(f"c{k}k", 0.0) >= 0.4 or x["p1"] >= 0.2 or x["c1"] >= 0.2)
     return rules
 
 
