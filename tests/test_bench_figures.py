@@ -166,6 +166,22 @@ def test_plate_scale_table_has_the_video_default_with_clpdet_at_3x() -> None:
     assert "3x both (clpdet 0.4)" not in lines
 
 
+def test_plate_scale_cascade_rows_need_an_own_size_proposal_for_an_enlarged_find() -> None:
+    """benchmarks/plate_scale.py: a cascade row counts an enlarged find only where an own-size run proposed the
+    plate at the row's score or more."""
+    import plate_scale
+
+    rows = [
+        {"w": 45.0, "p1": 0.03, "c1": 0.0, "p2": 0.5, "c2": 0.0, "c3": 0.0},  # proposed at 0.03, found at 2x
+        {"w": 45.0, "p1": 0.0, "c1": 0.0, "p2": 0.0, "c2": 0.0, "c3": 0.6},   # no proposal, found by clpdet 3x
+    ]
+    lines = {line.split(" | ")[0].strip("| "): line for line in plate_scale.table(rows, [1.0, 2.0]).splitlines()}
+    cells = lambda name: [c.strip() for c in lines[name].strip("| ").split(" | ")[1:]]  # noqa: E731
+    assert cells("platedet 2x + clpdet 3x (0.4) + own size both (the video default)")[1] == "1.00"
+    assert cells("the video default, enlarged runs only around own-size proposals >= 0.02 (a cascade)")[1] == "0.50"
+    assert cells("the video default, enlarged runs only around own-size proposals >= 0.05 (a cascade)")[1] == "0.00"
+
+
 def test_plate_scale_table_adds_the_photo_pass_on_the_contrasted_picture() -> None:
     """benchmarks/plate_scale.py --contrasted: a plate found only on the contrast-equalised picture enlarged counts
     for the photo row (clpdet there at 0.7), not for the plain video rows."""
