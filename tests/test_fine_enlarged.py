@@ -82,3 +82,10 @@ def test_the_enlarged_pass_cuts_a_large_picture_in_tiles_and_keeps_every_small_b
 @pytest.mark.parametrize("size, count", [((1920, 1080), 2), ((1080, 1920), 2), ((1280, 720), 1), ((3840, 2160), 9)])
 def test_how_many_tiles_a_frame_is_enlarged_in(size, count):
     assert len(grid_tiles(*size, *fine_tile(*size), ENLARGE_OVERLAP)) == count
+
+
+def test_a_long_thin_picture_is_tiled_along_its_length_without_error():
+    """Found by the property above in a fresh-clone CI run: a picture narrower than the overlap but larger than the
+    pixel budget (103 x 4066 at clpdet's 3x budget) asked ``grid_tiles`` for tiles thinner than it allows."""
+    tiles = grid_tiles(103, 4066, *fine_tile(103, 4066, SMALLER), ENLARGE_OVERLAP)
+    assert len(tiles) > 1 and tiles[:, 1].min() == 0 and tiles[:, 3].max() == 4066 and tiles[:, 2].max() == 103

@@ -30,7 +30,9 @@ def fine_tile(width: int, height: int, pixels: int = FINE_TILE_PIXELS) -> tuple[
     if width * height <= pixels:
         return max(width, ENLARGE_OVERLAP + 2), max(height, ENLARGE_OVERLAP + 2)
     def part(length: int, n: int) -> int:  # the shortest tile that n tiles of ``grid_tiles`` cover length with
-        return length if n == 1 else -(-(length + (n - 1) * (ENLARGE_OVERLAP + 1)) // n) + 1
+        # (never thinner than ``grid_tiles`` allows: a side of a long, thin picture is one tile however short)
+        tile = length if n == 1 else -(-(length + (n - 1) * (ENLARGE_OVERLAP + 1)) // n) + 1
+        return max(tile, ENLARGE_OVERLAP + 2)
 
     best = None
     for nx in range(1, 9):
