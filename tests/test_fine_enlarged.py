@@ -12,7 +12,7 @@ from anonymizer.imaging.scene import background, render_plate
 from anonymizer.inference.pictures import ENLARGE_OVERLAP, FINE_TILE_PIXELS, fine_tile
 from anonymizer.media.synth import write_video
 from anonymizer.pipelines.anonymise import anonymise_file
-from anonymizer.pipelines.detection import FrameDetector, enlarged_for
+from anonymizer.pipelines.detection import FINE_SECOND_TILE_PIXELS, FrameDetector, enlarged_for
 from anonymizer.settings import AnonymiseSettings
 from tests.test_anonymise_privacy import assert_unreadable
 
@@ -57,7 +57,7 @@ def test_the_plates_full_resolution_pass_is_enlarged_up_to_4k(size, rotation, en
 
 
 # clpdet's budget at 3x (detection.FINE_SECOND_ENLARGE): its tiles, enlarged, no larger than platedet's at 2x
-SMALLER = int(FINE_TILE_PIXELS * (2 / 3) ** 2)
+SMALLER = FINE_SECOND_TILE_PIXELS
 
 
 @given(st.integers(32, 4096), st.integers(32, 4096), st.sampled_from([FINE_TILE_PIXELS, SMALLER]), st.data())

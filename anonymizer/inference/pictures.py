@@ -27,12 +27,13 @@ def fine_tile(width: int, height: int, pixels: int = FINE_TILE_PIXELS) -> tuple[
     side (plus the overlap) whose tiles are at most 1.25 ``pixels`` with the fewest pixels in all (at
     ``FINE_TILE_PIXELS``, 1080p: two halves side by side; 4K: 3 x 3). A pass enlarging more than 2x gives a
     proportionally smaller ``pixels``, so that its tiles, enlarged, are no larger."""
-    if width * height <= pixels:
-        return max(width, ENLARGE_OVERLAP + 2), max(height, ENLARGE_OVERLAP + 2)
     def part(length: int, n: int) -> int:  # the shortest tile that n tiles of ``grid_tiles`` cover length with
-        # (never thinner than ``grid_tiles`` allows: a side of a long, thin picture is one tile however short)
+        # (never thinner than ``grid_tiles`` allows: a side of a small or long, thin picture is one tile however short)
         tile = length if n == 1 else -(-(length + (n - 1) * (ENLARGE_OVERLAP + 1)) // n) + 1
         return max(tile, ENLARGE_OVERLAP + 2)
+
+    if width * height <= pixels:
+        return part(width, 1), part(height, 1)
 
     best = None
     for nx in range(1, 9):

@@ -110,6 +110,8 @@ FINE_ENLARGED_MAX_SIDE = 4096
 # 461 generated photo plates >= 40 px: found 0.950 with clpdet at 2x, 0.963 at 3x (both at 0.4), no more with a
 # contrast-equalised copy at 2x or 3x besides; clpdet 3x on a whole 1080p frame costs about 3.7 CPU-s against 1.6.
 FINE_SECOND_ENLARGE = 3.0
+# Its tiles' pixel budget: enlarged 3x, no larger than platedet's tiles enlarged 2x (``pictures.fine_tile``).
+FINE_SECOND_TILE_PIXELS = int(FINE_TILE_PIXELS * (PLATE_ENLARGE / FINE_SECOND_ENLARGE) ** 2)
 # A photo's plates are also looked for on a contrast-equalised copy (``contrasted``: CLAHE on the lightness)
 # enlarged CONTRAST_ENLARGE times, platedet at CONTRAST_THRESHOLD and clpdet at CONTRAST_SECOND_THRESHOLD, in tiles
 # of CONTRAST_TILE native pixels (enlarged, the size of the 2x pass's tiles). The plates the other passes miss are
@@ -191,10 +193,9 @@ def run_fine(detector: LoadedDetector, rgb: np.ndarray, enlarged: bool) -> Detec
     if not enlarged:
         return found
     h, w = rgb.shape[:2]
-    pixels = int(FINE_TILE_PIXELS * (PLATE_ENLARGE / FINE_SECOND_ENLARGE) ** 2)
     more = detector.detector.detect_enlarged(  # type: ignore[attr-defined]
         rgb, PLATE_ENLARGE, fine_tile(w, h), SECOND_ENLARGED_THRESHOLD,
-        second_factor=FINE_SECOND_ENLARGE, second_tile=fine_tile(w, h, pixels))
+        second_factor=FINE_SECOND_ENLARGE, second_tile=fine_tile(w, h, FINE_SECOND_TILE_PIXELS))
     both = merge_plates(more, found)
     return Detections(clip_boxes(both.xyxy, w, h), both.scores) if len(both) else both
 
