@@ -219,6 +219,7 @@ class FineState:
 
     thumb: np.ndarray | None = None
     keyframes: int = 0
+    due: np.ndarray | None = None  # crops run on the latest fine keyframe (refinements between reuse them)
     crop_runs: int = 0
     crop_pixels: int = 0
     whole_runs: int = 0
@@ -288,14 +289,15 @@ class FrameDetector:
         state.keyframes += 1
         previous, state.thumb = state.thumb, thumb
         if full:
+            state.due = None
             return self._run_fine(frame, kind, None)
         mask = changed(previous, thumb)
         for x1, y1, x2, y2 in self._cells(covered, shrink=True):
             mask[y1:y2, x1:x2] = False
         for x1, y1, x2, y2 in self._cells(tracked, shrink=False):
             mask[y1:y2, x1:x2] = True
-        return self._run_fine(frame, kind, due_rects(mask, MOTION_SCALE, MARGIN[kind], self.display_w, self.display_h,
-                                                     MIN_CROP))
+        state.due = due_rects(mask, MOTION_SCALE, MARGIN[kind], self.display_w, self.display_h, MIN_CROP)
+        return self._run_fine(frame, kind, state.due)
 
     def _cells(self, stored_boxes: np.ndarray, shrink: bool) -> list[tuple[int, int, int, int]]:
         """Boxes (stored pixels) as cell ranges of the motion mask, in display orientation: inward (cells wholly
@@ -316,14 +318,14 @@ class FrameDetector:
 
     def fine_between(self, frame: Frame, kind: str, tracked: np.ndarray) -> Detections:
         """The fine pass on a frame between keyframes (a refinement, asked for because a small object appeared,
-        left or moved fast): around the small objects tracked there (``tracked``, stored pixels: where each should
-        be, grown), in crops reaching ``MARGIN`` past them, as after a full scan. Not where the picture changed
-        (the keyframes' look): in busy footage that is the whole frame, and a refinement there cost as much as a
-        keyframe (3.6 CPU-s at 720p) for what it is for, placing the tracked objects between keyframes
-        (benchmarks/README.md, "Refinements around the tracked objects")."""
+        left or moved fast): around the small objects tracked there, and where it was due on the latest keyframe."""
+        state = self.fine[kind]
         mask = np.zeros((-(-self.display_h // MOTION_SCALE), -(-self.display_w // MOTION_SCALE)), bool)
         for x1, y1, x2, y2 in self._cells(tracked, shrink=False):
             mask[y1:y2, x1:x2] = True
+        if state.due is not None:
+            for x1, y1, x2, y2 in state.due:
+                mask[y1 // MOTION_SCALE : -(-y2 // MOTION_SCALE), x1 // MOTION_SCALE : -(-x2 // MOTION_SCALE)] = True
         rects = due_rects(mask, MOTION_SCALE, MARGIN[kind], self.display_w, self.display_h, MIN_CROP)
         return self._run_fine(frame, kind, rects)
 
