@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "--worker":
         print(json.dumps(worker(argv[1], Path(argv[2]))))
         return 0
-    maybe_reexec(argv)
+    maybe_reexec([sys.argv[0], *argv])  # --ref REV: measure a committed revision
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("clips", nargs="*", type=Path, help="video files")
     ap.add_argument("--synth", default="", help="synthetic clips of benchmarks/throughput.py: 720p,1080p,4k")
