@@ -7,8 +7,8 @@ Stages (each its own process; peak RSS = VmHWM read by the process at its end, s
 - ``imports``: Python with numpy, OpenCV, PyAV, ONNX Runtime and the package imported;
 - ``detectors``: + both detectors opened (ONNX Runtime sessions, weights);
 - ``arena``: + each detector run three times on every input size the pipeline gives it on this clip (the coarse
-  pass's scaled frame, and the full-resolution pass on a whole frame): what ONNX Runtime's arena keeps for the
-  rest of the worker's life;
+  pass's scaled frame, and the full-resolution pass on a whole frame, for plates also enlarged in tiles as the
+  pipeline runs it): what ONNX Runtime's arena keeps for the rest of the worker's life;
 - ``decode``: imports + the clip decoded by ``VideoReader`` (nothing kept), twice at once as the pipeline does
   (the detectors' decoder and the one that decodes again for redaction);
 - ``media``: imports + ``VideoReader`` -> ``VideoWriter`` (the pipeline's encoder settings), nothing else;
@@ -73,15 +73,24 @@ def worker(stage: str, src: Path) -> dict:
             import numpy as np
 
             from anonymizer.media.probe import probe
-            from anonymizer.pipelines.detection import run_native
+            from anonymizer.pipelines.detection import enlarged_for, run_fine, run_native
 
             info = probe(src)
             sizes = _input_sizes(detectors, info.width, info.height)
+            # the full-resolution pass of a kind the pipeline enlarges (plates) runs as the pipeline runs it: at the
+            # picture's own size and enlarged, in tiles (``detection.run_fine``)
+            enlarged = enlarged_for(info.width, info.height, tuple(detectors))
             rng = np.random.default_rng(0)
             for _ in range(3):
                 for kind, w, h in sizes:
-                    run_native(detectors[kind], rng.integers(0, 255, (h, w, 3), np.uint8))
-            out["sizes"] = [f"{k} {w}x{h}" for k, w, h in sizes]
+                    picture = rng.integers(0, 255, (h, w, 3), np.uint8)
+                    if (w, h) == (info.width, info.height) and kind in enlarged:
+                        run_fine(detectors[kind], picture, True)
+                    else:
+                        run_native(detectors[kind], picture)
+            out["sizes"] = [f"{k} {w}x{h}" + (" (own size and enlarged, in tiles)"
+                                               if (w, h) == (info.width, info.height) and k in enlarged else "")
+                            for k, w, h in sizes]
     elif stage == "decode":
         import threading
 
