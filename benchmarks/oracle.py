@@ -32,6 +32,7 @@ from bench_source import maybe_reexec
 
 maybe_reexec()
 
+from anonymizer.domain.detections import Detections  # noqa: E402
 from anonymizer.domain.regions import Regions  # noqa: E402
 from anonymizer.imaging.redact import region_mask  # noqa: E402
 from anonymizer.media.reader import VideoReader  # noqa: E402
@@ -71,7 +72,8 @@ def video_passes(report, settings: AnonymiseSettings, detectors: dict):  # noqa:
             found = fd.coarse(frame, kind)
             if kind in fine:
                 found = found.concat(fd._run_fine(frame, kind, None))
-            out[kind] = found if turns == 0 or len(found) == 0 else type(found)(fd.to_display_boxes(found.xyxy), found.scores)
+            # stored pixels -> display pixels, where the redacted mask is compared
+            out[kind] = found if turns == 0 or len(found) == 0 else Detections(fd.to_display_boxes(found.xyxy), found.scores)
         return out
 
     return run
