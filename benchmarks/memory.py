@@ -80,16 +80,16 @@ def worker(stage: str, src: Path) -> dict:
             # the full-resolution pass of a kind the pipeline enlarges (plates) runs as the pipeline runs it: at the
             # picture's own size and enlarged, in tiles (``detection.run_fine``)
             enlarged = enlarged_for(info.width, info.height, tuple(detectors))
+            whole = {(k, w, h) for k, w, h in sizes if (w, h) == (info.width, info.height) and k in enlarged}
             rng = np.random.default_rng(0)
             for _ in range(3):
                 for kind, w, h in sizes:
                     picture = rng.integers(0, 255, (h, w, 3), np.uint8)
-                    if (w, h) == (info.width, info.height) and kind in enlarged:
+                    if (kind, w, h) in whole:
                         run_fine(detectors[kind], picture, True)
                     else:
                         run_native(detectors[kind], picture)
-            out["sizes"] = [f"{k} {w}x{h}" + (" (own size and enlarged, in tiles)"
-                                               if (w, h) == (info.width, info.height) and k in enlarged else "")
+            out["sizes"] = [f"{k} {w}x{h}" + (" (own size and enlarged, in tiles)" if (k, w, h) in whole else "")
                             for k, w, h in sizes]
     elif stage == "decode":
         import threading
