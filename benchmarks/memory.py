@@ -51,8 +51,8 @@ def _open_detectors():
 
 def _input_sizes(detectors: dict, width: int, height: int) -> list[tuple[str, int, int]]:
     """(kind, w, h) of every picture the pipeline gives a detector on a frame of this (display) size: the coarse
-    pass's scaled frame, and the full-resolution pass's largest, the whole frame (tiling it was measured and not
-    adopted: benchmarks/README.md, "Memory")."""
+    pass's scaled frame, and the full-resolution pass's largest, the whole frame (cut in tiles above 1080p by
+    ``detection.run_own_size``)."""
     out = []
     for kind, d in detectors.items():
         out.append((kind, *d.detector.input_size(width, height)))
@@ -77,19 +77,21 @@ def worker(stage: str, src: Path) -> dict:
 
             info = probe(src)
             sizes = _input_sizes(detectors, info.width, info.height)
-            # the full-resolution pass of a kind the pipeline enlarges (plates) runs as the pipeline runs it: at the
-            # picture's own size and enlarged, in tiles (``detection.run_fine``)
+            # the full-resolution pass on the whole frame runs as the pipeline runs it (``detection.run_fine``): at
+            # the picture's own size (above 1080p in tiles, ``run_own_size``) and, for a kind the pipeline enlarges
+            # (plates), enlarged in tiles
             enlarged = enlarged_for(info.width, info.height, tuple(detectors))
-            whole = {(k, w, h) for k, w, h in sizes if (w, h) == (info.width, info.height) and k in enlarged}
+            whole = {(k, w, h) for k, w, h in sizes if (w, h) == (info.width, info.height)}
             rng = np.random.default_rng(0)
             for _ in range(3):
                 for kind, w, h in sizes:
                     picture = rng.integers(0, 255, (h, w, 3), np.uint8)
                     if (kind, w, h) in whole:
-                        run_fine(detectors[kind], picture, True)
+                        run_fine(detectors[kind], picture, kind in enlarged)
                     else:
                         run_native(detectors[kind], picture)
-            out["sizes"] = [f"{k} {w}x{h}" + (" (own size and enlarged, in tiles)" if (k, w, h) in whole else "")
+            out["sizes"] = [f"{k} {w}x{h}" + (" (own size and enlarged, in tiles)" if (k, w, h) in whole and k in enlarged
+                                              else " (own size, in tiles above 1080p)" if (k, w, h) in whole else "")
                             for k, w, h in sizes]
     elif stage == "decode":
         import threading

@@ -19,18 +19,28 @@ ENLARGE_OVERLAP = 128
 # in overlapping tiles (``fine_tile``: 1080p in two, 4K in nine), so that platedet's activations, and its arena's
 # peak, are about half those of the whole 1080p frame enlarged (3840x2176).
 FINE_TILE_PIXELS = 1280 * 736
+# The same pass at the picture's own size (``pipelines.detection.run_own_size``): a picture of more than
+# NATIVE_TILE_PIXELS (a 1080p frame padded to 1920x1088; above: 4K, the 2560x1920 EgoBlur clips) runs in overlapping
+# tiles of at most 1.25 times that (4K in four), so that its activations are those of a tile: one run on a whole
+# 3840x2160 frame peaked at 1724 MiB (CenterFace) and 848 MiB (the plates' pass), in tiles at 663 and 599, for no more
+# CPU (benchmarks/README.md, "Memory at 4K: the own-size run in tiles"). The overlap is twice the enlarged pass's:
+# an object up to NATIVE_OVERLAP pixels lies whole in one tile (larger ones are the coarse pass's too: at 4K a
+# 256 px face is 64 px at the coarse input, a 256 px plate 43 px).
+NATIVE_TILE_PIXELS = 1920 * 1088
+NATIVE_OVERLAP = 256
 
 
-def fine_tile(width: int, height: int, pixels: int = FINE_TILE_PIXELS) -> tuple[int, int]:
+def fine_tile(width: int, height: int, pixels: int = FINE_TILE_PIXELS, overlap: int = ENLARGE_OVERLAP) -> tuple[int, int]:
     """The tile (native pixels) of the enlarged video pass for a picture of this size: the picture itself up to
     ``pixels`` (a tile never smaller than the overlap allows: a small crop is one tile), else the equal parts per
     side (plus the overlap) whose tiles are at most 1.25 ``pixels`` with the fewest pixels in all (at
     ``FINE_TILE_PIXELS``, 1080p: two halves side by side; 4K: 3 x 3). A pass enlarging more than 2x gives a
-    proportionally smaller ``pixels``, so that its tiles, enlarged, are no larger."""
+    proportionally smaller ``pixels``, so that its tiles, enlarged, are no larger. ``overlap``: the tiles'
+    (``grid_tiles``), ENLARGE_OVERLAP or NATIVE_OVERLAP."""
     def part(length: int, n: int) -> int:  # the shortest tile that n tiles of ``grid_tiles`` cover length with
         # (never thinner than ``grid_tiles`` allows: a side of a small or long, thin picture is one tile however short)
-        tile = length if n == 1 else -(-(length + (n - 1) * (ENLARGE_OVERLAP + 1)) // n) + 1
-        return max(tile, ENLARGE_OVERLAP + 2)
+        tile = length if n == 1 else -(-(length + (n - 1) * (overlap + 1)) // n) + 1
+        return max(tile, overlap + 2)
 
     if width * height <= pixels:
         return part(width, 1), part(height, 1)

@@ -26,11 +26,12 @@ import cv2
 import numpy as np
 
 from anonymizer.domain.detections import Detections
-from anonymizer.domain.geometry import clip_boxes, nms, suppress_redundant
+from anonymizer.domain.geometry import clip_boxes, grid_tiles, nms, suppress_redundant
 from anonymizer.domain.orientation import boxes_to_display, boxes_to_stored, display_size, quarter_turns, to_display
 from anonymizer.imaging.motion import MOTION_SCALE, changed, due_rects, thumbnail
 from anonymizer.inference.detectors import LoadedDetector
-from anonymizer.inference.pictures import FINE_TILE_PIXELS, detect_enlarged, fine_tile, pad32
+from anonymizer.inference import pictures
+from anonymizer.inference.pictures import FINE_TILE_PIXELS, NATIVE_OVERLAP, detect_enlarged, fine_tile, pad32
 from anonymizer.inference.plate import ENLARGE as PLATE_ENLARGE
 from anonymizer.inference.plate import merge as merge_plates
 from anonymizer.inference.plate_retina import ENLARGED_THRESHOLD as SECOND_ENLARGED_THRESHOLD
@@ -173,6 +174,22 @@ def run_native(detector: LoadedDetector, rgb: np.ndarray) -> Detections:
     return Detections(clip_boxes(found.xyxy, w, h), found.scores)
 
 
+def run_own_size(detector: LoadedDetector, rgb: np.ndarray) -> Detections:
+    """``run_native`` as the video pass runs it: a picture of more than ``pictures.NATIVE_TILE_PIXELS`` (above
+    1080p) in overlapping tiles (``fine_tile`` with ``NATIVE_OVERLAP``: 4K in two halves), so that its activations are
+    those of a tile, not of the whole frame; the tiles' boxes merged without losing a pixel (``merge_enclosing``: an
+    object in the overlap is found in both). Up to that size, the one run on the whole picture."""
+    h, w = rgb.shape[:2]
+    if w * h <= pictures.NATIVE_TILE_PIXELS:
+        return run_native(detector, rgb)
+    out = Detections.empty()
+    for x1, y1, x2, y2 in grid_tiles(w, h, *fine_tile(w, h, pictures.NATIVE_TILE_PIXELS, NATIVE_OVERLAP), NATIVE_OVERLAP):
+        found = run_native(detector, np.ascontiguousarray(rgb[y1:y2, x1:x2]))
+        if len(found):
+            out = out.concat(Detections(found.xyxy + np.array([x1, y1, x1, y1], np.float32), found.scores))
+    return merge_plates(out)
+
+
 def run_enlarged(detector: LoadedDetector, rgb: np.ndarray, factor: float, threshold: float) -> Detections:
     """A detector on the picture enlarged ``factor`` times, in tiles (``inference.pictures``): detections scoring
     ``threshold`` or more, boxes in the picture's pixels."""
@@ -188,8 +205,8 @@ def run_fine(detector: LoadedDetector, rgb: np.ndarray, enlarged: bool) -> Detec
     ``enlarged`` (plates), also platedet enlarged 2x (``plate.ENLARGE``) and the second plate detector, when on,
     enlarged ``FINE_SECOND_ENLARGE`` times, in ``pictures.fine_tile`` tiles (as many enlarged pixels per tile at
     either factor), merged without losing a pixel (each size finds plates the other misses); boxes in the
-    picture's pixels."""
-    found = run_native(detector, rgb)
+    picture's pixels. Above 1080p, the run at the picture's own size is in tiles too (``run_own_size``)."""
+    found = run_own_size(detector, rgb)
     if not enlarged:
         return found
     h, w = rgb.shape[:2]
