@@ -30,8 +30,8 @@ from anonymizer.domain.geometry import clip_boxes, grid_tiles, nms, suppress_red
 from anonymizer.domain.orientation import boxes_to_display, boxes_to_stored, display_size, quarter_turns, to_display
 from anonymizer.imaging.motion import MOTION_SCALE, changed, due_rects, thumbnail
 from anonymizer.inference.detectors import LoadedDetector
-from anonymizer.inference import pictures
-from anonymizer.inference.pictures import FINE_TILE_PIXELS, NATIVE_OVERLAP, detect_enlarged, fine_tile, pad32
+from anonymizer.inference.pictures import (FINE_TILE_PIXELS, NATIVE_OVERLAP, NATIVE_TILE_PIXELS, detect_enlarged,
+                                           fine_tile, pad32)
 from anonymizer.inference.plate import ENLARGE as PLATE_ENLARGE
 from anonymizer.inference.plate import merge as merge_plates
 from anonymizer.inference.plate_retina import ENLARGED_THRESHOLD as SECOND_ENLARGED_THRESHOLD
@@ -176,14 +176,14 @@ def run_native(detector: LoadedDetector, rgb: np.ndarray) -> Detections:
 
 def run_own_size(detector: LoadedDetector, rgb: np.ndarray) -> Detections:
     """``run_native`` as the video pass runs it: a picture of more than ``pictures.NATIVE_TILE_PIXELS`` (above
-    1080p) in overlapping tiles (``fine_tile`` with ``NATIVE_OVERLAP``: 4K in two halves), so that its activations are
+    1080p) in overlapping tiles (``fine_tile`` with ``NATIVE_OVERLAP``: 4K in four), so that its activations are
     those of a tile, not of the whole frame; the tiles' boxes merged without losing a pixel (``merge_enclosing``: an
     object in the overlap is found in both). Up to that size, the one run on the whole picture."""
     h, w = rgb.shape[:2]
-    if w * h <= pictures.NATIVE_TILE_PIXELS:
+    if w * h <= NATIVE_TILE_PIXELS:
         return run_native(detector, rgb)
     out = Detections.empty()
-    for x1, y1, x2, y2 in grid_tiles(w, h, *fine_tile(w, h, pictures.NATIVE_TILE_PIXELS, NATIVE_OVERLAP), NATIVE_OVERLAP):
+    for x1, y1, x2, y2 in grid_tiles(w, h, *fine_tile(w, h, NATIVE_TILE_PIXELS, NATIVE_OVERLAP), NATIVE_OVERLAP):
         found = run_native(detector, np.ascontiguousarray(rgb[y1:y2, x1:x2]))
         if len(found):
             out = out.concat(Detections(found.xyxy + np.array([x1, y1, x1, y1], np.float32), found.scores))
