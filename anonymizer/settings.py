@@ -42,6 +42,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("plate_threshold", 0.2, "plate detection threshold (the package's 0.6 misses most real plates)", float, 0.01, 0.99),
     Setting("face_first_stage", "off", "faces: retinaface (RetinaFace-MobileNet proposes at a low threshold, CenterFace confirms on a crop around each proposal: less CPU) or off (CenterFace on every pixel)", str, choices=("retinaface", "off")),
     Setting("plate_second", "clpdet", "plates: clpdet (a second, small plate detector runs beside platedet on every picture platedet is shown; the boxes of both are redacted) or off (platedet alone)", str, choices=("clpdet", "off")),
+    Setting("plate_fine", "platenet", "plates' full-resolution pass: platenet (the project's own detector, trained on plates at the size they have in a frame: one look at the frame's own size) or platedet (platedet and clpdet, on the frame enlarged as small_objects says)", str, choices=("platenet", "platedet")),
     Setting("face_max_side", 960, "long side, in pixels, of the frame given to the face detector (0: native)", int, 0, 7680),
     Setting("plate_max_side", 640, "long side, in pixels, of the frame given to the plate detector", int, 160, 2560),
     Setting("face_stride", 5, "run the face detector every N frames (at 25 fps or more; a slower clip keeps keyframes as close in time); boxes are carried across the frames between", int, 1, 30),
@@ -49,7 +50,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("carry_frames", 4, "frames covered before a track's first and after its last detection, beyond the stride (a track last detected within three strides of the clip's end is carried to its last frame)", int, 0, 250),
     Setting("face_scale", 1.6, "faces are redacted with an ellipse this many times the detected box (1.6: each side grown by 30 %, as deface does)", float, 1.0, 3.0),
     Setting("plate_pad", 0.1, "plates are redacted with the box padded by this fraction per side", float, 0.0, 1.0),
-    Setting("small_objects", "auto", "full-resolution detection (crops where the picture changes, periodic full scans) where the coarse pass scales the frame down, with plates also looked for on the frame enlarged up to 4K (auto: platedet 2x, clpdet 3x; a 40-50 px plate found about as often as an 80-100 px one, 2-4x the CPU of native), at the frame's own size only (native), or none (off)", str, choices=("auto", "native", "off")),
+    Setting("small_objects", "auto", "full-resolution detection (crops where the picture changes, periodic full scans) where the coarse pass scales the frame down: auto (plates: the plate_fine detector; with plate_fine platedet, platedet and clpdet also on the frame enlarged 2x and 3x up to 4K), native (the same at the frame's own size only) or off (none)", str, choices=("auto", "native", "off")),
     Setting("method", "blur", "redaction: blur (detail destroyed), pixelate or solid", str, choices=("blur", "pixelate", "solid")),
     Setting("codec", "libx264", "output video encoder", str, choices=("libx264", "libx265", "mpeg4")),
     Setting("crf", 23, "encoder constant rate factor (lower is better quality, larger files)", int, 0, 51),
@@ -69,6 +70,7 @@ class AnonymiseSettings:
     plate_threshold: float = BY_NAME["plate_threshold"].default
     face_first_stage: str = BY_NAME["face_first_stage"].default
     plate_second: str = BY_NAME["plate_second"].default
+    plate_fine: str = BY_NAME["plate_fine"].default
     face_max_side: int = BY_NAME["face_max_side"].default
     plate_max_side: int = BY_NAME["plate_max_side"].default
     face_stride: int = BY_NAME["face_stride"].default

@@ -59,19 +59,36 @@ def best_scores(detectors, crop: np.ndarray, truth: np.ndarray, scales: list[flo
     return out
 
 
+def own_score(detector, crop: np.ndarray, truth: np.ndarray) -> float:
+    """Best score of a detector (``detect_native``) at the crop's own size over boxes matching the plate."""
+    from anonymizer.domain.geometry import iou_matrix
+
+    found = detector.detect_native(crop)
+    if not len(found):
+        return 0.0
+    ok = iou_matrix(truth, found.xyxy)[0] >= MATCH_IOU
+    return float(found.scores[ok].max()) if ok.any() else 0.0
+
+
 def measure(sets: list[Path], scales: list[float], seed: int = 1, contrasted: list[float] | None = None,
-            second_scales: list[float] = ()) -> list[dict]:
+            second_scales: list[float] = (), platenet: Path | None = None, others: bool = True) -> list[dict]:
     from anonymizer.inference.plate_retina import PlateUnion
     from anonymizer.pipelines.batch import open_detectors
     from anonymizer.settings import AnonymiseSettings
 
     from anonymizer.pipelines.detection import contrasted as pipeline_contrasted
 
-    union = open_detectors(AnonymiseSettings(), threads=2)["plate"].detector
+    union = open_detectors(AnonymiseSettings().with_(plate_fine="platedet"), threads=2)["plate"].detector
     if not isinstance(union, PlateUnion):
         raise SystemExit("plate_scale.py: needs both plate detectors (plate_second clpdet)")
     union.primary.threshold = LOW
     union.second.threshold = LOW
+    own = None
+    if platenet is not None:  # the project's own detector, at the crop's own size only (key "n1")
+        from anonymizer.inference.platenet import PlateNetDetector
+        from anonymizer.inference.session import make_session
+
+        own = PlateNetDetector(make_session(platenet, threads=1), LOW)
     rng = np.random.default_rng(seed)
     out = []
     for path in sets:
@@ -88,7 +105,9 @@ def measure(sets: list[Path], scales: list[float], seed: int = 1, contrasted: li
                 oy = int(np.clip(cy - CROP / 2 + rng.uniform(-JITTER, JITTER), 0, max(0, H - CROP)))
                 crop = np.ascontiguousarray(rgb[oy : oy + CROP, ox : ox + CROP])
                 truth = np.array([[x1 - ox, y1 - oy, x2 - ox, y2 - oy]], np.float32)
-                scores = best_scores(union, crop, truth, scales, second_scales)
+                scores = best_scores(union, crop, truth, scales, second_scales) if others else {}
+                if own is not None:
+                    scores["n1"] = own_score(own, crop, truth)
                 if equalised is not None:
                     crop_k = np.ascontiguousarray(equalised[oy : oy + CROP, ox : ox + CROP])
                     scores.update({f"{k}k": v for k, v in best_scores(union, crop_k, truth, contrasted).items()})
@@ -99,7 +118,15 @@ def measure(sets: list[Path], scales: list[float], seed: int = 1, contrasted: li
 
 def arrangements(scales: list[float], keys: set[str] = frozenset()) -> dict[str, object]:
     """Named rules: a plate's scores -> found."""
-    rules = {
+    rules = {}
+    if "n1" in keys:
+        for thr in (0.2, 0.3, 0.4, 0.5):
+            rules[f"own size, platenet at {thr:g}"] = lambda x, thr=thr: x["n1"] >= thr
+        if "c1" in keys:
+            rules["own size, platenet (0.3) + clpdet"] = lambda x: x["n1"] >= 0.3 or x["c1"] >= 0.2
+    if "p1" not in keys:
+        return rules
+    rules |= {
         "own size, both (--small-objects native)": lambda x: x["p1"] >= 0.2 or x["c1"] >= 0.2,
         "own size, platedet": lambda x: x["p1"] >= 0.2,
         "own size, clpdet": lambda x: x["c1"] >= 0.2,
@@ -162,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--contrasted", default="",
                     help="comma-separated enlargements also run on the picture contrast-equalised as the photo pass "
                          "does (detection.contrasted), e.g. 2,3")
+    ap.add_argument("--platenet", type=Path, help="also run this platenet ONNX file at the crop's own size")
+    ap.add_argument("--only-platenet", action="store_true", help="run platenet alone (with --platenet)")
     ap.add_argument("--save", type=Path, help="also write the per-plate scores as JSON")
     ap.add_argument("--load", type=Path, help="print the table of scores saved with --save (run nothing)")
     args = ap.parse_args(argv)
@@ -176,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"{path}: no annotations.json")
     contrasted = sorted({float(s) for s in args.contrasted.split(",") if s})
     second = sorted({float(s) for s in args.second_scales.split(",") if s})
-    rows = measure(args.sets, scales, contrasted=contrasted or None, second_scales=second)
+    rows = measure(args.sets, scales, contrasted=contrasted or None, second_scales=second, platenet=args.platenet,
+                   others=not args.only_platenet)
     if args.save:
         args.save.write_text(json.dumps(rows))
     print(table(rows, scales))

@@ -29,6 +29,16 @@ def detectors(models_ready):
     return open_detectors(AnonymiseSettings(), threads=2)
 
 
+@pytest.fixture(scope="session")
+def platedet_detectors(models_ready):
+    """The detectors with the plates' full-resolution pass of platedet and clpdet enlarged (plate_fine
+    "platedet"), not platenet."""
+    from anonymizer.pipelines.batch import open_detectors
+    from anonymizer.settings import AnonymiseSettings
+
+    return open_detectors(AnonymiseSettings(plate_fine="platedet"), threads=2)
+
+
 @pytest.fixture(autouse=True)
 def fail_on_error_logs(caplog):
     """Like PySceneDetect's suite: any ERROR logged by the library fails the test."""

@@ -60,3 +60,13 @@ def test_no_bare_except():
 def test_distributed_only_in_the_cluster_executor():
     bad = [p for p in modules() if {"distributed", "dask"} & imports(p) and p.name != "cluster.py"]
     assert not bad
+
+
+def test_the_training_framework_only_in_training_and_training_never_imported_by_the_runtime():
+    """PyTorch is the optional ``train`` extra: only ``anonymizer.training`` imports it, and no module outside
+    that package imports ``anonymizer.training`` (the runtime runs the exported ONNX file)."""
+    framework = [p for p in modules() if {"torch", "torchvision"} & imports(p) and p.parent.name != "training"]
+    assert not framework
+    runtime = [p for p in modules() if p.parent.name != "training"
+               and any(m.startswith("anonymizer.training") for m in imports(p))]
+    assert not runtime

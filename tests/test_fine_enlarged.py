@@ -29,19 +29,31 @@ def _plate_clip(path, frames=12):
     return write_video(path, [frame] * frames), truth
 
 
-def test_a_small_plate_missed_at_the_frame_s_size_is_redacted_from_the_enlarged_pass(tmp_path, detectors):
+def test_a_small_plate_missed_at_the_frame_s_size_is_redacted_from_the_enlarged_pass(tmp_path, platedet_detectors):
+    detectors = platedet_detectors
     src, truth = _plate_clip(tmp_path / "car.mp4")
     dst = tmp_path / "out" / "car.mp4"
-    report = anonymise_file(src, dst, AnonymiseSettings(), detectors)
+    report = anonymise_file(src, dst, AnonymiseSettings(plate_fine="platedet"), detectors)
     assert report.status == "published" and report.detections["plate_fine"] >= 1
     assert report.fine["plate"]["enlarged"] is True
     assert_unreadable(src, dst, truth, kinds=("plate",))
     # The same pass at the frame's own size (--small-objects native) leaks it on every frame: the test can fail.
     off = tmp_path / "off" / "car.mp4"
-    report = anonymise_file(src, off, AnonymiseSettings(small_objects="native"), detectors)
+    report = anonymise_file(src, off, AnonymiseSettings(plate_fine="platedet", small_objects="native"), detectors)
     assert report.fine["plate"]["enlarged"] is False
     with pytest.raises(AssertionError):
         assert_unreadable(src, off, truth, kinds=("plate",))
+
+
+def test_by_default_platenet_redacts_that_plate_at_the_frame_s_own_size(tmp_path, detectors):
+    """The plate platedet and clpdet miss at 720p without enlarging the frame: platenet, the default, finds it at
+    the frame's own size, and nothing is enlarged."""
+    src, truth = _plate_clip(tmp_path / "car.mp4")
+    dst = tmp_path / "out" / "car.mp4"
+    report = anonymise_file(src, dst, AnonymiseSettings(), detectors)
+    assert report.status == "published" and report.detections["plate_fine"] >= 1
+    assert report.fine["plate"]["enlarged"] is False
+    assert_unreadable(src, dst, truth, kinds=("plate",))
 
 
 @pytest.mark.parametrize("size, rotation, enlarged", [

@@ -32,6 +32,8 @@ class Recording:
 
 
 class Loaded:
+    fine = None  # the enlarged path (settings plate_fine "platedet"), not platenet
+
     def __init__(self, detector):
         self.detector = detector
 

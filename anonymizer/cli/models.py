@@ -37,14 +37,15 @@ def list_cmd(as_json: bool) -> None:
     """Show each model of the manifest: kind, source package, licence, threshold, installed or not."""
     rows = []
     for spec in load_manifest().values():
+        path = models_dir() / spec.filename
         try:
             model = installed(spec, check=False)
-            state, sha = "installed", model.sha256
+            state, sha, path = "installed", model.sha256, model.path
         except ModelError:
             state, sha = "missing", None
         rows.append({"name": spec.name, "kind": spec.kind, "package": spec.package, "licence": spec.licence,
                      "threshold": spec.threshold, "state": state, "prepared_sha256": sha,
-                     "path": str(models_dir() / spec.filename)})
+                     "path": str(path)})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

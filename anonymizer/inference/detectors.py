@@ -12,6 +12,7 @@ from anonymizer.inference.cascade import CascadeFaceDetector, RetinaFaceProposer
 from anonymizer.inference.face import FaceDetector
 from anonymizer.inference.manifest import InstalledModel, installed, load_manifest
 from anonymizer.inference.plate import PlateDetector
+from anonymizer.inference.platenet import PlateNetDetector
 from anonymizer.inference.plate_retina import PlateUnion, RetinaPlateDetector
 from anonymizer.inference.session import make_session
 
@@ -31,10 +32,14 @@ class LoadedDetector:
     model: InstalledModel
     first_stage: InstalledModel | None = None  # faces: the proposal model in front of CenterFace, if any
     second: InstalledModel | None = None  # plates: the second detector run beside platedet, if any
+    # Plates: the detector of the full-resolution pass (platenet, trained at the frame's own size), if not the
+    # coarse pass's detector enlarged.
+    fine: PlateNetDetector | None = None
+    fine_model: InstalledModel | None = None
 
     @property
     def models(self) -> list[InstalledModel]:
-        return [m for m in (self.first_stage, self.model, self.second) if m is not None]
+        return [m for m in (self.first_stage, self.model, self.second, self.fine_model) if m is not None]
 
 
 def load_detectors(
@@ -47,10 +52,12 @@ def load_detectors(
     kinds: tuple[str, ...] = ("face", "plate"),
     face_first_stage: str = "off",
     plate_second: str = "off",
+    plate_fine: str = "platedet",
 ) -> dict[str, LoadedDetector]:
     """One detector per kind, from the manifest's model of that kind, checked against its recorded sha256.
     ``face_first_stage="retinaface"``: faces are proposed by the manifest's ``face_proposals`` model and confirmed
-    by the face model on a crop around each proposal (``inference.cascade``)."""
+    by the face model on a crop around each proposal (``inference.cascade``). ``plate_fine="platenet"``: the plates'
+    full-resolution pass runs the manifest's ``plate_fine`` model (platenet) at the frame's own size."""
     specs = {spec.kind: spec for spec in load_manifest().values()}
     out: dict[str, LoadedDetector] = {}
     for kind in kinds:
@@ -71,5 +78,10 @@ def load_detectors(
                 second = installed(specs["plate_second"])
                 det = PlateUnion(det, RetinaPlateDetector(  # type: ignore[assignment]
                     make_session(second.path, threads=threads, device=device), second.spec.threshold))
-        out[kind] = LoadedDetector(det, model, first, second)
+        loaded = LoadedDetector(det, model, first, second)
+        if kind == "plate" and plate_fine == "platenet":
+            loaded.fine_model = installed(specs["plate_fine"])
+            loaded.fine = PlateNetDetector(make_session(loaded.fine_model.path, threads=threads, device=device),
+                                           loaded.fine_model.spec.threshold)
+        out[kind] = loaded
     return out

@@ -90,11 +90,31 @@ class InstalledModel:
     sha256: str  # of the prepared file, as recorded at fetch time
 
 
+COMMITTED = "committed"  # ``prepare`` of a model trained here: its file is in the repository, ``member`` names it
+
+
+def committed_path(spec: ModelSpec) -> Path:
+    """Where a model trained by the project lives: in ``$ANONYMIZER_MODELS_DIR`` when a copy is there, else in the
+    repository's ``models/`` folder."""
+    local = models_dir() / spec.member
+    return local if local.exists() else _REPO_MODELS / spec.member
+
+
 def installed(spec: ModelSpec, directory: Path | None = None, check: bool = True) -> InstalledModel:
-    """The prepared model file, checked against the sha256 recorded at fetch time.
+    """The prepared model file, checked against the sha256 recorded at fetch time (a committed model: against the
+    manifest's own sha256).
 
     Raises ModelError telling the user to run ``anonymizer models fetch`` when it is missing or corrupt.
     """
+    if spec.prepare == COMMITTED:
+        path = committed_path(spec)
+        if not path.exists():
+            raise ModelError(f"{path}: model {spec.name!r} is missing from this checkout (it is committed to the "
+                             "repository: restore it with git)")
+        if check and (actual := sha256_file(path)) != spec.sha256:
+            raise ModelError(f"{path}: sha256 {actual[:12]}... does not match the manifest's {spec.sha256[:12]}... "
+                             "(changed or corrupt; restore it with git, or retrain and update the manifest)")
+        return InstalledModel(spec, path, spec.sha256)
     directory = directory or models_dir()
     path = directory / spec.filename
     lock = lock_path(spec, directory)

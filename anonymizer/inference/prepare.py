@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from anonymizer.errors import ModelError
-from anonymizer.inference.manifest import ModelSpec, lock_path, models_dir, sha256_file
+from anonymizer.inference.manifest import COMMITTED, ModelSpec, installed, lock_path, models_dir, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -318,6 +318,8 @@ def is_current(spec: ModelSpec, target: Path, lock: Path) -> bool:
 def fetch(spec: ModelSpec, directory: Path | None = None, force: bool = False, calibration: Images | None = None) -> Path:
     """Download, check, prepare and install one model; returns the prepared file's path. ``calibration`` gives the
     images int8 preparations are calibrated on (``anonymizer.imaging.calibration``)."""
+    if spec.prepare == COMMITTED:  # trained here and committed: nothing to download, only to check
+        return installed(spec).path
     directory = directory or models_dir()
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / spec.filename

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import av
 import numpy as np
@@ -207,6 +207,15 @@ class VideoReader:
                 av_frame=frame,
             )
             index += 1
+
+
+def rgb_frames(path: Path, wanted: Callable[[int], bool] = lambda index: True) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, RGB as stored) of the frames whose decode-order index is ``wanted``: tools (training, benchmarks)
+    that need pictures, not the pipeline."""
+    with av.open(str(path)) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if wanted(index):
+                yield index, frame.to_ndarray(format="rgb24")
 
 
 def read_timestamps(path: Path) -> list[float]:

@@ -326,6 +326,7 @@ class _ClipPass:
         fine = fine_kinds_for(display_w, display_h, s, tuple(self.detectors))
         native = native_kinds_for(display_w, display_h, s, tuple(self.detectors))
         enlarged = enlarged_for(display_w, display_h, fine) if s.small_objects == "auto" else ()
+        enlarged = tuple(k for k in enlarged if self.detectors[k].fine is None)  # platenet looks at own size only
         self.fd = FrameDetector(self.detectors, width, height, frame.rotation, fine_kinds=fine, native_kinds=native,
                                 enlarged_kinds=enlarged)
         self.check_fd = FrameDetector(self.check_detectors, width, height, frame.rotation, native_kinds=native)

@@ -21,6 +21,7 @@ the output is the input's.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -179,12 +180,18 @@ def run_own_size(detector: LoadedDetector, rgb: np.ndarray) -> Detections:
     1080p) in overlapping tiles (``fine_tile`` with ``NATIVE_OVERLAP``: 4K in four), so that its activations are
     those of a tile, not of the whole frame; the tiles' boxes merged without losing a pixel (``merge_enclosing``: an
     object in the overlap is found in both). Up to that size, the one run on the whole picture."""
+    return own_size_tiles(lambda picture: run_native(detector, picture), rgb)
+
+
+def own_size_tiles(detect_native: Callable[[np.ndarray], Detections], rgb: np.ndarray) -> Detections:
+    """``detect_native`` on the picture, or above ``NATIVE_TILE_PIXELS`` on its overlapping tiles, merged
+    (``run_own_size``)."""
     h, w = rgb.shape[:2]
     if w * h <= NATIVE_TILE_PIXELS:
-        return run_native(detector, rgb)
+        return detect_native(rgb)
     out = Detections.empty()
     for x1, y1, x2, y2 in grid_tiles(w, h, *fine_tile(w, h, NATIVE_TILE_PIXELS, NATIVE_OVERLAP), NATIVE_OVERLAP):
-        found = run_native(detector, np.ascontiguousarray(rgb[y1:y2, x1:x2]))
+        found = detect_native(np.ascontiguousarray(rgb[y1:y2, x1:x2]))
         if len(found):
             out = out.concat(Detections(found.xyxy + np.array([x1, y1, x1, y1], np.float32), found.scores))
     return merge_plates(out)
@@ -205,7 +212,10 @@ def run_fine(detector: LoadedDetector, rgb: np.ndarray, enlarged: bool) -> Detec
     ``enlarged`` (plates), also platedet enlarged 2x (``plate.ENLARGE``) and the second plate detector, when on,
     enlarged ``FINE_SECOND_ENLARGE`` times, in ``pictures.fine_tile`` tiles (as many enlarged pixels per tile at
     either factor), merged without losing a pixel (each size finds plates the other misses); boxes in the
-    picture's pixels. Above 1080p, the run at the picture's own size is in tiles too (``run_own_size``)."""
+    picture's pixels. Above 1080p, the run at the picture's own size is in tiles too (``run_own_size``). Plates
+    with platenet (``LoadedDetector.fine``): that one detector at the picture's own size, nothing enlarged."""
+    if detector.fine is not None:
+        return own_size_tiles(detector.fine.detect_native, rgb)
     found = run_own_size(detector, rgb)
     if not enlarged:
         return found
