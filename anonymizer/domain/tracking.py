@@ -11,7 +11,7 @@ keyframe at or beyond ``f + carrier.reach`` has been observed (or the clip has e
 
 **A moving camera.** A head-worn or hand-held camera moves the whole picture, by tens of pixels per frame and in no
 straight line: a parked car's plate, detected on two keyframes a second apart, is nowhere near the straight path
-between them on the frames in between (measured on a walking head-worn 10 fps clip: 14 of 33 plates left visible).
+between them on the frames in between (on a walking head-worn clip, many plates were left visible).
 Given the camera path (``camera(frame)``: the cumulative shift of the scene in the picture, estimated from the
 frames), every track is also carried in scene coordinates: joined to a detection where either its picture or its
 scene prediction is near, and covered by a second box per frame, interpolated in the scene and moved with the
@@ -22,10 +22,10 @@ object crossing a fixed camera's view can fool the estimate) costs blurred area,
 **The clip's ends.** Mid-clip, a track the detector misses on up to ``max_gap`` keyframes is bridged by its next
 detection. A clip is cut from a longer scene: the detection that would have bridged a miss at its end lies
 outside it. So a track still joinable when the clip ends (its last observation within ``horizon`` of the last
-frame, once ``finish`` says which that is) is carried to the last frame. Measured: a 43 px plate of a generated
-720p clip, missed on the keyframe 10 frames before the end and on the last frame, was left readable on its 6 last
-frames. The clip's start is not treated alike: a box carried back further than ``lead`` would depend on
-observations up to ``horizon`` after the first, later than the pipeline waits before it emits a frame (``reach``).
+frame, once ``finish`` says which that is) is carried to the last frame: otherwise a plate missed on the last
+keyframes is left readable on the clip's last frames. The clip's start is not treated alike: a box carried back
+further than ``lead`` would depend on observations up to ``horizon`` after the first, later than the pipeline waits
+before it emits a frame (``reach``).
 """
 
 from __future__ import annotations
@@ -39,12 +39,10 @@ import numpy as np
 from anonymizer.domain.detections import Detections
 
 # A track is extended before its first and after its last observation along two velocities, both covered: the
-# latest one (between its last two observations: an approaching car's plate speeds up in the picture) and one
-# measured over at least a stride (a detector's jitter between two observations a frame apart, a refinement beside
-# a keyframe, is not speed). Neither is capped: capping an extension at 2 box sizes left approaching plates on a
-# highway uncovered on the frames before their first detection (benchmarks/oracle.py on traffic_mihailrc: 10 -> 23
-# uncovered of 63), while what it saved was blurred area around false positives.
-#
+# latest one (an approaching car's plate speeds up in the picture) and one measured over at least a stride (a
+# detector's jitter between observations a frame apart is not speed). Neither is capped: a cap left approaching
+# plates uncovered before their first detection, and saved only blurred area around false positives.
+
 # The camera pad of a scene box (below) is at most this many object sizes per side.
 CAMERA_PAD_MAX = 2.0
 

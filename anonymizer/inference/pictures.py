@@ -15,17 +15,15 @@ from anonymizer.domain.geometry import grid_tiles
 # enlarged 2x whole is a 7680x4320 input, several GiB of activations.
 ENLARGE_TILE = (2048, 1152)
 ENLARGE_OVERLAP = 128
-# Video frames' enlarged plate pass (``pipelines.detection.run_fine``): a picture of more than FINE_TILE_PIXELS is cut
-# in overlapping tiles (``fine_tile``: 1080p in two, 4K in nine), so that platedet's activations, and its arena's
-# peak, are about half those of the whole 1080p frame enlarged (3840x2176).
+# Video frames' enlarged plate pass (``pipelines.detection.run_fine``, ``plate_fine platedet`` only): a picture of
+# more than FINE_TILE_PIXELS is cut in overlapping tiles (``fine_tile``: 1080p in two, 4K in nine), so that
+# platedet's activations, and its arena's peak, are about half those of the whole 1080p frame enlarged.
 FINE_TILE_PIXELS = 1280 * 736
-# The same pass at the picture's own size (``pipelines.detection.run_own_size``): a picture of more than
-# NATIVE_TILE_PIXELS (a 1080p frame padded to 1920x1088; above: 4K, the 2560x1920 EgoBlur clips) runs in overlapping
-# tiles of at most 1.25 times that (4K in four), so that its activations are those of a tile: one run on a whole
-# 3840x2160 frame peaked at 1724 MiB (CenterFace) and 848 MiB (the plates' pass), in tiles at 663 and 599, for no more
-# CPU (benchmarks/README.md, "Memory at 4K: the own-size run in tiles"). The overlap is twice the enlarged pass's:
-# an object up to NATIVE_OVERLAP pixels lies whole in one tile (larger ones are the coarse pass's too: at 4K a
-# 256 px face is 64 px at the coarse input, a 256 px plate 43 px).
+# The full-resolution pass at the picture's own size (``pipelines.detection.run_own_size``): a picture of more than
+# NATIVE_TILE_PIXELS (a 1080p frame padded to 1920x1088) runs in overlapping tiles of at most 1.25 times that (4K in
+# four), which bounds the detector's memory for no more CPU (docs/decisions/0002-plates-full-resolution-pass.md). The
+# overlap is twice the enlarged pass's: an object up to NATIVE_OVERLAP pixels lies whole in one tile (larger ones are
+# the coarse pass's too: at 4K a 256 px face is 64 px at the coarse input).
 NATIVE_TILE_PIXELS = 1920 * 1088
 NATIVE_OVERLAP = 256
 

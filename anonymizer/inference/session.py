@@ -33,7 +33,7 @@ def _share_cpu_arena(ort: Any) -> None:
     """One CPU arena for every session of this process, growing by what is asked (not to the next power of two).
     Each session's own arena keeps the high-water mark of its largest run for the session's life, so two
     detectors held the sum of their peaks; one shared arena holds the larger (about 65 MiB less peak RSS with
-    both detectors at the pipeline's input sizes, no measurable CPU: benchmarks/README.md, "Memory")."""
+    both detectors at the pipeline's input sizes, no measurable CPU)."""
     global _shared_arena
     if _shared_arena:
         return
@@ -55,7 +55,7 @@ def make_session(path: Path, threads: int = 0, device: str = "auto") -> Any:
     # Idle ORT threads must not spin: the decoder and encoder threads need those cores between inferences.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     # No memory pattern: it plans one block per input shape on top of the arena, about 90 MiB more peak RSS for
-    # both detectors at their default sizes, for no measured speed (benchmarks/README.md, "ONNX Runtime memory").
+    # both detectors at their default sizes, for no measured speed.
     options.enable_mem_pattern = False
     _share_cpu_arena(ort)
     options.add_session_config_entry("session.use_env_allocators", "1")

@@ -83,8 +83,7 @@ class VideoWriter(TempOutput):
         stream.time_base = time_base
         stream.codec_context.time_base = time_base
         # Slice threads, not frame threads: each frame thread of libx264 holds frames of its own (at 4K, 200 MiB
-        # more peak RSS on 2 cores, growing with the cores), for about the same speed and 1 % more bytes
-        # (benchmarks/README.md, "Memory").
+        # more peak RSS on 2 cores, growing with the cores), for about the same speed and 1 % more bytes.
         stream.thread_type = "SLICE"
         threads = codec_threads() if threads is None else threads
         if threads:

