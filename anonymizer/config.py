@@ -219,11 +219,7 @@ def parse_config(data: dict[str, Any], base: Path, path: Path | None = None) -> 
                 problems.add(f"anonymise.{name}", str(exc).split(": ", 1)[-1])
         anonymise = AnonymiseSettings(**values)
 
-    policy = Policy()
-    try:
-        policy = Policy.from_mapping(data.get("policy", {}), "policy")
-    except ConfigError as exc:
-        problems.items.append(f"{problems.where}: {exc}")
+    policy = _policy(data.get("policy", {}), problems)
 
     sites: dict[str, Site] = {}
     raw_sites = data.get("sites", {})
@@ -238,7 +234,6 @@ def parse_config(data: dict[str, Any], base: Path, path: Path | None = None) -> 
                 zone(v["timezone"])
             except ConfigError as exc:
                 problems.add(f"{prefix}.timezone", str(exc))
-                continue
         loc = None
         if v.get("location") is not None:
             loc = _table(v["location"], LOCATION_KEYS, f"{prefix}.location", problems)
@@ -261,25 +256,60 @@ def parse_config(data: dict[str, Any], base: Path, path: Path | None = None) -> 
         v = _table(raw_cam, CAMERA_KEYS, prefix, problems)
         if "site" in v and v["site"] not in raw_sites:
             problems.add(f"{prefix}.site", f"unknown site {v['site']!r} (sites: {', '.join(raw_sites) or 'none'})")
-            continue
         if v.get("filename_pattern"):
             try:
                 compile_filename_pattern(v["filename_pattern"])
             except ConfigError as exc:
                 problems.add(f"{prefix}.filename_pattern", str(exc))
-                continue
-        if len(v) == len(CAMERA_KEYS):
+        if len(v) == len(CAMERA_KEYS) and not problems.items:
             cameras[cid] = Camera(
                 id=cid, site=v["site"], purpose=v["purpose"], audio_area=v["audio_area"], clock=v["clock"],
                 clock_offset_s=float(v["clock_offset_s"]), filename_pattern=v.get("filename_pattern") or None,
             )
 
+    # A retention rule for a site or camera that does not exist is a typo: the clips it meant get the default.
+    raw_policy = data.get("policy", {})
+    for table, known in (("site", raw_sites), ("camera", raw_cameras)):
+        named = raw_policy.get(table, {}) if isinstance(raw_policy, dict) else {}
+        for ident in (named if isinstance(named, dict) else {}):
+            if ident not in known:
+                problems.add(f"policy.{table}.{ident}", f"unknown {table} (configured: "
+                             f"{', '.join(known) or 'none'}); a rule must name a [{table}s.ID] of this file")
+
     if problems.items:
-        raise ConfigError("\n".join(problems.items))
+        raise ConfigError(problems=problems.items)
     return Config(path=path, archive=archive, catalogue_url=url, sites=sites, cameras=cameras,
                   anonymise=anonymise, policy=policy, artefact_days=top.get("artefact_days", 30),
                   warn_days=top.get("warn_days", 14), mtime_time=top.get("mtime_time", "warn"),
                   scheduler=top.get("scheduler") or "")
+
+
+def _policy(raw: Any, problems: _Problems) -> Policy:
+    """The [policy] table; when it is invalid, every bad entry is named (each checked on its own), not only the
+    first one ``Policy.from_mapping`` meets."""
+    try:
+        return Policy.from_mapping(raw, "policy")
+    except ConfigError as exc:
+        first = str(exc)
+    parts: list[dict[str, Any]] = []
+    for section, sub in (raw.items() if isinstance(raw, dict) else ()):
+        if section == "site_kind" and isinstance(sub, dict):
+            for kind, inner in sub.items():
+                entries = inner.items() if isinstance(inner, dict) else [(None, inner)]
+                parts += [{section: {kind: inner if p is None else {p: d}}} for p, d in entries]
+        elif section in ("purpose", "site", "camera") and isinstance(sub, dict):
+            parts += [{section: {k: v}} for k, v in sub.items()]
+        else:
+            parts.append({section: sub})
+    found = []
+    for part in parts:
+        try:
+            Policy.from_mapping(part, "policy")
+        except ConfigError as exc:
+            found.append(str(exc))
+    for message in dict.fromkeys(found or [first]):
+        problems.items.append(f"{problems.where}: {message}")
+    return Policy()
 
 
 def load_config(path: Path) -> Config:

@@ -19,9 +19,14 @@ class AnonymizerError(Exception):
 
 
 class ConfigError(AnonymizerError):
-    """A configuration file or option is invalid."""
+    """A configuration file or option is invalid. ``problems``: each problem on a line of its own, when several
+    were found at once (the message joins them)."""
 
     exit_code = EXIT_USAGE
+
+    def __init__(self, message: str = "", problems: list[str] | tuple[str, ...] = ()) -> None:
+        self.problems = tuple(problems)
+        super().__init__(message or "\n".join(self.problems))
 
 
 class ModelError(AnonymizerError):
@@ -52,6 +57,11 @@ class ClusterError(AnonymizerError):
 
 class CatalogueError(AnonymizerError):
     """The catalogue cannot be opened, migrated or written, or a record is missing."""
+
+
+class ReadOnlyError(CatalogueError):
+    """The archive or its catalogue cannot be written (a filesystem remounted read-only, another user's archive):
+    trying again will not help."""
 
 
 class ClipError(AnonymizerError):

@@ -8,6 +8,7 @@ the ones a killed run left (``leftovers``) and removes them when no other proces
 
 from __future__ import annotations
 
+import glob
 import os
 import secrets
 import signal
@@ -27,6 +28,15 @@ def private_dirs(path: Path) -> None:
         os.chmod(d, DIR_MODE)  # mkdir's mode is masked by the umask
 
 
+def output_dirs(path: Path, mode: int = 0o750) -> None:
+    """Create ``path`` and every missing parent with ``mode`` whatever the umask (an output folder never open to
+    all, even under umask 000); existing folders are left as they are."""
+    missing = [d for d in [path, *path.parents] if not d.exists()]
+    for d in reversed(missing):
+        d.mkdir(mode=mode, exist_ok=True)
+        os.chmod(d, mode)
+
+
 def temp_sibling(path: Path, tag: str = "partial") -> Path:
     """A hidden temporary name beside ``path`` that keeps its suffix (a container format follows the suffix)."""
     return path.with_name(f".{path.stem}.{tag}-{os.getpid()}-{secrets.token_hex(3)}{path.suffix}")
@@ -36,7 +46,7 @@ def leftovers(path: Path, tag: str = "partial") -> list[Path]:
     """Temporary siblings of ``path`` with ``tag`` (written by this module, by any process)."""
     if not path.parent.is_dir():
         return []
-    return sorted(path.parent.glob(f".{path.stem}.{tag}-*{path.suffix}"))
+    return sorted(path.parent.glob(f".{glob.escape(path.stem)}.{tag}-*{glob.escape(path.suffix)}"))
 
 
 def fsync_file(path: Path) -> None:

@@ -1,5 +1,5 @@
-"""A plate detector alone at the frame's own size, on every annotated frame or photo of any set in the common
-format: how often it finds each plate (a box of it overlapping the plate at IoU >= 0.3, at its threshold), by plate
+"""platenet alone on the views the pipeline shows it (the frame at its own size and at half of it), on every
+annotated frame or photo of any set in the common format: how often it finds each plate (a box of it overlapping the plate at IoU >= 0.3, at its threshold), by plate
 width, and its CPU per megapixel on one thread. No tracking, no other pass: the detector's own figure, beside which
 the pipeline's (``quality.py``) is read.
 
@@ -64,7 +64,7 @@ def measure(sets: list[Path], model: Path | None, threshold: float | None) -> di
         name, root, rows = quality.load_set(set_path)
         for row, rgb in _frames(root, [r for r in rows if r.kind == "plate"]):
             start = time.process_time()
-            found = det.detect_native(rgb)
+            found = det.detect_views(rgb)
             cpu += time.process_time() - start
             megapixels += rgb.shape[0] * rgb.shape[1] / 1e6
             m = iou_matrix(row.boxes, found.xyxy) if len(found) and len(row.boxes) else np.zeros((len(row.boxes), len(found)))

@@ -60,10 +60,11 @@ def best_scores(detectors, crop: np.ndarray, truth: np.ndarray, scales: list[flo
 
 
 def own_score(detector, crop: np.ndarray, truth: np.ndarray) -> float:
-    """Best score of a detector (``detect_native``) at the crop's own size over boxes matching the plate."""
+    """Best score of platenet over boxes matching the plate, on the views the pipeline shows it (``detect_views``:
+    the crop at its own size and at half of it)."""
     from anonymizer.domain.geometry import iou_matrix
 
-    found = detector.detect_native(crop)
+    found = detector.detect_views(crop)
     if not len(found):
         return 0.0
     ok = iou_matrix(truth, found.xyxy)[0] >= MATCH_IOU
@@ -192,11 +193,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--platenet", type=Path, help="also run this platenet ONNX file at the crop's own size")
     ap.add_argument("--only-platenet", action="store_true", help="run platenet alone (with --platenet)")
     ap.add_argument("--save", type=Path, help="also write the per-plate scores as JSON")
-    ap.add_argument("--load", type=Path, help="print the table of scores saved with --save (run nothing)")
+    ap.add_argument("--load", type=Path, nargs="+",
+                    help="print the table of scores saved with --save (run nothing); several files of the same sets "
+                         "and seed (e.g. one with --only-platenet) are merged plate by plate")
     args = ap.parse_args(argv)
     scales = sorted({1.0, *(float(s) for s in args.scales.split(","))})
     if args.load:
-        print(table(json.loads(args.load.read_text()), scales))
+        saved = [json.loads(path.read_text()) for path in args.load]
+        if len({len(rows) for rows in saved}) != 1:
+            ap.error("--load: the files hold different numbers of plates (not the same sets and seed)")
+        merged = [dict(item for rows in group for item in rows.items()) for group in zip(*saved)]
+        print(table(merged, scales))
         return 0
     if not args.sets:
         ap.error("give at least one set (or --load)")

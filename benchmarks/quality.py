@@ -669,7 +669,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="score a dark copy of the set: 255 * GAIN * (v / 255) ** GAMMA per channel value (e.g. "
                          "2.2,0.5: a night or underexposed copy of a daylight set); images in memory, videos "
                          "re-encoded once, as displayed, into .bench/dark/")
-    for name, typ in (("face_first_stage", str), ("face_threshold", float), ("plate_threshold", float), ("face_max_side", int),
+    for name, typ in (("face_first_stage", str), ("plate_fine", str), ("face_threshold", float), ("plate_threshold", float), ("face_max_side", int),
                       ("plate_max_side", int), ("face_stride", int), ("plate_stride", int),
                       ("carry_frames", int), ("face_scale", float), ("plate_pad", float),
                       ("residual_samples", int), ("device", str)):
@@ -684,7 +684,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.sets:
         ap.error("give at least one set")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    overrides = {k: getattr(args, k) for k in ("face_first_stage", "face_threshold", "plate_threshold", "face_max_side",
+    overrides = {k: getattr(args, k) for k in ("face_first_stage", "plate_fine", "face_threshold", "plate_threshold", "face_max_side",
                                                "plate_max_side", "face_stride", "plate_stride", "carry_frames",
                                                "face_scale", "plate_pad", "residual_samples", "device")}
     settings = AnonymiseSettings().with_(**overrides)

@@ -106,7 +106,7 @@ def test_a_plate_in_a_dark_video_frame_is_found_by_both_passes():
     from anonymizer.pipelines.detection import FrameDetector
 
     stub = _SeesOnlyInLight([300, 200, 400, 230])
-    fd = FrameDetector({"plate": SimpleNamespace(detector=stub)}, 640, 360, fine_kinds=("plate",))
+    fd = FrameDetector({"plate": SimpleNamespace(detector=stub, fine=None)}, 640, 360, fine_kinds=("plate",))
     coarse = fd.coarse(_dark_frame(25), "plate")
     assert len(coarse) == 1 and np.allclose(coarse.xyxy[0], [300, 200, 400, 230], atol=1)
     fine = fd._run_fine(_dark_frame(25), "plate", None)

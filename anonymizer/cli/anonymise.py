@@ -44,8 +44,13 @@ def exit_code(result: BatchResult) -> int:
     return EXIT_PARTIAL if len(result.failed) < len(result.outcomes) else EXIT_ERROR
 
 
-def run_and_render(tasks: list[Task], settings: AnonymiseSettings, overwrite: bool, workers: int, as_json: bool) -> int:
-    """Run the batch, print one line per clip (errors and quarantines on stderr) or a JSON summary."""
+def run_and_render(tasks: list[Task], settings: AnonymiseSettings, overwrite: bool, workers: int, as_json: bool,
+                   problems: list[Outcome] | None = None) -> int:
+    """Run the batch, print one line per clip (errors and quarantines on stderr) or a JSON summary; ``problems``
+    (what the plan could not take: unreadable folders, symlink loops) count as failed clips."""
+    problems = problems or []
+    for o in problems:
+        echo_line(f"error: {o.error}", err=True)
     batch_bar = progress_bars.bar(len(tasks), "clips", position=0)
 
     def on_done(o: Outcome) -> None:
@@ -77,8 +82,9 @@ def run_and_render(tasks: list[Task], settings: AnonymiseSettings, overwrite: bo
         open_bars.append(b)
         return b.update
 
-    result = anonymise_batch(tasks, settings, overwrite=overwrite, workers=workers, on_done=on_done,
-                             clip_progress=clip_progress)
+    result = (anonymise_batch(tasks, settings, overwrite=overwrite, workers=workers, on_done=on_done,
+                              clip_progress=clip_progress) if tasks else BatchResult())
+    result.outcomes[:0] = problems
     for b in open_bars:
         b.close()
     batch_bar.close()
@@ -117,10 +123,11 @@ def anonymise(inputs: tuple[Path, ...], out_dir: Path, overwrite: bool, workers:
     batch goes on; exit 3 when some clips failed or were quarantined, 1 when all did.
     """
     settings = AnonymiseSettings().with_(**settings_from(kwargs))
-    tasks = plan_tasks(list(inputs), out_dir)
+    problems: list[Outcome] = []
+    tasks = plan_tasks(list(inputs), out_dir, problems)
     if accept_residual:
         tasks = [replace(t, accept_residual=True) for t in tasks]
-    if not tasks:
+    if not tasks and not problems:
         click.echo("error: no video files found in " + ", ".join(map(str, inputs)), err=True)
         raise SystemExit(EXIT_ERROR)
-    raise SystemExit(run_and_render(tasks, settings, overwrite, workers, as_json))
+    raise SystemExit(run_and_render(tasks, settings, overwrite, workers, as_json, problems))

@@ -27,10 +27,11 @@ def audit() -> None:
 def verify(config_path: Path, expect: str | None, as_json: bool) -> None:
     """Recompute the chain; name every event that was changed, removed or inserted, and every clip or hold whose
     state, deadline or content differs from what the chain last recorded (a direct edit of the catalogue, an
-    emptied audit table). Exit 1 when anything is wrong."""
+    emptied audit table), and every file of the archive that no clip or artefact owns (its deadline is lost).
+    Exit 1 when anything is wrong."""
     cfg = load_config(config_path)
     with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
-        report = verify_archive(cat, expect)
+        report = verify_archive(cat, expect, cfg)
     if as_json:
         click.echo(json.dumps({"ok": report.ok, "events": report.events, "head": report.head,
                                "problems": report.problems}, indent=2))

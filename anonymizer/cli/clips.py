@@ -15,7 +15,8 @@ from anonymizer.cli.timeopt import WALL_TIME, tz_option
 from anonymizer.config import load_config
 from anonymizer.domain.clips import STATES
 from anonymizer.domain.sites import PURPOSES
-from anonymizer.pipelines.local_times import resolve_times, sites_of
+from anonymizer.domain.local_time import local_iso
+from anonymizer.pipelines.local_times import resolve_times, site_zones, sites_of
 from anonymizer.pipelines.purge import explain_clip
 from anonymizer.store.catalogue import Catalogue, ClipFilter
 
@@ -40,7 +41,8 @@ def clips() -> None:
 def list_clips(config_path: Path, site: str | None, camera: str | None, purpose: str | None, state: str | None,
                since: datetime | None, until: datetime | None, expiring_before: datetime | None,
                tz: str | None, limit: int | None, as_json: bool) -> None:
-    """Clips in recording order: id, state, camera, start (UTC), source of the time, purge_after, file.
+    """Clips in recording order: id, state, camera, start, source of the time, purge_after, file; times in the
+    clip's site's zone with the offset (--json: UTC).
 
     Times are ISO 8601; without an offset they are read in --tz, or in the zone of --site / --camera's site (of
     every configured site when they share one zone); otherwise such times are refused."""
@@ -54,11 +56,13 @@ def list_clips(config_path: Path, site: str | None, camera: str | None, purpose:
     if as_json:
         click.echo(json.dumps([clip_dict(c) for c in found], indent=2))
         return
+    zones = site_zones(cfg)
     for c in found:
         source = c.time_source + ("?" if c.time_uncertain else "")
-        purge = c.purge_after.strftime("%Y-%m-%dT%H:%MZ") if c.purge_after else "never"
-        echo_line(f"{c.id}  {c.state:<10} {c.camera_id:<10} {c.start.strftime('%Y-%m-%dT%H:%M:%SZ')} "
-                   f"{source:<10} purge {purge:<17} {c.uri}")
+        zone = zones.get(c.site_id)
+        purge = local_iso(c.purge_after, zone, "minutes") if c.purge_after else "never"
+        echo_line(f"{c.id}  {c.state:<10} {c.camera_id:<10} {local_iso(c.start, zone)} "
+                   f"{source:<10} purge {purge:<22} {c.uri}")
     click.echo(f"{len(found)} clips", err=True)
 
 
@@ -81,6 +85,10 @@ def show(config_path: Path, clip_id: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(d, indent=2))
         return
+    zone = site_zones(cfg).get(c.site_id)
+    for key, t in (("start", c.start), ("end", c.end), ("purge_after", c.purge_after), ("ingested_at", c.ingested_at)):
+        if t is not None:  # in the site's zone with the offset (--json: UTC)
+            d[key] = local_iso(t, zone)
     width = max(len(k) for k in d)
     for k, v in d.items():
         if isinstance(v, list):

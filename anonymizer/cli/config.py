@@ -10,6 +10,7 @@ from typing import Any, Callable
 import click
 
 from anonymizer.config import CONFIG_NAME, Config, load_config
+from anonymizer.store.catalogue import masked_url
 
 CONFIG_ENV = "ANONYMIZER_CONFIG"
 
@@ -34,7 +35,7 @@ def describe(cfg: Config) -> dict[str, Any]:
     return {
         "config": str(cfg.path),
         "archive": str(cfg.archive),
-        "catalogue": cfg.catalogue_url,
+        "catalogue": masked_url(cfg.catalogue_url),
         "sites": {s.id: {"name": s.name, "kind": s.kind, "timezone": s.timezone} for s in cfg.sites.values()},
         "cameras": {c.id: {"site": c.site, "purpose": c.purpose, "clock": c.clock} for c in cfg.cameras.values()},
     }
@@ -54,5 +55,5 @@ def check(config_path: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(describe(cfg), indent=2))
         return
-    click.echo(f"{config_path}: ok: archive {cfg.archive}, catalogue {cfg.catalogue_url}, "
+    click.echo(f"{config_path}: ok: archive {cfg.archive}, catalogue {masked_url(cfg.catalogue_url)}, "
                f"{len(cfg.sites)} sites, {len(cfg.cameras)} cameras")

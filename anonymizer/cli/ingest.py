@@ -9,11 +9,13 @@ from typing import Any
 
 import click
 
-from anonymizer.cli.lines import echo_line
+from anonymizer.cli.lines import echo_line, quiet
 
 from anonymizer.cli.config import actor, config_option
 from anonymizer.config import load_config
 from anonymizer.domain.clips import ClipRecord
+from anonymizer.domain.local_time import local_iso
+from anonymizer.pipelines.local_times import site_zones
 from anonymizer.pipelines.ingest import (
     FAILED, IMPORT, IN_PLACE, MOVE, REGISTERED, IngestOutcome, IngestResult, ingest_batch,
 )
@@ -44,13 +46,14 @@ def outcome_dict(o: IngestOutcome) -> dict[str, Any]:
     return d
 
 
-def echo_outcome(o: IngestOutcome, as_json: bool) -> None:
-    if o.status == REGISTERED and not as_json and o.clip is not None:
+def echo_outcome(o: IngestOutcome, as_json: bool, zones: dict[str, str] | None = None) -> None:
+    """One line per registered clip (its start in its site's zone, ``zones``: site id -> zone), errors on stderr."""
+    if o.status == REGISTERED and not as_json and not quiet() and o.clip is not None:
         c = o.clip
         uncertain = " (uncertain)" if c.time_uncertain else ""
         imported = f" -> {c.uri}" if c.imported_from else ""
         moved = " (original removed)" if o.moved else ""
-        echo_line(f"{c.id} {c.camera_id} {c.start.isoformat()} [{c.time_source}{uncertain}] {o.path}{imported}{moved}")
+        echo_line(f"{c.id} {c.camera_id} {local_iso(c.start, (zones or {}).get(c.site_id))} [{c.time_source}{uncertain}] {o.path}{imported}{moved}")
     if o.error:
         echo_line(f"error: {o.error}", err=True)
 
@@ -58,7 +61,7 @@ def echo_outcome(o: IngestOutcome, as_json: bool) -> None:
 def echo_warning(result: IngestResult) -> None:
     """One line per batch when originals stay outside the archive root (not covered by the retention policy)."""
     line = result.retention_warning()
-    if line:
+    if line and not quiet():
         echo_line(f"warning: {line}", err=True)
 
 
@@ -106,11 +109,12 @@ def ingest(batch: Path, camera: str | None, move: bool, in_place: bool, as_json:
     cfg = load_config(config_path)
     with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         result = ingest_batch(batch, cfg, cat, datetime.now(timezone.utc), camera, actor(),
-                              on_outcome=lambda o: echo_outcome(o, as_json), mode=mode)
+                              on_outcome=lambda o: echo_outcome(o, as_json, site_zones(cfg)), mode=mode)
     if as_json:
         click.echo(json.dumps({"clips": [outcome_dict(o) for o in result.outcomes],
                                "registered": len(result.having(REGISTERED)), "known": len(result.having("known")),
                                "failed": len(result.failed), "warning": result.retention_warning()}, indent=2))
     echo_warning(result)
-    click.echo(summary(result), err=True)
+    if not quiet() or result.failed:
+        click.echo(summary(result), err=True)
     raise SystemExit(result.exit_code())

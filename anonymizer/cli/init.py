@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from anonymizer.config import CONFIG_NAME, load_config, starter_config
-from anonymizer.store.catalogue import DIR_MODE, FILE_MODE, Catalogue
+from anonymizer.store.catalogue import DIR_MODE, FILE_MODE, Catalogue, masked_url
 
 
 @click.command("init")
@@ -30,6 +30,6 @@ def init(archive: Path) -> None:
     cfg = load_config(path)
     with Catalogue.open(cfg.catalogue_url, create=True):
         pass
-    click.echo(f"catalogue {cfg.catalogue_url} ready")
+    click.echo(f"catalogue {masked_url(cfg.catalogue_url)} ready")
     click.echo(f"next: edit {path} (sites, cameras), then: export ANONYMIZER_CONFIG={path.resolve()}; "
                "anonymizer run BATCH")

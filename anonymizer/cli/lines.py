@@ -22,6 +22,12 @@ def echo_line(text: object, err: bool = False) -> None:
     click.echo(one_line(text), err=err)
 
 
+def quiet() -> bool:
+    """Whether ``-q`` was given: print nothing unless a person must act (an error, a failure, a risk)."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and isinstance(ctx.find_root().obj, dict) and ctx.find_root().obj.get("quiet"))
+
+
 class OneLineFormatter(logging.Formatter):
     """Log records on one line each: the message's control characters escaped (a traceback, at -vv, stays as is)."""
 

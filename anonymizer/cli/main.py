@@ -22,19 +22,23 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except AnonymizerError as exc:
-            click.echo(one_line(f"error: {exc}"), err=True)
+            for line in getattr(exc, "problems", ()) or (str(exc),):  # several problems: one line each
+                click.echo(one_line(f"error: {line}"), err=True)
             ctx.exit(exc.exit_code)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="anonymizer")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-v info, -vv debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
-def cli(verbose: int, quiet: bool) -> None:
+@click.option("-q", "--quiet", is_flag=True,
+              help="Only what needs a person: errors, failures and risks (for cron, which mails any output).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Anonymise recorded footage (faces, licence plates) and keep the privacy notice's promises.
 
     Exit codes: 0 done; 1 error; 2 usage; 3 partly done (details in the output); 75 locked, try again later.
     """
+    ctx.ensure_object(dict)["quiet"] = quiet
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s: %(message)s"))

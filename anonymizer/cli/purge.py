@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from anonymizer.cli.lines import echo_line
+from anonymizer.cli.lines import echo_line, quiet
 
 from anonymizer.cli.config import config_option
 from anonymizer.cli.timeopt import INSTANT
@@ -57,9 +57,12 @@ def purge(config_path: Path, dry_run: bool, list_: bool, as_json: bool, now: dat
         kept = sum(v for k, v in c.items() if k.startswith("keep:"))
         for line in report.at_risk:  # on stdout: also in the nightly (-q) output
             click.echo(f"at risk: {line}")
-        click.echo(f"{done_word} {n_done} clip(s), kept {kept}; failures {len(report.failures)}, anomalies "
-                   f"{len(report.anomalies)}, holds to review {len(report.warnings)}, in use (left for the next "
-                   f"purge) {len(report.leased)}; request artefacts {done_word} {len(report.artefacts)}")
+        # -q (cron): the summary only when a person must look (cron mails any output)
+        needs_a_person = report.failures or report.at_risk or report.anomalies or report.warnings
+        if not quiet() or needs_a_person:
+            click.echo(f"{done_word} {n_done} clip(s), kept {kept}; failures {len(report.failures)}, anomalies "
+                       f"{len(report.anomalies)}, holds to review {len(report.warnings)}, in use (left for the "
+                       f"next purge) {len(report.leased)}; request artefacts {done_word} {len(report.artefacts)}")
     for line in report.failures:
         echo_line(f"error: {line}", err=True)
     if report.exit_code:

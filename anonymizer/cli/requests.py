@@ -196,7 +196,8 @@ def review(config_path: Path, request_id: str, out: Path | None, every: float, t
 @click.option("--method", type=click.Choice(pipeline.AMEND_METHODS), default="solid", show_default=True,
               help="How redact destroys the frames.")
 @click.option("--include-originals", is_flag=True,
-              help="remove: also delete the originals outside the archive that the clips were imported from.")
+              help="remove: also delete the originals outside the archive that the clips were imported from (also "
+                   "after the removal: it deletes the originals a removal left).")
 @click.option("-n", "--dry-run", is_flag=True, help="Show what would be done; change nothing.")
 @click.option("--list", "as_list", is_flag=True, help="A line per segment (the default text output).")
 @json_option
@@ -206,7 +207,7 @@ def apply(config_path: Path, request_id: str, segments: str | None, selection: P
 
     Refused (one line each, exit 3 or 1) for a clip under an active hold, a restricted clip (amend), or a clip
     another command is working on. A removal names the originals left outside the archive (the batch files a
-    clip was imported from); --include-originals deletes them too. Killed at any point, the next apply finishes
+    clip was imported from); --include-originals deletes them too, with the removal or after it. Killed at any point, the next apply finishes
     or undoes what was under way."""
     cfg = load_config(config_path)
     with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
@@ -221,7 +222,8 @@ def apply(config_path: Path, request_id: str, segments: str | None, selection: P
             outcome = it.get("outcome", "")
             for orig in (outcome.get("originals_outside", []) if isinstance(outcome, dict) else []):
                 click.echo(f"warning: the original {orig} outside the archive still shows the recording; delete it "
-                           "or apply again with --include-originals", err=True)
+                           f"with 'anonymizer requests apply {r['request']} --segments {it['segment']} "
+                           "--include-originals'", err=True)
             click.echo(f"{it['segment']}  clip {it['clip']}  {verb}  "
                        f"+{it['offsets'][0]:.2f}s .. +{it['offsets'][1]:.2f}s  "
                        f"{json.dumps(outcome, default=str) if outcome else ''}")
@@ -304,4 +306,8 @@ def close(config_path: Path, request_id: str, note: str, as_json: bool) -> None:
     with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         r = pipeline.close(cat, cfg, request_id, now=_now(), actor=actor(), note=note,
                            artefact_days=cfg.artefact_days)
+    if not as_json:
+        for orig in r["originals_outside"]:
+            click.echo(f"warning: the original {orig} outside the archive still shows the recording erased for this "
+                       "request (the report names it); delete it by hand", err=True)
     _dump(r) if as_json else click.echo(f"{_request_line(r)}\n{r['report']['html']}\n{r['report']['json']}")

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from anonymizer.cli.lines import echo_line
+from anonymizer.cli.lines import echo_line, quiet
 
 from anonymizer.cli import progress as progress_bars
 from anonymizer.cli.config import actor, config_option
@@ -17,6 +17,7 @@ from anonymizer.cli.ingest import echo_outcome, echo_warning, import_mode, impor
 from anonymizer.cli.options import settings_from, settings_options
 from anonymizer.config import load_config
 from anonymizer.pipelines.batch import Task
+from anonymizer.pipelines.local_times import site_zones
 from anonymizer.pipelines.run import RunOutcome, run_batch
 from anonymizer.store.catalogue import Catalogue
 
@@ -71,7 +72,7 @@ def run(batch: Path, camera: str | None, workers: int, scheduler: str | None, mo
         bar.update(1)
         if o.error:
             echo_line(f"error: {o.error}", err=True)
-        elif o.copy is not None and not as_json:
+        elif o.copy is not None and not as_json and not quiet():
             r = o.outcome.report if o.outcome else None
             found = f": faces {r.detections.get('face', 0)}, plates {r.detections.get('plate', 0)}" if r else ""
             echo_line(f"{o.raw.id} -> {o.copy.id} {o.output}{found}")
@@ -81,7 +82,7 @@ def run(batch: Path, camera: str | None, workers: int, scheduler: str | None, mo
 
     with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         result = run_batch(batch, cfg, cat, datetime.now(timezone.utc), camera, settings, workers, actor(),
-                           on_ingest=lambda o: echo_outcome(o, as_json), on_done=on_done,
+                           on_ingest=lambda o: echo_outcome(o, as_json, site_zones(cfg)), on_done=on_done,
                            clip_progress=clip_progress, mode=mode, scheduler=scheduler or cfg.scheduler or None)
     bar.close()
     done = [o for o in result.anonymised if o.copy is not None and not o.error]
@@ -95,6 +96,8 @@ def run(batch: Path, camera: str | None, workers: int, scheduler: str | None, mo
             "warning": result.ingest.retention_warning(),
         }, indent=2))
     echo_warning(result.ingest)
+    if quiet() and not result.failed:
+        raise SystemExit(result.exit_code())
     click.echo(f"ingest: {summary(result.ingest)}; anonymise: {len(done)} done, {result.already} done before, "
                f"{len(result.anonymised) - len(done)} failed"
                + (f", {len(result.restricted)} restricted (left alone)" if result.restricted else "")

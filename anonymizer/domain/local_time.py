@@ -79,6 +79,12 @@ def resolve(value: datetime, tz: tzinfo | None, bound: Bound = "start", what: st
     return min(readings) if bound == "start" else max(readings)
 
 
+def local_iso(t: datetime, zone: str | None, timespec: str = "seconds") -> str:
+    """``2024-06-01T14:00:00+02:00``: ISO 8601 in ``zone`` with its offset (UTC when no zone is known), for lines
+    a person reads; JSON keeps UTC."""
+    return t.astimezone(ZoneInfo(zone) if zone else UTC).isoformat(timespec=timespec)
+
+
 def local_label(t: datetime, zone: str | None, ms: bool = False) -> str:
     """``2024-05-30 01:40:00 CEST (+02:00)``: the wall time in ``zone`` with its abbreviation and offset (UTC when
     no zone is known)."""

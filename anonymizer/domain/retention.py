@@ -425,8 +425,11 @@ def clip_deadline(clip: ClipInfo, policy: Policy | None = None) -> datetime | No
                        clip.site_id, clip.camera_id)
 
 
-def _fmt(t: datetime | None) -> str:
-    return "never" if t is None else t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _fmt(t: datetime | None, zone: str | None = None) -> str:
+    """A deadline as people read it: in the site's zone with its offset (UTC without one)."""
+    if t is None:
+        return "never"
+    return t.astimezone(ZoneInfo(zone) if zone else UTC).isoformat(timespec="seconds")
 
 
 def decide(clips: Iterable[ClipInfo], holds: Iterable[HoldInfo], policy: Policy | None, now: datetime) -> list[Decision]:
@@ -456,24 +459,24 @@ def decide(clips: Iterable[ClipInfo], holds: Iterable[HoldInfo], policy: Policy 
         due = due_at is not None and now >= due_at
         if not c.in_archive_root:
             append(Decision(c.id, KEEP, R_OUTSIDE_ROOT,
-                            f"file outside the archive root: never deleted by purge (deadline {_fmt(due_at)})",
+                            f"file outside the archive root: never deleted by purge (deadline {_fmt(due_at, c.site_tz)})",
                             due_at, (), due))
             continue
         if index:
             held = index.matching(c.id, c.camera_id, c.site_id, c.start, c.end)
             if held:
-                append(Decision(c.id, KEEP, R_HELD, f"held by {', '.join(held)} (deadline {_fmt(due_at)})",
+                append(Decision(c.id, KEEP, R_HELD, f"held by {', '.join(held)} (deadline {_fmt(due_at, c.site_tz)})",
                                 due_at, held))
                 continue
         if not due:
-            append(Decision(c.id, KEEP, R_NOT_DUE, f"kept until {_fmt(due_at)}", due_at))
+            append(Decision(c.id, KEEP, R_NOT_DUE, f"kept until {_fmt(due_at, c.site_tz)}", due_at))
             continue
         if state == "deleting":
-            append(Decision(c.id, DELETE, R_RESUME, f"deletion interrupted, resumed (deadline {_fmt(due_at)})",
+            append(Decision(c.id, DELETE, R_RESUME, f"deletion interrupted, resumed (deadline {_fmt(due_at, c.site_tz)})",
                             due_at))
         else:
             extra = "; restricted, deleted all the same" if c.restricted else ""
-            append(Decision(c.id, DELETE, R_DUE, f"deadline {_fmt(due_at)} passed{extra}", due_at))
+            append(Decision(c.id, DELETE, R_DUE, f"deadline {_fmt(due_at, c.site_tz)} passed{extra}", due_at))
     return out
 
 

@@ -13,11 +13,15 @@ import cv2
 import numpy as np
 
 from anonymizer.domain.detections import Detections
-from anonymizer.domain.geometry import clip_boxes, nms
+from anonymizer.domain.geometry import clip_boxes, merge_enclosing, nms
 from anonymizer.inference.pictures import pad32
 
 STRIDE = 4
 NMS_IOU = 0.45
+MERGE_IOU = 0.5  # one plate found in both views
+# A frame is shown at its own size and at half of it: plates wider than about 100 px, which the network saw less
+# of in training, are found at half size as 50 px ones (benchmarks/RESULTS.md, "platenet"), for a quarter more CPU.
+VIEWS = (1.0, 0.5)
 
 
 def peaks(heat: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -48,8 +52,8 @@ def to_blob(rgb: np.ndarray) -> np.ndarray:
 
 
 class PlateNetDetector:
-    """platenet on an ONNX Runtime session: plates on an RGB picture at its own size, boxes in its pixels. It is
-    trained to see plates at the size they have in a frame, so it is never shown a frame scaled."""
+    """platenet on an ONNX Runtime session: plates on an RGB picture, boxes in its pixels. It is trained to see
+    plates at the size they have in a frame, so it is never shown a frame enlarged."""
 
     kind = "plate"
 
@@ -65,3 +69,21 @@ class PlateNetDetector:
         if len(found) == 0:
             return found
         return Detections(clip_boxes(found.xyxy, w, h), found.scores)
+
+    def detect_views(self, rgb: np.ndarray) -> Detections:
+        """The picture at each of ``VIEWS`` (its own size, half of it), boxes in its pixels, one plate's boxes from
+        two views merged without losing a pixel (``merge_enclosing``)."""
+        h, w = rgb.shape[:2]
+        found = Detections.empty()
+        for scale in VIEWS:
+            if scale == 1.0:
+                found = found.concat(self.detect_native(rgb))
+                continue
+            sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+            more = self.detect_native(cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA))
+            if len(more):
+                factor = np.array([w / sw, h / sh, w / sw, h / sh], np.float32)
+                found = found.concat(Detections(clip_boxes(more.xyxy * factor, w, h), more.scores))
+        if len(found) < 2:
+            return found
+        return Detections(*merge_enclosing(found.xyxy, found.scores, MERGE_IOU))

@@ -23,6 +23,7 @@ class Probe:
     duration: float | None  # seconds
     has_audio: bool
     creation_time: str | None  # container metadata, verbatim
+    start_s: float = 0.0  # the video stream's first time, as the container declares it
 
 
 def media_error(path: Path, exc: BaseException) -> MediaError:
@@ -63,6 +64,7 @@ def probe(path: Path) -> Probe:
                 duration=duration,
                 has_audio=bool(container.streams.audio),
                 creation_time=container.metadata.get("creation_time"),
+                start_s=float(vs.start_time * vs.time_base) if vs.start_time is not None and vs.time_base else 0.0,
             )
     except MediaError:
         raise

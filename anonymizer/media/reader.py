@@ -133,6 +133,9 @@ class VideoReader:
         self.rate = Fraction(rate) if rate else None
         # AVI stores no presentation times: see ``_decoded``.
         self.repair_pts = "avi" in self.container.format.name.split(",")
+        # Packets that did not decode (a recording cut short, a damaged stretch): skipped, counted here; the first
+        # error is raised only when no frame decodes at all.
+        self.damaged_packets = 0
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -166,27 +169,48 @@ class VideoReader:
             self._queue.put(_SENTINEL)
 
     def _decoded(self) -> Iterator[av.VideoFrame]:
-        """The decoded frames, in presentation order. Where the container has no presentation times of its own
+        """The decoded frames, in presentation order; a packet that does not decode is skipped and counted in
+        ``damaged_packets``. Where the container has no presentation times of its own
         (AVI: its demuxer makes each packet's pts up from the decoding order), frames with B-frames come out with
         the pts of another frame (vtest.avi: 2, 6, 8, 10, 12, 4, ...), which no encoder accepts: there, each frame
         gets the smallest packet pts not yet given out (a decoder outputs a frame only once every frame shown
         before it was read, so that is its place in presentation order). Elsewhere the frames keep their own."""
-        if not self.repair_pts:
-            yield from self.container.decode(self.stream)
-            return
         pending: list[int] = []
-        for packet in self.container.demux(self.stream):
-            if packet.pts is not None:
+        first_error: BaseException | None = None
+        decoded = 0
+        packets = self.container.demux(self.stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.FFmpegError as exc:  # the container's data ends or breaks here: the decoder is flushed
+                first_error = first_error or exc
+                self.damaged_packets += 1
+                packet = None
+            if self.repair_pts and packet is not None and packet.pts is not None:
                 heapq.heappush(pending, packet.pts)
-            for frame in packet.decode():
-                if pending:
+            try:
+                frames = self.stream.decode(packet)
+            except av.FFmpegError as exc:  # a packet cut short or damaged: skipped, its frame is lost
+                first_error = first_error or exc
+                self.damaged_packets += 1
+                continue
+            for frame in frames:
+                if self.repair_pts and pending:
                     frame.pts = heapq.heappop(pending)
+                decoded += 1
                 yield frame
+            if packet is None:
+                break
+        if decoded == 0 and first_error is not None:
+            raise first_error
 
     def frames(self) -> Iterator[Frame]:
         self._thread = threading.Thread(target=self._decode, name=f"decode-{self.path.name}", daemon=True)
         self._thread.start()
         index = 0
+        untimed = False
         while True:
             item = self._queue.get()
             if item is _SENTINEL:
@@ -198,10 +222,18 @@ class VideoReader:
             frame: av.VideoFrame = _own_yuv420(item)
             if self.padded:
                 frame = _pad_even(frame)
+            time_base = Fraction(frame.time_base) if frame.time_base else self.time_base
+            if index == 0:
+                # A raw elementary stream (Annex B H.264) has no timestamps at all: its frames are shown at the
+                # stream's rate, so that is the time each gets.
+                untimed = frame.pts is None and bool(self.rate)
+            if untimed:
+                frame.pts = round(index / self.rate / time_base)  # type: ignore[operator]
+                frame.time_base = time_base
             yield Frame(
                 index=index,
                 pts=frame.pts,
-                time_base=Fraction(frame.time_base) if frame.time_base else self.time_base,
+                time_base=time_base,
                 planes=_planes(frame),
                 rotation=int(item.rotation or 0),
                 av_frame=frame,
@@ -227,6 +259,33 @@ def read_timestamps(path: Path) -> list[float]:
         for frame in container.decode(vs):
             out.append(float(frame.pts * frame.time_base) if frame.pts is not None else float("nan"))
     return out
+
+
+@dataclass(frozen=True)
+class PacketScan:
+    """What the demuxer finds without decoding: the video packets read, those flagged corrupt, and the error that
+    stopped it (a file cut short)."""
+
+    packets: int
+    corrupt: int
+    error: str | None
+
+
+def scan_packets(path: Path) -> PacketScan:
+    """Read every video packet of ``path`` without decoding (a damaged file decodes reproducibly only on one thread:
+    a threaded decoder drops the frames in flight where the data breaks)."""
+    packets = corrupt = 0
+    error = None
+    try:
+        with av.open(str(path)) as container:
+            for packet in container.demux(container.streams.video[0]):
+                if packet.size == 0:
+                    continue  # the demuxer's flush packet
+                packets += 1
+                corrupt += bool(packet.is_corrupt)
+    except (av.FFmpegError, OSError, IndexError) as exc:
+        error = str(exc) or type(exc).__name__
+    return PacketScan(packets, corrupt, error)
 
 
 def read_packet_times(path: Path) -> tuple[list[float], tuple[int, int], Fraction | None]:

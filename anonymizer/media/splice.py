@@ -25,6 +25,7 @@ from typing import Callable
 import av
 import numpy as np
 
+from anonymizer import safe_files
 from anonymizer.errors import MediaError
 from anonymizer.media.reader import VideoReader, _own_yuv420, _planes
 from anonymizer.media.writer import TempOutput, VideoWriter, temp_path_for
@@ -182,7 +183,7 @@ class SpliceWriter(TempOutput):
         with av.open(str(source)) as c:
             cc = c.streams.video[0].codec_context
             self.width, self.height = cc.width, cc.height
-        target.parent.mkdir(parents=True, exist_ok=True)
+        safe_files.output_dirs(target.parent)
 
     def add(self, index: int, pts: int | None, redactions: list[object]) -> None:
         """Frame ``index`` (decoder output order) with its pts and the redactions applied to it, in order."""

@@ -63,7 +63,7 @@ class VideoWriter(TempOutput):
         self.target = target
         self.tmp = temp_path_for(target)
         self.mode = mode
-        target.parent.mkdir(parents=True, exist_ok=True)
+        safe_files.output_dirs(target.parent)
         try:
             # Created with restrictive permissions before FFmpeg opens (and keeps) it.
             os.close(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode))

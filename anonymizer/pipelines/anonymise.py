@@ -29,6 +29,7 @@ import numpy as np
 from anonymizer.domain.cadence import frames_within, stride_for_rate
 from anonymizer.domain.detections import Detections
 from anonymizer.domain.geometry import scale_about_centre
+from anonymizer.domain.lost_frames import lost_stretches
 from anonymizer.domain.orientation import display_size, quarter_turns
 from anonymizer.domain.regions import Regions, regions_for
 from anonymizer.domain.tracking import BoxCarrier, CarryParams
@@ -37,8 +38,8 @@ from anonymizer.heap import return_large_buffers
 from anonymizer.imaging.motion import CameraPath, thumbnail, unchanged
 from anonymizer.imaging.redact import redact_yuv420, region_mask
 from anonymizer.inference.detectors import LoadedDetector
-from anonymizer.media.probe import probe
-from anonymizer.media.reader import Frame, VideoReader, read_packet_times
+from anonymizer.media.probe import Probe, probe
+from anonymizer.media.reader import Frame, PacketScan, VideoReader, read_packet_times, scan_packets
 from anonymizer.media.splice import SpliceWriter, copy_problem
 from anonymizer.media.writer import VideoWriter
 from anonymizer.pipelines.detection import NATIVE_WITHIN, SMALL, FrameDetector, enlarged_for
@@ -121,6 +122,8 @@ class ClipReport:
     frames_with_regions: int = 0
     frames_carried_only: int = 0
     verification: dict = field(default_factory=dict)
+    # Frames of the input that did not decode (a recording cut short, a damaged stretch): how many, and where.
+    lost: dict = field(default_factory=dict)
     residual: dict = field(default_factory=dict)
     elapsed_s: float = 0.0
     fps: float = 0.0
@@ -175,6 +178,31 @@ def _sample_indices(expected_frames: int, samples: int, strides: tuple[int, ...]
                 if 0 <= j < last and j not in picked and all(j % s for s in strides)]
         picked.add(free[0] if free else i)
     return picked
+
+
+#: A clip of unknown length has one frame in this many checked as it comes (the known-length rule's rate).
+STREAM_SAMPLE_EVERY = 25
+
+
+@dataclass(frozen=True)
+class StreamSamples:
+    """The residual check's samples of a clip whose frame count and duration are unknown (a raw H.264 stream):
+    one frame in every ``every``, each moved forward to the first frame that is no detector's keyframe (a multiple
+    of one of ``strides``), as ``_sample_indices`` does for a clip of known length."""
+
+    every: int
+    strides: tuple[int, ...] = ()
+
+    def __contains__(self, index: object) -> bool:
+        if not isinstance(index, int) or index < 1:
+            return False
+        strides = tuple(s for s in self.strides if s > 1)
+
+        def free(j: int) -> bool:
+            return all(j % s for s in strides)
+
+        base = index - (index - 1) % self.every
+        return free(index) and not any(free(j) for j in range(base, index))
 
 
 def unclosed(findings: list[dict]) -> list[dict]:
@@ -277,10 +305,11 @@ class _ClipPass:
 
     def __init__(self, src: Path, writer_for: Callable[[Frame, int, int, object], VideoWriter | SpliceWriter], settings: AnonymiseSettings,
                  detectors: dict[str, LoadedDetector], check_detectors: dict[str, LoadedDetector], report: ClipReport,
-                 samples: set[int], forced: list[Forced], dense: bool,
+                 samples: "set[int] | StreamSamples", forced: list[Forced], dense: bool,
                  progress: Callable[[int], None] | None, on_regions: Callable[[int, Regions], None] | None,
-                 keep: KeepFn | None = None) -> None:
+                 keep: KeepFn | None = None, decode_threads: int | None = None) -> None:
         self.src = src
+        self.decode_threads = decode_threads  # 1 for a damaged input: only one thread decodes it reproducibly
         self.writer_for = writer_for
         self.settings = settings
         self.detectors = detectors
@@ -306,6 +335,8 @@ class _ClipPass:
         self.fd: FrameDetector | None = None
         self.check_fd: FrameDetector | None = None  # the residual check's detectors, coarse pass only
         self.checked = 0
+        self.sampled: list[int] = []  # the samples this pass reached
+        self.last_index: int | None = None  # known once the decoder has ended
         self.unchanged_samples = 0  # samples not checked: the picture of the latest clean check (_same_as_last_check)
         self.check_thumb: tuple[int, np.ndarray] | None = None
         self._thumb: tuple[int, np.ndarray] | None = None
@@ -465,7 +496,10 @@ class _ClipPass:
         self._note(frame.index, regions)
         if self._near_finding(frame.index):
             regions = self._check(frame, regions)
-        elif frame.index in self.samples:
+        elif frame.index in self.samples or (frame.index == self.last_index and not self.checked
+                                             and self.settings.residual_samples > 0):
+            # (the last frame when no sample was reached: a check never passes having looked at nothing)
+            self.sampled.append(frame.index)
             if self._same_as_last_check(frame):
                 self.unchanged_samples += 1
             else:
@@ -580,7 +614,7 @@ class _ClipPass:
         # boxes are final, for redaction and encoding. The frames waiting for their boxes (up to the carrying
         # horizon, ~100 frames for the plate fine pass: 1.2 GiB at 4K) are then never held; decoding twice costs
         # a few per cent of the CPU.
-        with VideoReader(self.src, queue_size=READ_AHEAD) as reader, \
+        with VideoReader(self.src, threads=self.decode_threads, queue_size=READ_AHEAD) as reader, \
                 VideoReader(self.src, threads=1, queue_size=READ_AHEAD) as again:
             lagging = again.frames()
             last: Frame | None = None
@@ -605,6 +639,7 @@ class _ClipPass:
                     self._observe(p, last)
                 p.carrier.finish(last.index)  # tracks still joinable are carried to the end (domain.tracking)
             self.buffer.clear()
+            self.last_index = last.index
             while self.emitted <= last.index:
                 self._emit(self._decode_again(lagging))
             self._flush(0)
@@ -673,6 +708,8 @@ def anonymise_file(
     check_detectors = check_detectors or detectors
     info = probe(src)
     expected = info.frames or (int(round(info.duration * info.rate)) if info.duration and info.rate else 0)
+    scan = scan_packets(src)
+    damaged = bool(scan.corrupt or scan.error or (info.frames and scan.packets < info.frames))
     report = ClipReport(input=str(src), output=str(dst), width=info.width, height=info.height)
     report.settings = asdict(settings)
     # The strides as configured are meant at 25 fps: a slower clip gets keyframes as often in time (domain.cadence).
@@ -681,7 +718,10 @@ def anonymise_file(
                        plate_stride=stride_for_rate(settings.plate_stride, rate))
     report.strides = {"face": settings.face_stride, "plate": settings.plate_stride}
     report.static_recheck = frames_within(STATIC_RECHECK_S, rate, STATIC_RECHECK)
-    samples = _sample_indices(expected, settings.residual_samples, (settings.face_stride, settings.plate_stride))
+    strides = (settings.face_stride, settings.plate_stride)
+    samples: set[int] | StreamSamples = _sample_indices(expected, settings.residual_samples, strides)
+    if not expected and settings.residual_samples > 0:
+        samples = StreamSamples(STREAM_SAMPLE_EVERY, strides)
     report.models = [
         {"name": m.spec.name, "kind": kind if m is d.model else m.spec.kind, "package": m.spec.package,
          "sha256": m.sha256, "source_sha256": m.spec.sha256,
@@ -691,7 +731,7 @@ def anonymise_file(
 
     writers: list[VideoWriter | SpliceWriter] = []
     if settings.copy_unchanged:
-        why = copy_refusal(src, dst, settings, info.has_audio)
+        why = "the input is damaged" if damaged else copy_refusal(src, dst, settings, info.has_audio)
         report.copy = {"used": why is None, "reason": why or ""}
 
     def writer_for(frame: Frame, width: int, height: int, reader: object) -> VideoWriter | SpliceWriter:
@@ -713,8 +753,9 @@ def anonymise_file(
         return w
 
     try:
+        threads = 1 if damaged else None
         clip = _ClipPass(src, writer_for, settings, detectors, check_detectors, report, samples, [], False,
-                         progress, on_regions, keep)
+                         progress, on_regions, keep, threads)
         clip.run()
         first_findings = list(clip.findings)
         if clip.findings and settings.residual_samples:
@@ -725,7 +766,7 @@ def anonymise_file(
             report2 = replace(report, keyframes={}, detections={}, refined_frames={}, fine={}, frames_with_regions=0,
                               frames_carried_only=0)
             clip = _ClipPass(src, writer_for, settings, detectors, check_detectors, report2, samples, forced, True,
-                             None, on_regions, keep)
+                             None, on_regions, keep, threads)
             clip.run()
             report = report2
             report.passes = 2
@@ -740,16 +781,20 @@ def anonymise_file(
                 f"{src}: output differs from input ({report.verification['output_frames']} frames vs "
                 f"{len(clip.input_times)}, timestamp error {report.verification['max_timestamp_error_s']:.6f}s)"
             )
+        report.lost = lost_report(clip.input_times, info, scan, damaged)
+        if report.lost:
+            log.warning("%s: %d frames did not decode (%s): anonymised the %d that did", src,
+                        report.lost["frames"], lost_text(report.lost), len(clip.input_times))
         remaining = unclosed(clip.findings) if report.passes == 2 else []
         report.residual = {
-            "sampled_frames": sorted(samples),
+            "sampled_frames": sorted(samples) if isinstance(samples, set) else sorted(set(clip.sampled)),
             "checked_frames": clip.checked,
             "unchanged_samples": clip.unchanged_samples,
             "first_pass_findings": first_findings,
             "second_pass_findings": clip.findings if report.passes == 2 else [],
             "closed": bool(first_findings) and not remaining,
             "possible_leaks": remaining,
-            "passed": not remaining,
+            "passed": not remaining and (clip.checked > 0 or not settings.residual_samples),
             "accepted": bool(remaining) and accept_residual,
         }
         report.elapsed_s = round(time.perf_counter() - started, 3)
@@ -772,6 +817,26 @@ def anonymise_file(
         for w in writers:
             w.abort()
     return report
+
+
+def lost_report(times: list[float], info: Probe, scan: PacketScan, damaged: bool) -> dict:
+    """The input's frames that did not decode, and where (empty when none is missing)."""
+    frame_s = float(1 / info.rate) if info.rate else None
+    stretches = lost_stretches(times, frame_s, info.start_s, info.start_s + info.duration if info.duration else None)
+    missing = sum(st.frames for st in stretches)
+    if info.frames:
+        missing = max(missing, info.frames - len(times)) if damaged or info.frames > len(times) else 0
+    if not missing and not damaged:
+        return {}
+    return {"frames": missing, "declared_frames": info.frames or None, "decoded_frames": len(times),
+            "damaged_packets": scan.corrupt, "read_error": scan.error,
+            "stretches": [st.as_dict() for st in stretches]}
+
+
+def lost_text(lost: dict) -> str:
+    """The stretches of a ``lost_report`` in words: ``1.20-2.00 s``, several joined by commas."""
+    where = ", ".join(f"{st['from_s']:.2f}-{st['to_s']:.2f} s" for st in lost.get("stretches", []))
+    return f"at {where}" if where else "where is not known"
 
 
 def copy_refusal(src: Path, dst: Path, settings: AnonymiseSettings, has_audio: bool) -> str | None:

@@ -7,6 +7,7 @@ itself, so the same tasks can go to any ``concurrent.futures`` executor: the loc
 
 from __future__ import annotations
 
+import errno
 import logging
 import multiprocessing
 import os
@@ -67,8 +68,41 @@ def output_name(src: Path) -> str:
     return src.name if src.suffix.lower() in KEEP_SUFFIXES else src.stem + ".mp4"
 
 
-def _walk(folder: Path) -> Iterator[Path]:
-    for root, dirs, files in os.walk(folder):
+def unique_output_name(src: Path) -> str:
+    """``output_name``, unless another video beside ``src`` would get the same name (x.avi and x.mp4 both give
+    x.mp4): then the converted one keeps its whole name (x.avi.mp4). Depends only on the folder, not on order."""
+    name = output_name(src)
+    if name == src.name or not src.parent.is_dir():
+        return name
+    try:
+        neighbours = list(src.parent.iterdir())
+    except OSError:
+        return name
+    for other in neighbours:
+        if other.name != src.name and other.suffix.lower() in VIDEO_SUFFIXES and output_name(other) == name:
+            return src.name + Path(name).suffix
+    return name
+
+
+def unreadable_folder(exc: OSError, left_out: str) -> str:
+    """The one line for a folder of a batch that cannot be listed (``os.walk``'s error): what was left out, and
+    the fix."""
+    return (f"{exc.filename}: cannot read this folder ({exc.strerror}); {left_out}; fix: give the user running "
+            "anonymizer read and search permission on it (chmod u+rx), then run again")
+
+
+def symlink_loop(path: Path) -> str | None:
+    """The one line for a file that is a symlink loop, or None when its links resolve."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"{path}: a symlink loop (it leads back to itself); fix: remove the link, or point it at the clip"
+    return None
+
+
+def _walk(folder: Path, on_error: Callable[[OSError], None]) -> Iterator[Path]:
+    for root, dirs, files in os.walk(folder, onerror=on_error):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             path = Path(root) / name
@@ -76,20 +110,33 @@ def _walk(folder: Path) -> Iterator[Path]:
                 yield path
 
 
-def plan_tasks(inputs: list[Path], out_dir: Path) -> list[Task]:
+def plan_tasks(inputs: list[Path], out_dir: Path, problems: list[Outcome] | None = None) -> list[Task]:
     """Files given by name are taken whatever their suffix (a non-video gets its own error later); folders are
-    walked recursively for video files, and the output tree mirrors each folder."""
+    walked recursively for video files, and the output tree mirrors each folder. A folder that cannot be read or
+    a symlink loop is not a task: it is appended to ``problems`` as a failed Outcome with its one-line error."""
     tasks: list[Task] = []
-    out_resolved = out_dir.resolve()
+    problems = problems if problems is not None else []
+    out_resolved = os.path.realpath(out_dir)
     for item in inputs:
         if item.is_dir():
-            for path in _walk(item):
-                if out_resolved in path.resolve().parents:
-                    continue  # never re-anonymise our own outputs
+            def unreadable(exc: OSError, item: Path = item) -> None:
+                folder = Path(exc.filename or item)
+                rel = folder.relative_to(item) if folder.is_relative_to(item) else Path(folder.name)
+                problems.append(Outcome(Task(folder, out_dir / rel, out_dir), exit_code=EXIT_ERROR,
+                                        error=unreadable_folder(exc, "its clips were not anonymised")))
+
+            for path in _walk(item, unreadable):
                 rel = path.relative_to(item)
-                tasks.append(Task(path, out_dir / rel.parent / output_name(path), out_dir))
+                task = Task(path, out_dir / rel.parent / unique_output_name(path), out_dir)
+                loop = symlink_loop(path)
+                if loop:
+                    problems.append(Outcome(task, error=loop, exit_code=EXIT_ERROR))
+                    continue
+                if Path(out_resolved) in Path(os.path.realpath(path)).parents:
+                    continue  # never re-anonymise our own outputs
+                tasks.append(task)
         else:
-            tasks.append(Task(item, out_dir / output_name(item), out_dir))
+            tasks.append(Task(item, out_dir / unique_output_name(item), out_dir))
     return tasks
 
 

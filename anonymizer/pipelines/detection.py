@@ -187,7 +187,7 @@ def run_fine(detector: LoadedDetector, rgb: np.ndarray, enlarged: bool) -> Detec
     picture's pixels. Above 1080p, the run at the picture's own size is in tiles too (``run_own_size``). Plates
     with platenet (``LoadedDetector.fine``): that one detector at the picture's own size, nothing enlarged."""
     if detector.fine is not None:
-        return own_size_tiles(detector.fine.detect_native, rgb)
+        return own_size_tiles(detector.fine.detect_views, rgb)
     found = run_own_size(detector, rgb)
     if not enlarged:
         return found

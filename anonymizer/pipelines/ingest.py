@@ -56,7 +56,7 @@ from anonymizer.errors import (
 )
 from anonymizer.media.probe import probe
 from anonymizer.media.reader import stream_problem
-from anonymizer.pipelines.batch import VIDEO_SUFFIXES
+from anonymizer.pipelines.batch import VIDEO_SUFFIXES, unreadable_folder
 from anonymizer.safe_files import fsync_dir, private_dirs
 from anonymizer.store.catalogue import Catalogue
 from anonymizer.store.lock import FileLock
@@ -150,13 +150,14 @@ def inside(path: Path, root: Path) -> bool:
     return p == r or p.startswith(r + os.sep)
 
 
-def batch_files(batch: Path, config: Config) -> Iterator[Path]:
-    """Every file of the batch except hidden ones, JSON (sidecars, reports) and the archive's own files."""
+def batch_files(batch: Path, config: Config, on_error: Callable[[OSError], None] | None = None) -> Iterator[Path]:
+    """Every file of the batch except hidden ones, JSON (sidecars, reports) and the archive's own files; a folder
+    that cannot be listed goes to ``on_error`` (``os.walk``'s error)."""
     skip_dirs = {config.anonymised_root.resolve()}
     if batch.is_file():
         yield batch
         return
-    for root, dirs, files in os.walk(batch):
+    for root, dirs, files in os.walk(batch, onerror=on_error):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (Path(root) / d).resolve() not in skip_dirs)
         for name in sorted(files):
             if name.startswith(".") or name.endswith(".json") or name == CONFIG_NAME or ".sqlite" in name:
@@ -452,13 +453,25 @@ def ingest_batch(
         with catalogue.transaction() as conn:
             catalogue.sync(conn, config.sites.values(), config.cameras.values())
         result = IngestResult(batch=batch, archive=config.archive, mode=mode)
-        for path in batch_files(batch, config):
-            outcome = _ingest_one(path, batch, config, catalogue, now, camera, actor, mode)
+        unreadable: list[OSError] = []
+
+        def add(outcome: IngestOutcome) -> None:
             if outcome.status == FAILED:
                 log.debug("ingest failed: %s", outcome.error)
             result.outcomes.append(outcome)
             if on_outcome is not None:
                 on_outcome(outcome)
+
+        def flush() -> None:  # each unreadable folder a failure of its own, named where the walk met it
+            while unreadable:
+                exc = unreadable.pop(0)
+                add(IngestOutcome(Path(exc.filename or batch), FAILED, exit_code=EXIT_ERROR,
+                                  error=unreadable_folder(exc, "its clips were not registered")))
+
+        for path in batch_files(batch, config, unreadable.append):
+            flush()
+            add(_ingest_one(path, batch, config, catalogue, now, camera, actor, mode))
+        flush()
     return result
 
 

@@ -14,6 +14,7 @@ holds is left to it (``RunResult.elsewhere``). A killed run's leases end with it
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 from concurrent.futures import Executor
@@ -30,7 +31,7 @@ from anonymizer.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, AnonymizerError
 from anonymizer.media.probe import probe
 from anonymizer.media.writer import temp_path_for
 from anonymizer.pipelines.anonymise import report_path_for
-from anonymizer.pipelines.batch import VIDEO_SUFFIXES, Outcome, Task, anonymise_batch, output_name
+from anonymizer.pipelines.batch import Outcome, Task, anonymise_batch, unique_output_name
 from anonymizer.pipelines.ingest import FAILED, IMPORT, IngestOutcome, IngestResult, ingest_batch, sha256_of
 from anonymizer.settings import AnonymiseSettings
 from anonymizer.safe_files import private_dirs
@@ -91,25 +92,14 @@ def output_for(raw: ClipRecord | str, batch: Path, config: Config) -> Path:
     return config.anonymised_root / root.name / rel.parent / unique_output_name(src)
 
 
-def unique_output_name(src: Path) -> str:
-    """``output_name``, unless another video beside ``src`` would get the same name (x.avi and x.mp4 both give
-    x.mp4): then the converted one keeps its whole name (x.avi.mp4). Depends only on the folder, not on order."""
-    name = output_name(src)
-    if name == src.name or not src.parent.is_dir():
-        return name
-    for other in src.parent.iterdir():
-        if other.name != src.name and other.suffix.lower() in VIDEO_SUFFIXES and output_name(other) == name:
-            return src.name + Path(name).suffix
-    return name
-
-
 def remove_leftovers(dst: Path) -> list[Path]:
     """Temporary files a killed run left beside ``dst`` (the lock guarantees no run is writing them now)."""
-    pattern_video = temp_path_for(dst).name.rsplit("-", 1)[0] + "-*"
+    # names are escaped: a clip called cam[1].mp4 must find its own leftovers and no other clip's
+    pattern_video = glob.escape(temp_path_for(dst).name.rsplit("-", 1)[0]) + "-*"
     report = report_path_for(dst)
     gone = []
     if dst.parent.is_dir():
-        for p in list(dst.parent.glob(pattern_video)) + list(dst.parent.glob(f".{report.name}.partial-*")):
+        for p in list(dst.parent.glob(pattern_video)) + list(dst.parent.glob(f".{glob.escape(report.name)}.partial-*")):
             p.unlink(missing_ok=True)
             gone.append(p)
     return gone
@@ -145,6 +135,7 @@ def register_copy(catalogue: Catalogue, config: Config, raw: ClipRecord, dst: Pa
             "raw": raw.id, "output": copy.uri, "sha256": sha, "report": copy.report_uri, "state": copy.state,
             "purge_after": deadline.isoformat() if deadline else None,
             "detections": report.detections, "models": [m.get("sha256") for m in report.models],
+            **({"lost_frames": report.lost["frames"]} if getattr(report, "lost", None) else {}),
         })
     return copy
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -25,7 +26,8 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLA
 
 from anonymizer.domain.clips import ClipRecord
 from anonymizer.domain.sites import Camera, Site
-from anonymizer.errors import CatalogueError, DuplicateClipError
+from anonymizer.errors import CatalogueError, DuplicateClipError, ReadOnlyError
+from anonymizer.store import artefacts as artefact_rows
 from anonymizer.store import audit
 from anonymizer.store import leases as lease_rows
 from anonymizer.store.holds import all_holds, hold_row
@@ -69,6 +71,14 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
 
 
+def masked_url(url: str) -> str:
+    """The URL as messages show it: the password replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", url)
+
+
 def sqlite_path(url: str) -> Path | None:
     u = make_url(url)
     if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
@@ -83,6 +93,12 @@ def _record(row: Any) -> ClipRecord:
 
 def _values(clip: ClipRecord) -> dict[str, Any]:
     return {_COLUMN.get(f.name, f.name): getattr(clip, f.name) for f in fields(ClipRecord)}
+
+
+def _empty(where: str) -> str:
+    return (f"catalogue {where} is empty (no schema, no clips, no audit log): refused, since a new empty one would "
+            "forget every clip's deadline; fix: restore it from a backup, or make a new one with 'anonymizer init "
+            "ARCHIVE' and list the files it does not know with 'anonymizer audit verify'")
 
 
 @dataclass(frozen=True)
@@ -109,12 +125,13 @@ class Catalogue:
     @classmethod
     def open(cls, url: str, create: bool = False, archive: Path | None = None) -> "Catalogue":
         """Open the catalogue at ``url`` and bring its schema to the newest migration. A SQLite file that does not
-        exist is created (mode 0600) only when ``create`` is true. With ``archive`` (the configured root), an
-        archive that was moved or restored elsewhere has its paths rewritten (``store.relocate``)."""
+        exist is created (mode 0600), and an empty catalogue given its schema, only when ``create`` is true. With
+        ``archive`` (the configured root), an archive that was moved or restored elsewhere has its paths rewritten
+        (``store.relocate``)."""
         try:
             path = sqlite_path(url)
         except ArgumentError as exc:
-            raise CatalogueError(f"catalogue URL {url!r} is not a valid SQLAlchemy URL ({exc})") from exc
+            raise CatalogueError(f"catalogue URL {masked_url(url)!r} is not a valid SQLAlchemy URL") from exc
         if path is not None:
             if not path.exists():
                 if not create:
@@ -124,18 +141,26 @@ class Catalogue:
                     )
                 path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+            elif not create and path.is_file() and path.stat().st_size == 0:
+                raise CatalogueError(_empty(f"{path} (0 bytes)"))  # before SQLite's WAL pragma writes to it
         read_only = path is not None and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
         if read_only:  # a read-only archive (a mounted backup, another user's): listed and verified, not changed
             url = f"sqlite:///file:{path.resolve()}?mode=ro&immutable=1&uri=true"
         try:
             engine = create_engine(url, future=True)
         except (ArgumentError, ImportError) as exc:
-            raise CatalogueError(f"catalogue URL {url!r} cannot be used ({exc})") from exc
+            raise CatalogueError(f"catalogue URL {masked_url(url)!r} cannot be used ({exc})") from exc
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_read_only_pragmas if read_only else _enable_sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin)
         cat = cls(engine)
         cat.read_only = read_only
+        if not create:
+            try:
+                cat.require_made()
+            except CatalogueError:
+                cat.close()
+                raise
         if read_only:
             cat.check_schema()
             return cat
@@ -151,6 +176,17 @@ class Catalogue:
                 log.warning("the archive moved from %s to %s: paths in the catalogue rewritten (%s)", moved["from"],
                             moved["to"], ", ".join(f"{k} {v}" for k, v in moved["rewritten"].items() if v))
         return cat
+
+    def require_made(self) -> None:
+        """Refuse a catalogue without a schema (a SQLite file emptied to 0 bytes, a database without tables): only
+        ``init`` makes one, since an empty catalogue forgets every clip and its deadline while the files stay."""
+        try:
+            with self.engine.connect() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()
+        except SQLAlchemyError:
+            return  # not a database at all, or not reachable: migrate and check_schema say which
+        if current is None:
+            raise CatalogueError(_empty(self.shown()))
 
     def check_schema(self) -> None:
         """A catalogue that cannot be written must already be at the newest schema (nothing can migrate it)."""
@@ -185,6 +221,13 @@ class Catalogue:
             raise CatalogueError(f"catalogue {self.engine.url!r} is not a usable catalogue ({orig}); fix: restore it "
                                  "from a backup, or point 'catalogue' in the configuration at the right one") from exc
 
+    def shown(self) -> str:
+        """The catalogue as messages name it: a SQLite file's path, else the URL without its password."""
+        u = self.engine.url
+        if u.get_backend_name() == "sqlite":
+            return (u.database or "").removeprefix("file:")
+        return u.render_as_string(hide_password=True)
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -200,6 +243,10 @@ class Catalogue:
             with self.engine.connect() as conn, conn.execution_options(**{WRITE: True}).begin():
                 yield conn
         except OperationalError as exc:
+            if _read_only(exc):
+                raise ReadOnlyError(f"catalogue {self.shown()} is read-only to this user ({exc.orig}); nothing "
+                                    "was changed; fix: run the command as the archive's owner, or where the "
+                                    "catalogue can be written") from exc
             raise CatalogueError(f"catalogue write failed ({exc.orig}); try again") from exc
 
     # ------------------------------------------------------------------ sites and cameras
@@ -356,6 +403,15 @@ class Catalogue:
         with self.engine.connect() as conn:
             return [(r.id, r.state, r.purge_after.isoformat() if r.purge_after else None) for r in conn.execute(q)]
 
+    def owned_paths(self) -> set[str]:
+        """Every path the catalogue answers for: the files of clips not deleted and their reports, and the live
+        artefacts (a folder artefact owns what is inside it)."""
+        q = select(clips.c.uri, clips.c.report_uri).where(clips.c.state != "deleted")
+        with self.engine.connect() as conn:
+            owned = {p for r in conn.execute(q) for p in (r.uri, r.report_uri) if p}
+            owned.update(a.path for a in artefact_rows.live(conn))
+        return owned
+
     def hold_rows(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             return [hold_row(h) for h in all_holds(conn)]
@@ -366,3 +422,10 @@ class Catalogue:
 
 
 __all__ = ["Catalogue", "ClipFilter", "CatalogueError", "SQLAlchemyError"]
+
+
+def _read_only(exc: OperationalError) -> bool:
+    """A write refused because the database (or its folder) is read-only: trying again will not help."""
+    text = str(exc.orig).lower()
+    return "readonly" in text or "read-only" in text or getattr(exc.orig, "sqlite_errorname", "").startswith(
+        "SQLITE_READONLY")

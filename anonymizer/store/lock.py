@@ -6,13 +6,14 @@ leaves a stale lock behind. The file keeps the holder's pid for the message a se
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
 from pathlib import Path
 from types import TracebackType
 
-from anonymizer.errors import LockedError
+from anonymizer.errors import LockedError, ReadOnlyError
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,16 @@ class FileLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o640)
+        except OSError as exc:
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            raise ReadOnlyError(
+                f"{self.path.parent} is read-only to this user ({exc.strerror}): the {self.what} cannot take its "
+                f"lock {self.path.name}; fix: run it as the archive's owner, or remount the archive read-write "
+                "(a filesystem remounted read-only after an error needs checking first)") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:

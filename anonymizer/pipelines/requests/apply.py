@@ -25,7 +25,8 @@ from anonymizer.media.segments import rewrite
 from anonymizer.pipelines.file_changes import carry_out, finish_pending, roll_back
 from anonymizer.pipelines.ingest import sha256_of
 from anonymizer.pipelines.requests.common import (
-    RequestError, amend_targets, audit_object, family, load_request, mark_handled, restricting_requests,
+    RequestError, amend_targets, audit_object, family, load_request, mark_handled, originals_of,
+    restricting_requests,
 )
 from anonymizer.safe_files import crashpoint
 from anonymizer.store import intents
@@ -109,6 +110,9 @@ def apply(cat: Catalogue, config: Config, request_id: str, *, now: datetime, act
         chosen = list(dict.fromkeys(segment_ids))
     else:
         chosen = [s.id for s in segs.values() if s.selected and s.handled_at is None]
+        if include_originals and action == "remove":  # and the removals that left an original outside
+            chosen += [s.id for s in segs.values() if s.action == "remove" and s.handled_at is not None
+                       and originals_of(_outcome(s))]
     if action == "lift":
         chosen = [s.id for s in segs.values() if s.action == "restrict" and s.handled_at is not None]
     if not chosen:
@@ -117,6 +121,9 @@ def apply(cat: Catalogue, config: Config, request_id: str, *, now: datetime, act
              "offsets": [segs[sid].start_offset_s, segs[sid].end_offset_s],
              "already": segs[sid].action if segs[sid].handled_at is not None and action != "lift" else None}
             for sid in chosen]
+    for item in plan:
+        if include_originals and item["already"] == "remove":
+            item["originals"] = originals_of(_outcome(segs[item["segment"]]))
     result: dict[str, Any] = {"request": request_id, "action": action, "dry_run": dry_run, "segments": plan,
                               "failed": []}
     if dry_run:
@@ -131,11 +138,18 @@ def apply(cat: Catalogue, config: Config, request_id: str, *, now: datetime, act
     with cat.engine.connect() as conn:
         holds = HoldIndex([hold_info(h) for h in all_holds(conn)], now)
     for item in plan:
+        sid = item["segment"]
+        seg = segs[sid]
+        if item.get("originals"):
+            try:
+                item["outcome"] = _remove_originals(cat, request_id, seg, now, actor)
+            except AnonymizerError as exc:
+                item["outcome"] = f"failed: {exc}"
+                result["failed"].append({"segment": sid, "error": str(exc)})
+            continue
         if item["already"]:
             item["outcome"] = f"already handled ({item['already']})"
             continue
-        sid = item["segment"]
-        seg = segs[sid]
         try:
             item["outcome"] = _apply_one(cat, request_id, seg, action, method, holds, now, actor, holder,
                                           include_originals)
@@ -263,6 +277,33 @@ def _remove(cat: Catalogue, request_id: str, seg: Any, holds: HoldIndex, now: da
         return outcome
     finally:
         cat.release([c.id for c in fam], holder)
+
+
+def _outcome(seg: Any) -> dict[str, Any]:
+    return json.loads(seg.outcome) if seg.outcome else {}
+
+
+def _remove_originals(cat: Catalogue, request_id: str, seg: Any, now: datetime, actor: str) -> dict[str, Any]:
+    """Delete the batch originals (and their sidecars) that an earlier removal of ``seg`` left outside the archive:
+    one transaction (audit events, the segment's outcome, unlink intents committed), then the unlinks."""
+    ids: list[int] = []
+    with cat.transaction() as conn:
+        current = conn.execute(select(segments).where(segments.c.id == seg.id)).first()
+        outcome = json.loads(current.outcome) if current.outcome else {}
+        left = originals_of(outcome)
+        for path in left:
+            for p in [path, *[q for q in [path + ".json"] if os.path.isfile(q)]]:
+                ids.append(intents.record(conn, seg.clip_id, intents.UNLINK, p, None, intents.COMMITTED,
+                                          audit_object(request_id), now))
+            cat.audit_append(conn, now, actor, "request.remove_original", audit_object(request_id),
+                             {"segment": seg.id, "clip": seg.clip_id, "path": path})
+        outcome["originals_outside"] = [p for p in outcome.get("originals_outside", []) if p not in left]
+        outcome["originals_deleted"] = [*outcome.get("originals_deleted", []), *left]
+        conn.execute(update(segments).where(segments.c.id == seg.id).values(
+            outcome=json.dumps(outcome, sort_keys=True, default=str)))
+    crashpoint("apply.originals.commit")
+    _carry_out_committed(cat, [seg.clip_id], set(ids), "apply.originals.unlinked")
+    return {"originals_deleted": left}
 
 
 def _amend(cat: Catalogue, request_id: str, seg: Any, action: str, method: str, holds: HoldIndex, now: datetime,

@@ -4,6 +4,7 @@ clip family queries (a raw clip with its copies; open restrictions)."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
@@ -141,6 +142,24 @@ def restricting_requests(conn: Any, clip_id: str, except_request: str | None = N
 def mark_handled(conn: Any, seg_ids: Iterable[str], action: str, now: datetime, outcome: dict[str, Any]) -> None:
     conn.execute(update(segments).where(segments.c.id.in_(list(seg_ids))).values(
         action=action, handled_at=now, outcome=json.dumps(outcome, sort_keys=True, default=str), selected=True))
+
+
+def originals_of(outcome: dict[str, Any] | None) -> list[str]:
+    """The batch originals outside the archive that a removal left (``apply`` without --include-originals) and
+    that are still there."""
+    listed = (outcome or {}).get("originals_outside") or []
+    return [p for p in listed if os.path.isfile(p)]
+
+
+def originals_report(segments_info: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every batch original a removal of the request left outside the archive or deleted there, with whether it
+    is still there (``show``'s segments)."""
+    out = []
+    for s in segments_info:
+        outcome = s.get("outcome") if isinstance(s.get("outcome"), dict) else {}
+        for p in [*outcome.get("originals_outside", []), *outcome.get("originals_deleted", [])]:
+            out.append({"path": p, "segment": s["id"], "exists": os.path.isfile(p)})
+    return out
 
 
 def closed_deadline(info: dict[str, Any], config: Config) -> datetime | None:

@@ -109,7 +109,7 @@ def _segment_view(s: Any, c: Any, config: Config | None = None) -> dict[str, Any
 
 
 def close(cat: Catalogue, request_id: str, *, now: datetime, actor: str, note: str = "",
-          artefact_days: int = 30) -> dict[str, Any]:
+          artefact_days: int = 30, config: Config | None = None) -> dict[str, Any]:
     """Close a request; refused while a selected segment is still unhandled. Its artefacts (review pages, exports,
     reports) are due ``artefact_days`` later: the purge deletes them then."""
     with cat.transaction() as conn:
@@ -127,4 +127,4 @@ def close(cat: Catalogue, request_id: str, *, now: datetime, actor: str, note: s
         n = artefact_rows.set_deadline(conn, request_id, deadline)
         cat.audit_append(conn, now, actor, "request.close", audit_object(request_id),
                          {**as_plain(row), "artefacts": n, "artefacts_purge_after": deadline.isoformat()})
-    return describe(row, now)
+    return describe(row, now, config)  # with the configuration: dates in the site's calendar, not UTC's

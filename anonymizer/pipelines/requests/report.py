@@ -11,7 +11,7 @@ from typing import Any
 
 from anonymizer.config import Config
 from anonymizer.domain.local_time import local_label
-from anonymizer.pipelines.requests.common import closed_deadline, audit_object, request_dir
+from anonymizer.pipelines.requests.common import audit_object, closed_deadline, originals_report, request_dir
 from anonymizer.pipelines.requests.records import show
 from anonymizer.safe_files import write_private
 from anonymizer.store import artefacts as artefact_rows
@@ -32,7 +32,7 @@ table {{ border-collapse: collapse; }}</style></head><body>
 <th>selected</th><th>done</th></tr>
 {rows}
 </table>
-<h2>What was done, when and by whom</h2>
+{originals}<h2>What was done, when and by whom</h2>
 <table><tr><th>#</th><th>local time</th><th>time (UTC)</th><th>who</th><th>what</th><th>details</th></tr>
 {events}
 </table>
@@ -45,6 +45,17 @@ def _kept(segment: dict[str, Any]) -> str:
     """For an exported segment: what its access copy redacted and kept (the export's manifest has the detail)."""
     redaction = (segment.get("outcome") or {}).get("redaction") or {}
     return "".join(f"<br>{html.escape(name)}: {html.escape(text)}" for name, text in sorted(redaction.items()))
+
+
+def _originals_html(originals: list[dict[str, Any]]) -> str:
+    """The batch originals a removal left outside the archive: deleted since, or still there."""
+    if not originals:
+        return ""
+    items = "".join(
+        f"<li><code>{html.escape(o['path'])}</code> (segment {html.escape(o['segment'])}): "
+        + ("<strong>still there</strong>: it shows the recording erased from the archive; delete it</li>"
+           if o["exists"] else "deleted</li>") for o in originals)
+    return f"<h2>Originals outside the archive</h2>\n<ul class=\"originals\">{items}</ul>\n"
 
 
 def _status_text(info: dict[str, Any], request_id: str) -> str:
@@ -82,8 +93,10 @@ def report(cat: Catalogue, config: Config, request_id: str, *, now: datetime, ac
     ev_rows = [f"<tr><td>{e['seq']}</td><td>{html.escape(e['at_local'])}</td><td>{e['at']}</td><td>{html.escape(e['actor'])}</td>"
                f"<td>{html.escape(e['action'])}</td><td>{html.escape(e['object'])}</td></tr>" for e in events]
     head = cat.audit_verify().head
+    originals = originals_report(info["segments"])
     doc = {"request": {k: v for k, v in info.items() if k != "segments"}, "final": info["status"] != "open",
            "status_text": _status_text(info, request_id), "segments": info["segments"],
+           "originals_outside": originals,
            "events": events, "audit_head": head, "written_at": now.isoformat(), "written_by": actor}
     page = _REPORT.format(
         rid=html.escape(request_id), kind=html.escape(info["kind"].capitalize()),
@@ -94,7 +107,7 @@ def report(cat: Catalogue, config: Config, request_id: str, *, now: datetime, ac
         description=html.escape(info["description"] or ""),
         found=f"{len(info['segments'])} recording segment(s) matched; "
               f"{sum(1 for s in info['segments'] if s['selected'])} were selected as showing the requester.",
-        rows="\n".join(rows), events="\n".join(ev_rows), head=head)
+        rows="\n".join(rows), events="\n".join(ev_rows), head=head, originals=_originals_html(originals))
     folder = out_dir or request_dir(config, request_id)
     jpath, hpath = folder / "report.json", folder / "report.html"
     blob = json.dumps(doc, indent=2, ensure_ascii=False, default=str).encode("utf-8")
@@ -107,4 +120,4 @@ def report(cat: Catalogue, config: Config, request_id: str, *, now: datetime, ac
         cat.audit_append(conn, now, actor, "request.report", audit_object(request_id), {
             "json": str(jpath), "html": str(hpath), "sha256": sha256(blob).hexdigest()})
     return {"request": request_id, "json": str(jpath), "html": str(hpath), "events": len(events),
-            "segments": len(info["segments"])}
+            "segments": len(info["segments"]), "originals_outside": originals}
