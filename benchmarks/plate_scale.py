@@ -122,9 +122,9 @@ def arrangements(scales: list[float], keys: set[str] = frozenset()) -> dict[str,
     rules = {}
     if "n1" in keys:
         for thr in (0.2, 0.3, 0.4, 0.5):
-            rules[f"own size, platenet at {thr:g}"] = lambda x, thr=thr: x["n1"] >= thr
+            rules[f"platenet (own size and half) at {thr:g}"] = lambda x, thr=thr: x["n1"] >= thr
         if "c1" in keys:
-            rules["own size, platenet (0.3) + clpdet"] = lambda x: x["n1"] >= 0.3 or x["c1"] >= 0.2
+            rules["platenet (0.3) + clpdet own size"] = lambda x: x["n1"] >= 0.3 or x["c1"] >= 0.2
     if "p1" not in keys:
         return rules
     rules |= {

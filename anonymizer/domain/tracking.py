@@ -158,8 +158,10 @@ def _contains(outer: np.ndarray, inner: np.ndarray) -> bool:
     return bool(outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2] and outer[3] >= inner[3])
 
 
-def _grow(box: np.ndarray, frames: int, growth: float) -> np.ndarray:
-    pad = growth * _size(box) * abs(frames)
+def _grow(box: np.ndarray, frames: int, growth: float, size: float) -> np.ndarray:
+    """``box`` padded by ``growth`` of ``size`` (the object's, not the box's: a swept box must not compound) per
+    frame and side."""
+    pad = growth * size * abs(frames)
     return (box + np.array([-pad, -pad, pad, pad], np.float32)).astype(np.float32)
 
 
@@ -402,12 +404,12 @@ class BoxCarrier:
             box = track.boxes[0]
             for v in (track.first_velocity(), track.first_velocity(p.stride)):
                 box = _hull(box, track.boxes[0] + v * (frame - first))
-            return _grow(box, first - frame, p.growth), 0
+            return _grow(box, first - frame, p.growth, _size(track.boxes[0])), 0
         if frame > last:
             box = track.boxes[-1]
             for v in (track.velocity(), track.velocity(p.stride)):
                 box = _hull(box, track.boxes[-1] + v * (frame - last))
-            return _grow(box, frame - last, p.growth), 0
+            return _grow(box, frame - last, p.growth, _size(track.boxes[-1])), 0
         i = int(np.searchsorted(track.frames, frame, side="right")) - 1
         if track.frames[i] == frame:
             return track.boxes[i], 1

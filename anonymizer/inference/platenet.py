@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from anonymizer.domain.detections import Detections
-from anonymizer.domain.geometry import clip_boxes, merge_enclosing, nms
+from anonymizer.domain.geometry import clip_boxes, nms
 from anonymizer.inference.pictures import pad32
 
 STRIDE = 4
@@ -71,8 +71,8 @@ class PlateNetDetector:
         return Detections(clip_boxes(found.xyxy, w, h), found.scores)
 
     def detect_views(self, rgb: np.ndarray) -> Detections:
-        """The picture at each of ``VIEWS`` (its own size, half of it), boxes in its pixels, one plate's boxes from
-        two views merged without losing a pixel (``merge_enclosing``)."""
+        """The picture at each of ``VIEWS`` (its own size, half of it), boxes in its pixels; where both views find one
+        plate, the better box (NMS: an enclosing merge also swallowed the look-alikes next to a small plate)."""
         h, w = rgb.shape[:2]
         found = Detections.empty()
         for scale in VIEWS:
@@ -86,4 +86,4 @@ class PlateNetDetector:
                 found = found.concat(Detections(clip_boxes(more.xyxy * factor, w, h), more.scores))
         if len(found) < 2:
             return found
-        return Detections(*merge_enclosing(found.xyxy, found.scores, MERGE_IOU))
+        return found[nms(found.xyxy, found.scores, MERGE_IOU)]
