@@ -23,6 +23,27 @@ class Regions:
     def empty(cls) -> "Regions":
         return cls(np.zeros((0, 4), np.float32), np.zeros((0, 4), np.float32))
 
+    def merged(self, other: "Regions") -> "Regions":
+        return Regions(np.concatenate([self.ellipses, other.ellipses]).astype(np.float32),
+                       np.concatenate([self.rects, other.rects]).astype(np.float32))
+
+    def covered_fraction(self, box: np.ndarray) -> float:
+        """The share of ``box`` (x1, y1, x2, y2) that these regions redact, sampled on a pixel grid."""
+        x1, y1, x2, y2 = (float(v) for v in np.asarray(box, np.float64).reshape(4))
+        if x2 <= x1 or y2 <= y1 or not len(self):
+            return 0.0
+        xs = np.arange(np.floor(x1), np.ceil(x2)) + 0.5
+        ys = np.arange(np.floor(y1), np.ceil(y2)) + 0.5
+        px, py = np.meshgrid(xs, ys)
+        hit = np.zeros(px.shape, bool)
+        for rx1, ry1, rx2, ry2 in self.rects:
+            hit |= (px >= rx1) & (px < rx2) & (py >= ry1) & (py < ry2)
+        for ex1, ey1, ex2, ey2 in self.ellipses:
+            a, b = (ex2 - ex1) / 2, (ey2 - ey1) / 2
+            if a > 0 and b > 0:
+                hit |= ((px - (ex1 + ex2) / 2) / a) ** 2 + ((py - (ey1 + ey2) / 2) / b) ** 2 <= 1.0
+        return float(hit.mean())
+
 
 def pad_plates(xyxy: np.ndarray, pad: float) -> np.ndarray:
     """Pad plate boxes by ``pad`` of their width left and right, and by ``pad`` of their height (but at least

@@ -538,9 +538,8 @@ class _ClipPass:
         self.findings.extend(leaks)
         for leak in leaks:
             self.new_forced.append(Forced(leak["kind"], frame.index, tuple(leak["box"])))  # type: ignore[arg-type]
-        # Redact the finding on this frame and on the held frames before it.
-        for held_frame, _ in list(self.held):
-            self._redact_more(held_frame)
+        # Redact the finding on this frame and on the held frames before it (``on_regions`` hears all of it).
+        self.held = deque((f, r.merged(self._redact_more(f))) for f, r in self.held)
         regions, _ = self._regions(frame.index)
         redact_yuv420(frame.planes, regions, self.settings.method)
         self._note(frame.index, regions)
@@ -568,17 +567,19 @@ class _ClipPass:
         assert self.check_fd is not None
         return self.check_fd.coarse(frame, kind)
 
-    def _redact_more(self, frame: Frame) -> None:
+    def _redact_more(self, frame: Frame) -> Regions:
+        """Redact the forced boxes on a held frame; returns what it added."""
         boxes: dict[str, list[np.ndarray]] = {k: [] for k in KINDS}
         for f in self.new_forced:
             b = f.box_at(frame.index, HOLD)
             if b is not None:
                 boxes[f.kind].append(b[None])
         if not any(boxes.values()):
-            return
+            return Regions.empty()
         regions = self._to_regions(frame.index, boxes)
         redact_yuv420(frame.planes, regions, self.settings.method)
         self._note(frame.index, regions)
+        return regions
 
     def _note(self, index: int, regions: Regions) -> None:
         """Remember a redaction applied to a frame, for a SpliceWriter to replay on the GOPs it re-encodes."""

@@ -23,6 +23,7 @@ from anonymizer.inference.detectors import LoadedDetector, load_detectors
 from anonymizer.inference.manifest import installed, load_manifest
 from anonymizer.media.threads import set_codec_threads
 from anonymizer.pipelines.anonymise import ClipReport, anonymise_file
+from anonymizer.pipelines.parent_death import exit_with_parent
 from anonymizer.settings import AnonymiseSettings
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,8 @@ _WORKER: dict[str, object] = {}
 _WORKER_LOCK = threading.Lock()
 
 
-def _init_worker(settings: AnonymiseSettings, threads: int) -> None:
+def _init_worker(settings: AnonymiseSettings, threads: int, parent_pid: int) -> None:
+    exit_with_parent(parent_pid)
     use_thread_budget(threads)
     _WORKER["settings"] = settings
     worker_detectors(settings, threads)
@@ -277,7 +279,7 @@ def anonymise_batch(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(settings, threads),
+            initargs=(settings, threads, os.getpid()),
         )
     try:
         pending = iter(tasks)

@@ -7,13 +7,14 @@ residual check; a detection left unredacted that is not a kept face fails the ex
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from anonymizer.domain.face_tracks import Track, keep_mask
+from anonymizer.domain.geometry import iou_matrix
+from anonymizer.domain.regions import Regions
 from anonymizer.inference.detectors import LoadedDetector
 from anonymizer.media.segments import rewrite
 from anonymizer.pipelines.anonymise import anonymise_file, report_path_for
@@ -21,36 +22,48 @@ from anonymizer.pipelines.requests.common import FILE_MODE, RequestError
 from anonymizer.settings import AnonymiseSettings
 
 
-@dataclass
-class Kept:
-    """What the keep callback spared, counted as the anonymiser asks."""
-
-    tracks: list[int]
-    by_track: dict[int, set[int]] = field(default_factory=dict)  # track id -> frames of the copy where it was kept
-
-    @property
-    def frames(self) -> set[int]:
-        return set().union(*self.by_track.values()) if self.by_track else set()
+# Another box of a kept face (the coarse and the fine pass, a carried box) overlaps the matched one this much.
+SAME_FACE_IOU = 0.5
+# A kept face counts as shown on a frame when no pixel of its tracked box was redacted.
+SHOWN_MAX_COVER = 0.0
 
 
-def keep_callback(chosen: Sequence[Track], clip_frames: Sequence[int], kept: Kept
-                  ) -> Callable[[int, str, np.ndarray], np.ndarray]:
+def keep_callback(chosen: Sequence[Track], clip_frames: Sequence[int]) -> Callable[[int, str, np.ndarray], np.ndarray]:
     """``keep(i, kind, boxes)`` for ``anonymise_file``: frame ``i`` of the copy is frame ``clip_frames[i]`` of the
-    clip; only face boxes of the chosen tracks are kept."""
+    clip; only face boxes of the chosen tracks are kept: per track the box that matches it (``keep_mask``) and the
+    other boxes of that same face (the passes each give one: redacting any of them blurs the face)."""
 
     def keep(i: int, kind: str, boxes: np.ndarray) -> np.ndarray:
         mask = np.zeros(len(boxes), bool)
         if kind != "face" or not chosen or i >= len(clip_frames) or not len(boxes):
             return mask
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         f = clip_frames[i]
         for t in chosen:
             m = keep_mask([t], f, boxes) & ~mask
-            if m.any():  # the anonymiser may ask more than once per frame (check passes): count frames
-                kept.by_track.setdefault(t.id, set()).add(i)
+            if m.any():
+                m |= (iou_matrix(boxes[m][:1], boxes)[0] >= SAME_FACE_IOU) & ~mask
             mask |= m
         return mask
 
     return keep
+
+
+def written_faces(chosen: Sequence[Track], clip_frames: Sequence[int], applied: dict[int, Regions]
+                  ) -> dict[int, dict[str, list[int]]]:
+    """For each chosen track, the frames of the copy where its face was left shown and those where a redaction
+    (of someone or something else overlapping it) covers part of it: from the regions written, not those asked."""
+    out: dict[int, dict[str, list[int]]] = {}
+    for t in chosen:
+        shown, overlapped = [], []
+        for i, f in enumerate(clip_frames):
+            ref = t.box_at(f)
+            if ref is None:
+                continue
+            regions = applied.get(i, Regions.empty())
+            (shown if regions.covered_fraction(ref) <= SHOWN_MAX_COVER else overlapped).append(i)
+        out[t.id] = {"shown": shown, "overlapped": overlapped}
+    return out
 
 
 def redacted_copy(src: Path, target: Path, frames: Sequence[int], chosen: Sequence[Track],
@@ -59,11 +72,12 @@ def redacted_copy(src: Path, target: Path, frames: Sequence[int], chosen: Sequen
     face and plate redacted except the chosen tracks' faces. Returns what was redacted, kept and checked."""
     part = scratch / f"segment-{target.stem}.mp4"
     rewrite(src, part, keep=lambda i, hit=set(frames): i in hit, shift_to_zero=True, crf=12, mode=FILE_MODE)
-    kept = Kept([t.id for t in chosen])
-    kwargs: dict[str, Any] = {"keep": keep_callback(chosen, list(frames), kept)} if chosen else {}
+    kwargs: dict[str, Any] = {"keep": keep_callback(chosen, list(frames))} if chosen else {}
+    applied: dict[int, Regions] = {}  # frame of the copy -> every region redacted on it (a second pass rewrites)
     made = scratch / target.name  # written (or quarantined) in the scratch folder, moved into the export when good
     try:
-        report = anonymise_file(part, made, settings, detectors, overwrite=True, out_root=scratch, **kwargs)
+        report = anonymise_file(part, made, settings, detectors, overwrite=True, out_root=scratch,
+                                on_regions=applied.__setitem__, **kwargs)
     finally:
         part.unlink(missing_ok=True)
         report_path_for(made).unlink(missing_ok=True)  # its paths are the archive's: the manifest says the rest
@@ -79,11 +93,13 @@ def redacted_copy(src: Path, target: Path, frames: Sequence[int], chosen: Sequen
                            f"{first['frame']}, {first['kind']}); nothing was exported")
     os.replace(made, target)
     os.chmod(target, FILE_MODE)
+    faces = written_faces(chosen, list(frames), applied)
     return {
         "others_redacted": True,
-        "kept_faces": kept.tracks,
-        "kept_frames": {str(k): len(v) for k, v in sorted(kept.by_track.items())},
-        "frames_with_kept_face": len(kept.frames),
+        "kept_faces": [t.id for t in chosen],
+        "kept_frames": {str(k): len(v["shown"]) for k, v in sorted(faces.items())},
+        "overlapped_frames": {str(k): v["overlapped"] for k, v in sorted(faces.items()) if v["overlapped"]},
+        "frames_with_kept_face": len({i for v in faces.values() for i in v["shown"]}),
         "frames_with_redactions": report.frames_with_regions,
         "detections": report.detections,
         "residual_check": {"frames_checked": report.residual.get("checked_frames"),

@@ -197,12 +197,20 @@ def _chosen_tracks(request_id: str, sid: str, group: list[str], c: Any, keep: di
     return [tracks[t] for t in wanted]
 
 
+def _kept_text(r: dict[str, Any], track: int, frames: int) -> str:
+    """A kept face's frames as written: shown, and partly redacted where someone or something else overlaps it."""
+    text = f"face {track} (on {r['kept_frames'].get(str(track), 0)} of {frames} frames"
+    overlapped = len((r.get("overlapped_frames") or {}).get(str(track), []))
+    if overlapped:
+        text += f"; partly redacted on {overlapped} frame(s) where someone or something else overlaps it"
+    return text + ")"
+
+
 def _redaction_text(it: dict[str, Any]) -> str:
     r = it["redaction"]
     if not r.get("others_redacted"):
         return "as recorded" if it["clip_state"] != "anonymised" else "the anonymised copy"
     if r["kept_faces"]:
-        faces = ", ".join(f"face {t} (on {r['kept_frames'].get(str(t), 0)} of {it['frames']} frames)"
-                          for t in r["kept_faces"])
+        faces = ", ".join(_kept_text(r, t, it["frames"]) for t in r["kept_faces"])
         return f"everyone else redacted; kept unredacted: {faces}"
     return "no face was chosen as the requester: every face and plate is redacted"
