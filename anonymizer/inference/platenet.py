@@ -20,8 +20,8 @@ STRIDE = 4
 NMS_IOU = 0.45
 MERGE_IOU = 0.5  # one plate found in both views
 # Its boxes are lower than annotated plates (median height 0.89 of theirs on the generated video sets, a quarter
-# 0.79 or less; widths 0.95): grown about their centre by this, as clpdet's are, they cover the plate.
-BOX_GROWTH = 1.2
+# 0.79 or less; widths 0.95): grown about their centre by this (width, height), they cover the plate.
+BOX_GROWTH = (1.05, 1.25)
 # A frame is shown at its own size and at half of it: plates wider than about 100 px, which the network saw less
 # of in training, are found at half size as 50 px ones (benchmarks/RESULTS.md, "platenet"), for a quarter more CPU.
 VIEWS = (1.0, 0.5)
@@ -71,7 +71,7 @@ class PlateNetDetector:
         found = decode(heat, ltrb, self.threshold)
         if len(found) == 0:
             return found
-        return Detections(clip_boxes(scale_about_centre(found.xyxy, BOX_GROWTH), w, h), found.scores)
+        return Detections(clip_boxes(scale_about_centre(found.xyxy, *BOX_GROWTH), w, h), found.scores)
 
     def detect_views(self, rgb: np.ndarray) -> Detections:
         """The picture at each of ``VIEWS`` (its own size, half of it), boxes in its pixels; where both views find one
