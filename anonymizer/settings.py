@@ -42,7 +42,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("plate_threshold", 0.2, "plate detection threshold (the package's 0.6 misses most real plates)", float, 0.01, 0.99),
     Setting("face_first_stage", "off", "faces: retinaface (RetinaFace-MobileNet proposes at a low threshold, CenterFace confirms on a crop around each proposal: less CPU) or off (CenterFace on every pixel)", str, choices=("retinaface", "off")),
     Setting("plate_second", "clpdet", "plates: clpdet (a second, small plate detector runs beside platedet on every picture platedet is shown; the boxes of both are redacted) or off (platedet alone)", str, choices=("clpdet", "off")),
-    Setting("plate_fine", "platenet", "plates' full-resolution pass: platenet (the project's own detector, trained on plates at the size they have in a frame: one look at the frame's own size) or platedet (platedet and clpdet, on the frame enlarged as small_objects says)", str, choices=("platenet", "platedet")),
+    Setting("plate_fine", "platenet", "plates' full-resolution pass: platenet (the project's own detector, trained on plates at the size they have in a frame: the frame at its own size and at half of it, nothing enlarged) or platedet (platedet and clpdet, on the frame enlarged as small_objects says)", str, choices=("platenet", "platedet")),
     Setting("face_max_side", 960, "long side, in pixels, of the frame given to the face detector (0: native)", int, 0, 7680),
     Setting("plate_max_side", 640, "long side, in pixels, of the frame given to the plate detector", int, 160, 2560),
     Setting("face_stride", 5, "run the face detector every N frames (at 25 fps or more; a slower clip keeps keyframes as close in time); boxes are carried across the frames between", int, 1, 30),
