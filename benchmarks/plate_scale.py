@@ -37,38 +37,34 @@ MATCH_IOU = 0.3
 BINS = (30, 40, 50, 60, 80, 100, 130, 200)
 
 
+def best_match(found, truth: np.ndarray) -> float:
+    """Best score among ``found``'s boxes overlapping the plate ``truth`` (1, 4) at IoU >= ``MATCH_IOU``; 0 if none."""
+    from anonymizer.domain.geometry import iou_matrix
+
+    if not len(found):
+        return 0.0
+    ok = iou_matrix(truth, found.xyxy)[0] >= MATCH_IOU
+    return float(found.scores[ok].max()) if ok.any() else 0.0
+
+
 def best_scores(detectors, crop: np.ndarray, truth: np.ndarray, scales: list[float],
                 second_scales: list[float] = ()) -> dict[str, float]:
     """Best score of each detector ("p": platedet, "c": clpdet) at each scale over boxes matching the plate; at the
     ``second_scales`` clpdet only."""
-    from anonymizer.domain.geometry import iou_matrix
-
     out = {}
     for s in sorted({*scales, *second_scales}):
         img = crop if s == 1 else cv2.resize(crop, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR)
         for tag, det in (("p", detectors.primary), ("c", detectors.second)):
             if tag == "p" and s not in scales:
                 continue
-            found = det.detect_native(img)
-            best = 0.0
-            if len(found):
-                m = iou_matrix(truth * s, found.xyxy)[0]
-                ok = m >= MATCH_IOU
-                best = float(found.scores[ok].max()) if ok.any() else 0.0
-            out[f"{tag}{s:g}"] = best
+            out[f"{tag}{s:g}"] = best_match(det.detect_native(img), truth * s)
     return out
 
 
 def own_score(detector, crop: np.ndarray, truth: np.ndarray) -> float:
     """Best score of platenet over boxes matching the plate, on the views the pipeline shows it (``detect_views``:
     the crop at its own size and at half of it)."""
-    from anonymizer.domain.geometry import iou_matrix
-
-    found = detector.detect_views(crop)
-    if not len(found):
-        return 0.0
-    ok = iou_matrix(truth, found.xyxy)[0] >= MATCH_IOU
-    return float(found.scores[ok].max()) if ok.any() else 0.0
+    return best_match(detector.detect_views(crop), truth)
 
 
 def measure(sets: list[Path], scales: list[float], seed: int = 1, contrasted: list[float] | None = None,

@@ -79,11 +79,9 @@ class PlateNetDetector:
         h, w = rgb.shape[:2]
         found = Detections.empty()
         for scale in VIEWS:
-            if scale == 1.0:
-                found = found.concat(self.detect_native(rgb))
-                continue
             sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
-            more = self.detect_native(cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA))
+            view = rgb if (sw, sh) == (w, h) else cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA)
+            more = self.detect_native(view)
             if len(more):
                 factor = np.array([w / sw, h / sh, w / sw, h / sh], np.float32)
                 found = found.concat(Detections(clip_boxes(more.xyxy * factor, w, h), more.scores))
