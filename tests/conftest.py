@@ -32,11 +32,20 @@ def detectors(models_ready):
 @pytest.fixture(scope="session")
 def platedet_detectors(models_ready):
     """The detectors with the plates' full-resolution pass of platedet and clpdet enlarged (plate_fine
-    "platedet"), not platenet."""
+    "platedet", the default), not platenet."""
     from anonymizer.pipelines.batch import open_detectors
     from anonymizer.settings import AnonymiseSettings
 
     return open_detectors(AnonymiseSettings(plate_fine="platedet"), threads=2)
+
+
+@pytest.fixture(scope="session")
+def platenet_detectors(models_ready):
+    """The detectors with platenet in the plates' full-resolution pass (plate_fine "platenet")."""
+    from anonymizer.pipelines.batch import open_detectors
+    from anonymizer.settings import AnonymiseSettings
+
+    return open_detectors(AnonymiseSettings(plate_fine="platenet"), threads=2)
 
 
 @pytest.fixture(autouse=True)

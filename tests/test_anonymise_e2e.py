@@ -95,7 +95,7 @@ def test_report_and_fidelity(scene):
     assert report["frames"] == 20 and report["detections"]["face"] > 0 and report["detections"]["plate"] > 0
     # A fixed camera with a face and a car crossing it: the camera path stays still (its shift explains nothing).
     assert report["camera"] == {"moved_frames": 0, "largest_step_px": 0.0}
-    assert {m["name"] for m in report["models"]} == {"centerface", "platedet", "clpdet", "platenet"}
+    assert {m["name"] for m in report["models"]} == {"centerface", "platedet", "clpdet"}
     assert all(len(m["sha256"]) == 64 for m in report["models"])
     assert read_timestamps(src) == pytest.approx(read_timestamps(dst), abs=1e-4)
     with av.open(str(src)) as a, av.open(str(dst)) as b:

@@ -11,8 +11,8 @@ Two passes per kind of object:
   already tracked, minus what the coarse pass already redacts (anything inside is redacted anyway), in crops grown
   by a margin so that a small object touching a change lies whole inside; the whole frame on a full scan (the
   first frame and every ``FULL_SCAN_EVERY`` fine keyframes) and when crops would cover half the frame or more.
-  Plates: platenet (the default ``plate_fine``) at the picture's own size, nothing enlarged; with ``plate_fine
-  platedet``, platedet and clpdet at the picture's own size and, on frames up to 4K, enlarged too
+  Plates: with ``plate_fine platenet``, platenet at the picture's own size, nothing enlarged; by default
+  (``plate_fine platedet``), platedet and clpdet at the picture's own size and, on frames up to 4K, enlarged too
   (``FINE_ENLARGED``), as at its own size they miss about one 40-50 px plate in three
   (docs/decisions/0003-own-plate-detector.md).
 
