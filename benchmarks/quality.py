@@ -14,7 +14,10 @@ Reads any set in the common annotation format (``annotations.json``: one row per
 Everything is scored in display orientation (``--rotate N`` scores a copy of the set's videos stored rotated with
 a display matrix, see ``rotated_set.py``).
 
-Photos and extracted frames (``image`` rows) go through ``regions_for_image`` (every detector, as on a keyframe).
+Photos and extracted frames (``image`` rows) go through the product's photo path, ``anonymise_photo`` (what
+``anonymizer anonymise`` runs on a .jpg/.jpeg/.png: read as displayed, the photo plan ``regions_for_image``, the
+residual check, the photo written into a temporary folder); the regions it redacted and the detections it found
+are scored.
 Video rows (``video`` + ``frame``) go through the real pipeline, ``anonymise_file``, into a temporary folder; its
 ``on_regions`` callback gives what was redacted on every frame (keyframes, carried and interpolated boxes).
 Detector recall/precision on video rows comes from the detectors run by this harness on each annotated frame,
@@ -43,16 +46,19 @@ import numpy as np
 
 import pixel_leak
 from bench_source import REPO, describe, maybe_reexec
-from rotated_set import make_rotated_set, reencode_video
+from rotated_set import make_rotated_set, make_upside_down_set, reencode_video
 
 maybe_reexec()  # --ref REV: measure a committed revision (before anonymizer is imported)
 
 from anonymizer.domain.detections import Detections  # noqa: E402
 from anonymizer.domain.geometry import iou_matrix  # noqa: E402
-from anonymizer.domain.regions import Regions  # noqa: E402
+from anonymizer.domain.redacted_area import redacted_share  # noqa: E402
+from anonymizer.domain.regions import Regions, regions_for  # noqa: E402
 from anonymizer.imaging.redact import region_mask  # noqa: E402
-from anonymizer.pipelines.anonymise import anonymise_file, regions_for_image  # noqa: E402
+from anonymizer.media.photo import is_photo  # noqa: E402
+from anonymizer.pipelines.anonymise import anonymise_file  # noqa: E402
 from anonymizer.pipelines.batch import open_detectors  # noqa: E402
+from anonymizer.pipelines.photo import anonymise_photo  # noqa: E402
 from anonymizer.settings import AnonymiseSettings  # noqa: E402
 
 COVERAGE = 0.8  # share of a ground-truth box that must be redacted for it to count as covered
@@ -289,6 +295,54 @@ def score_row(row: Row, mask: np.ndarray, dets: Detections) -> Tally:
     return t
 
 
+AREA_CELL = 2  # grid cell (px) of the over-redaction areas: fine enough for a 16 px face's ellipse
+
+
+def over_redaction(rows: list[Row], regions: dict[int, Regions], stored_w: int, stored_h: int, rotation: int,
+                   settings: AnonymiseSettings) -> dict:
+    """Per annotated frame of one video: the area redacted (union of the frame's regions) over the area the ground
+    truth needs (its boxes, ignore boxes included, turned into regions with the product's own margins:
+    ``regions_for`` with ``face_scale`` and ``plate_pad``). Frames with nothing to redact are kept apart, as the
+    share of the frame redacted. Returns {"ratios": {frame: ratio}, "empty": {frame: share}}."""
+    quarter = (int(round(rotation / 90)) % 4) if rotation else 0
+    disp_w, disp_h = (stored_h, stored_w) if quarter % 2 else (stored_w, stored_h)
+    by_frame: dict[int, dict[str, list[np.ndarray]]] = defaultdict(lambda: {"face": [], "plate": []})
+    for r in rows:
+        by_frame[r.frame].setdefault(r.kind, []).extend([*r.boxes, *r.ignore])  # type: ignore[index]
+    ratios: dict[int, float] = {}
+    empty: dict[int, float] = {}
+    for frame, boxes in by_frame.items():
+        if frame not in regions:
+            continue  # beyond the clip's end: nothing was written
+        done = redacted_share(regions[frame], stored_w, stored_h, AREA_CELL)
+        stack = {k: np.asarray(boxes.get(k, []), np.float32).reshape(-1, 4) for k in ("face", "plate")}
+        need = redacted_share(regions_for(stack["face"], stack["plate"], disp_w, disp_h, settings.face_scale,
+                                          settings.plate_pad), disp_w, disp_h, AREA_CELL)
+        if need > 0:
+            ratios[frame] = done / need
+        else:
+            empty[frame] = done
+    return {"ratios": ratios, "empty": empty}
+
+
+def over_figures(ratios: dict[str, float], empty: dict[str, float]) -> dict:
+    """Mean and worst of the per-frame ratios (keys name the frame: ``video#frame``), and of the shares redacted on
+    frames with nothing to redact."""
+    def worst(d: dict[str, float]) -> tuple[float | None, str | None]:
+        if not d:
+            return None, None
+        k = max(d, key=d.__getitem__)
+        return round(d[k], 3), k
+
+    r_worst, r_at = worst(ratios)
+    e_worst, e_at = worst(empty)
+    return {"frames": len(ratios), "mean": round(float(np.mean(list(ratios.values()))), 3) if ratios else None,
+            "worst": r_worst, "worst_frame": r_at,
+            "empty_frames": len(empty),
+            "empty_mean_share": round(float(np.mean(list(empty.values()))), 4) if empty else None,
+            "empty_worst_share": e_worst, "empty_worst_frame": e_at}
+
+
 # ----------------------------------------------------------------------------------------------------- evaluation
 
 
@@ -328,27 +382,36 @@ def dark_root(root: Path, videos: list[str], gamma: float, gain: float) -> Path:
 
 def eval_images(root: Path, rows: list[Row], settings: AnonymiseSettings, detectors: dict,
                 darken: tuple[float, float] | None = None) -> Tally:
-    """Each image once through ``regions_for_image``, however many rows (kinds) it has; ``darken``: (gamma, gain)
-    applied to every image first."""
+    """Each image once through ``anonymise_photo``, the function ``anonymizer anonymise`` runs on a photo (the
+    photo written into a temporary folder, then removed), however many rows (kinds) it has: what it redacted and
+    what it found are scored. ``darken``: (gamma, gain) applied to every image first; such an image, or one that is
+    not a .jpg/.jpeg/.png, is handed over as a lossless PNG."""
+    import cv2
+
     table = darkening(*darken) if darken else None
     total = Tally()
     by_image: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         by_image[row.image].append(row)  # type: ignore[index]
-    for image, image_rows in by_image.items():
-        rgb = _read_rgb(root / image)
-        if table is not None:
-            rgb = table[rgb]
-        height, width = rgb.shape[:2]
-        regions, found = regions_for_image(rgb, settings, detectors)
-        mask = region_mask(regions, width, height)
-        leaked = False
-        for row in image_rows:
-            t = score_row(row, mask, found.get(row.kind, Detections.empty()))
-            leaked = leaked or bool(t.rows_leaked)
-            total.add(t)
-        total.images += 1
-        total.images_leaked += int(leaked)
+    with tempfile.TemporaryDirectory(prefix="quality-photos-") as tmp:
+        for i, (image, image_rows) in enumerate(by_image.items()):
+            src = root / image
+            if table is not None or not is_photo(src):
+                rgb = _read_rgb(src)
+                src = Path(tmp) / f"in-{i}.png"
+                cv2.imwrite(str(src), np.ascontiguousarray((table[rgb] if table is not None else rgb)[:, :, ::-1]))
+            out = Path(tmp) / f"out-{i}{src.suffix}"
+            result = anonymise_photo(src, out, settings, detectors, overwrite=True, out_root=Path(tmp))
+            mask = region_mask(result.regions, result.report.width, result.report.height)
+            for written in (Path(result.report.output), Path(result.report.output + ".report.json")):
+                written.unlink(missing_ok=True)
+            leaked = False
+            for row in image_rows:
+                t = score_row(row, mask, result.found.get(row.kind, Detections.empty()))
+                leaked = leaked or bool(t.rows_leaked)
+                total.add(t)
+            total.images += 1
+            total.images_leaked += int(leaked)
     return total
 
 
@@ -497,6 +560,7 @@ def eval_video(
         if readable:
             pixel_leaked.append(frame)
     either = sorted(set(leaked_frames) | set(pixel_leaked))
+    over = over_redaction(rows, regions, stored_w, stored_h, rotation, settings)
     detail = {
         "video": video, "frames": report.frames, "width": stored_w, "height": stored_h, "rotation": rotation,
         "output_rotation": info["output_rotation"], "annotated_frames": len(wanted), "rows": len(rows),
@@ -513,6 +577,10 @@ def eval_video(
         "quarantine_reason": getattr(report, "quarantine_reason", ""),
         "residual_possible_leaks": len(report.possible_leaks),
         "residual_sampled": len(report.residual.get("sampled_frames", [])),
+        "redacted_share": getattr(report, "redacted_share", {}),
+        "over_redaction": over_figures({f"{video}#{k}": v for k, v in over["ratios"].items()},
+                                       {f"{video}#{k}": v for k, v in over["empty"].items()}),
+        "over_frames": {"ratios": over["ratios"], "empty": over["empty"]},
         **total.figures(),
     }
     return total, detail
@@ -562,9 +630,12 @@ def evaluate(path: Path, settings: AnonymiseSettings, detectors: dict, limit: in
         "either_leaked_frames": sum(v["either_leaked_frames"] for v in videos) if videos else None,
         "pixel_boxes": ({k: sum(v["pixel_boxes"][k] for v in videos) for k in videos[0]["pixel_boxes"]}
                         if videos else None),
+        "over_redaction": over_figures(
+            {f"{v['video']}#{k}": r for v in videos for k, r in v["over_frames"]["ratios"].items()},
+            {f"{v['video']}#{k}": r for v in videos for k, r in v["over_frames"]["empty"].items()}) if videos else None,
         "videos": videos,
         "detections_from": (
-            "images: regions_for_image (every detector, as on a keyframe)"
+            "images: anonymise_photo (the product's photo path: regions_for_image, every detector)"
             + ("; video: harness detector run on every annotated frame, scaled as pipeline keyframes"
                if videos else "")
         ),
@@ -604,6 +675,14 @@ def render(results: list[dict], settings: AnonymiseSettings) -> str:
         )
         if r["video_rows"]:
             pb = r["pixel_boxes"]
+            o = r.get("over_redaction") or {}
+            if o.get("frames") or o.get("empty_frames"):
+                lines.append(
+                    f"  over-redaction: redacted / needed area {_fmt(o['mean'])} mean, {_fmt(o['worst'])} worst "
+                    f"({o['worst_frame']}) on {o['frames']} frames"
+                    + (f"; redacted area on frames with nothing to redact: {_fmt(o['empty_mean_share'])} mean, "
+                       f"{_fmt(o['empty_worst_share'])} worst of the frame ({o['empty_frames']} frames)"
+                       if o.get("empty_frames") else ""))
             lines.append(
                 f"  video frames leaked: coverage {r['leaked_frames']}, pixel {r['pixel_leaked_frames']}, either "
                 f"{r['either_leaked_frames']} of {r.get('video_frames', r['video_rows'])}  (pixel figure: {pb['readable']} of "
@@ -628,7 +707,9 @@ def render(results: list[dict], settings: AnonymiseSettings) -> str:
                 f"{v['pixel_leaked_frames']} (longest run {v['pixel_longest_leak_run']})  "
                 f"residual check flagged {v['residual_possible_leaks']} of {v['residual_sampled']} sampled"
                 f"{' (QUARANTINED)' if v.get('status') == 'quarantined' else ''}; "
-                f"pipeline {v['pipeline_fps']} fps"
+                + (f"redacted/needed {_fmt(v['over_redaction']['mean'])} mean {_fmt(v['over_redaction']['worst'])} "
+                   "worst; " if v.get("over_redaction") else "")
+                + f"pipeline {v['pipeline_fps']} fps"
             )
             for label, key in (("coverage", "leaked_frame_list"), ("pixel", "pixel_leaked_frame_list")):
                 if v[key]:
@@ -641,13 +722,15 @@ def render(results: list[dict], settings: AnonymiseSettings) -> str:
         "",
         "cover-recall: GT boxes with >= 80 % of their area redacted (what the anonymiser wrote) / GT boxes.",
         "recall@0.5, precision: raw detector of the row's kind (IoU >= 0.5, greedy by score). Images: detections"
-        " of regions_for_image; video: the detector run by the harness on every annotated frame, scaled as the"
-        " pipeline's coarse pass (the full-resolution tile pass is not included).",
+        " of anonymise_photo (regions_for_image); video: the detector run by the harness on every annotated frame,"
+        " scaled as the pipeline's coarse pass (the full-resolution tile pass is not included).",
         "leaked: video frames (fr) / images (im) with at least one GT box not covered.",
         f"pixel: video frames where the central {int(pixel_leak.CORE * 100)} % ellipse of a GT box keeps >= "
         f"{pixel_leak.READABLE} of the input's Laplacian energy in the output (cores below {pixel_leak.FLOOR} per"
         " pixel skipped as featureless).",
         "size: faces max(w, h), plates width, px of the displayed frame.",
+        "over-redaction: per annotated frame, the union of the regions redacted over the union of the GT (and ignore)"
+        " boxes made into regions with the product's margins (face_scale, plate_pad); frames without a GT box apart.",
     ]
     return "\n".join(lines)
 
@@ -662,6 +745,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads (default 2)")
     ap.add_argument("--ref", default=None, help="measure this committed revision instead of the working tree")
     ap.add_argument("--save", type=Path, default=None, help="also write the JSON to this file")
+    ap.add_argument("--upside-down", choices=("stored", "matrix"), default=None,
+                    help="score a copy of each set's videos shown upside down: frames stored turned 180 degrees "
+                         "('stored', a camera mounted upside down) or a 180-degree display matrix ('matrix')")
     ap.add_argument("--rotate", type=int, default=None, choices=(90, 180, 270),
                     help="score a copy of each set's videos stored rotated with this display matrix (counter-"
                          "clockwise degrees; made once into .bench/rotated/, see rotated_set.py)")
@@ -703,6 +789,8 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"{path}: no such set")
         if args.rotate:
             path = make_rotated_set(path, args.rotate)
+        if args.upside_down:
+            path = make_upside_down_set(path, args.upside_down)
         res = evaluate(path, settings, detectors, args.limit, darken)
         results.append(res)
         if not args.json:

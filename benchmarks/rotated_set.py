@@ -150,6 +150,54 @@ def make_rotated_set(src_set: Path, rotation: int, out: Path | None = None) -> P
     return out
 
 
+def turned_box(box: list[float], disp_w: int, disp_h: int) -> list[float]:
+    """A box of a ``disp_w`` x ``disp_h`` picture after the picture is turned 180 degrees."""
+    x1, y1, x2, y2 = box
+    return [float(disp_w - x2), float(disp_h - y2), float(disp_w - x1), float(disp_h - y1)]
+
+
+def make_upside_down_set(src_set: Path, by: str, out: Path | None = None) -> Path:
+    """A copy of the video rows of ``src_set`` that is **shown** upside down, as from a camera mounted upside down:
+    ``by="stored"`` stores the frames turned 180 degrees with no display matrix; ``by="matrix"`` stores them as they
+    were, with a display matrix of 180 degrees. The boxes are turned with the picture (display orientation)."""
+    if by not in ("stored", "matrix"):
+        raise SystemExit(f"upside down by {by!r}: 'stored' or 'matrix'")
+    ann = src_set / "annotations.json" if src_set.is_dir() else src_set
+    rows = json.loads(ann.read_text())
+    out = out or REPO / ".bench" / "rotated" / f"{ann.parent.name}_upside_down_{by}"
+    if (out / "annotations.json").exists():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    videos = sorted({r["video"] for r in rows if "video" in r})
+    if not videos:
+        raise SystemExit(f"{ann}: no video rows to turn")
+    import av
+
+    sizes = {}
+    for video in videos:
+        dst = out / (Path(video).with_suffix("").as_posix().replace("/", "_") + ".mp4")
+        print(f"# turning {video} upside down ({by}) -> {dst}", file=sys.stderr)
+        reencode_video(ann.parent / video, dst, rotation=180 if by == "matrix" else 0,
+                       transform=lambda rgb: np.ascontiguousarray(rgb[::-1, ::-1]))
+        with av.open(str(ann.parent / video)) as c:
+            f = next(c.decode(video=0))
+            k = quarter_turns(int(f.rotation or 0))
+            sizes[video] = (dst.name, (f.height, f.width) if k % 2 else (f.width, f.height))
+    new_rows = []
+    for r in rows:
+        if "video" not in r:
+            continue
+        file, (dw, dh) = sizes[r["video"]]
+        attrs = dict(r.get("attrs") or {})
+        attrs.update({"source_video": r["video"], "upside_down": by})
+        turned = {key: [turned_box(b, dw, dh) for b in r[key]] for key in ("boxes", "ignore") if key in r}
+        new_rows.append({**r, **turned, "video": file, "attrs": attrs})
+    tmp = out / "annotations.json.partial"
+    tmp.write_text(json.dumps(new_rows) + "\n")
+    os.replace(tmp, out / "annotations.json")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("set", type=Path, help="a set folder or its annotations.json (its video rows are copied)")

@@ -274,16 +274,21 @@ def test_cli_purge_list_json_and_lock(arch):
     assert r.exit_code == 0 and out["outcomes"][0]["outcome"] == "deleted" and out["decisions"]
 
 
-def test_cli_holds_and_stats(arch):
+def test_cli_holds_and_stats(arch, monkeypatch):
     cat, root = arch
     r = run(["holds", "add", "--scope", "camera", "--target", "lab", "--kind", "rnd", "--reason", "training set",
              "--owner", "ana"], root)
     assert r.exit_code == 2 and "review date" in r.output
     r = run(["holds", "add", "--scope", "camera", "--target", "lab", "--kind", "rnd", "--reason", "training set",
              "--owner", "ana", "--review", "2000-01-01", "--json"], root)
+    assert r.exit_code == 2 and "is in the past" in r.output  # issue 30: a review date already past is refused
+    r = run(["holds", "add", "--scope", "camera", "--target", "lab", "--kind", "rnd", "--reason", "training set",
+             "--owner", "ana", "--review", "2099-01-01", "--json"], root)
     assert r.exit_code == 0
     hid = json.loads(r.output)[0]["id"]
     assert hid in run(["holds", "list"], root).output
+    assert hid not in run(["holds", "review"], root).output
+    monkeypatch.setattr("anonymizer.cli.holds._now", lambda: datetime(2099, 1, 2, tzinfo=UTC))  # its review passed
     assert hid in run(["holds", "review"], root).output
     assert run(["holds", "release", hid, "--reason", "done"], root).exit_code == 0
     assert "no holds" in run(["holds", "list"], root).output

@@ -91,7 +91,8 @@ def list_(config_path: Path, include_all: bool, as_json: bool) -> None:
 @click.option("--reason", required=True, help="Why the hold is no longer needed (written to the audit log).")
 @click.option("--json", "as_json", is_flag=True, help="Print the released hold as JSON.")
 def release(config_path: Path, hold_id: str, reason: str, as_json: bool) -> None:
-    """Release a hold (ID or a unique prefix, 4+ hex digits): the next purge deletes what it kept, if due. Audited."""
+    """Release a hold (ID or a unique prefix of 4+ characters, the h optional): the next purge deletes what it
+    kept, if due. Audited."""
     cfg = load_config(config_path)
     with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         row = pipeline.release(cat, hold_id, reason=reason, now=_now(), actor=actor(), config=cfg)

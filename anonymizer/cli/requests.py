@@ -110,6 +110,8 @@ def new(config_path: Path, kind: str, received: datetime, start: datetime, end: 
         r = pipeline.new_request(cat, cfg, kind=kind, received=received, start=start, end=end, place=place,
                                  radius_m=radius, description=description, now=_now(), actor=actor(),
                                  tolerance=Tolerance(tolerance, max(tolerance, uncertain_tolerance)), tz=tz)
+    for warning in r["warnings"]:
+        echo_line(f"warning: {warning}", err=True)
     _dump(r) if as_json else click.echo(_request_line(r))
 
 
@@ -244,11 +246,12 @@ def apply(config_path: Path, request_id: str, segments: str | None, selection: P
                    "requests]. Without a chosen face, everyone is redacted.")
 @click.option("--keep", "keep_text", multiple=True, metavar="SEGMENT:FACE[,FACE]",
               help="The face track(s) of the review page that show the requester, kept unredacted (repeatable; the "
-                   "selection file's ticked faces count too).")
+                   "selection file's ticked faces count too); the segment is exported, --segments or not.")
 @json_option
 def export(config_path: Path, request_id: str, out: Path, segments: str | None, selection: Path | None,
            redact_others: bool | None, keep_text: tuple[str, ...], as_json: bool) -> None:
-    """Package the selected segments for an access request: video files, manifest.json, summary.txt.
+    """Package the selected segments for an access request: video files (a photo as a photo), manifest.json,
+    summary.txt.
 
     For an access request each recording becomes one file with every other person's face and every plate redacted
     (GDPR art. 15(4)); the face(s) ticked on the review page (or given with --keep) stay as recorded. The copy is

@@ -44,11 +44,15 @@ def run_dict(o: RunOutcome) -> dict[str, Any]:
               help="Anonymise on the Dask cluster whose scheduler listens at ADDRESS (tcp://HOST:8786) instead of "
                    "local worker processes; -j is then ignored (default: the configuration's 'scheduler').")
 @import_options
+@click.option("--accept-residual", is_flag=True,
+              help="Publish the clips whose residual check still finds a face or plate (you looked at the frames "
+                   "listed in their quarantined reports: false positives); a quarantined copy of the same input and "
+                   "settings is published as it is, without processing the clip again.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @config_option
 @settings_options
 def run(batch: Path, camera: str | None, workers: int, scheduler: str | None, move: bool, in_place: bool,
-        as_json: bool, config_path: Path, **kwargs: Any) -> None:
+        as_json: bool, accept_residual: bool, config_path: Path, **kwargs: Any) -> None:
     """Ingest BATCH, then anonymise every clip of it not anonymised yet into ARCHIVE/anonymised/<BATCH name>/
     (the batch's tree mirrored), recording each copy, its report and its sha256 in the catalogue.
 
@@ -83,7 +87,8 @@ def run(batch: Path, camera: str | None, workers: int, scheduler: str | None, mo
     with Catalogue.open(cfg.catalogue_url, archive=cfg.archive) as cat:
         result = run_batch(batch, cfg, cat, datetime.now(timezone.utc), camera, settings, workers, actor(),
                            on_ingest=lambda o: echo_outcome(o, as_json, site_zones(cfg)), on_done=on_done,
-                           clip_progress=clip_progress, mode=mode, scheduler=scheduler or cfg.scheduler or None)
+                           clip_progress=clip_progress, mode=mode, scheduler=scheduler or cfg.scheduler or None,
+                           accept_residual=accept_residual)
     bar.close()
     done = [o for o in result.anonymised if o.copy is not None and not o.error]
     if as_json:

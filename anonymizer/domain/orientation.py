@@ -46,3 +46,9 @@ def boxes_to_stored(xyxy: np.ndarray, turns: int, width: int, height: int) -> np
 def to_display(image: np.ndarray, turns: int) -> np.ndarray:
     """The displayed picture of a stored (H, W[, C]) array (a view when ``turns`` is 0)."""
     return image if turns % 4 == 0 else np.ascontiguousarray(np.rot90(image, turns))
+
+
+def turned_boxes(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Boxes of a ``width`` x ``height`` picture -> the same boxes on the picture turned 180 degrees (and back)."""
+    b = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    return np.stack([width - b[:, 2], height - b[:, 3], width - b[:, 0], height - b[:, 1]], axis=1).astype(np.float32)

@@ -71,8 +71,13 @@ def _own_yuv420(frame: av.VideoFrame) -> av.VideoFrame:
     """The frame in yuv420p with buffers of its own: the decoder may still reference the buffers of a decoded
     frame for the frames that follow, so they must never be written to in place."""
     if frame.format.name != "yuv420p":
+        # (a full-range yuvj420p keeps its values and its range tag; 10-bit and 4:2:2 pictures become 8-bit 4:2:0)
+        trc, primaries = frame.color_trc, frame.color_primaries  # reformat clears both tags
         converted = frame.reformat(format="yuv420p")
-        converted.pts, converted.time_base = frame.pts, frame.time_base
+        converted.pts = frame.pts
+        if frame.time_base is not None:  # (none on frames from a bare codec context: media.splice)
+            converted.time_base = frame.time_base
+        converted.color_trc, converted.color_primaries = trc, primaries
         return converted
     frame.make_writable()
     return frame

@@ -12,8 +12,9 @@ from the input unchanged, or decode it, redact it and encode it afresh, GOP by G
   none when the input has no reordering, so that every packet's dts stays at or before its pts.
 
 Copied packets lose their SEI NAL units (cameras put serials, GPS and captions there; the encoder writes none).
-Only H.264 from and into MP4/MOV/MKV, yuv420p, even sizes and IDR keyframes are copied (``copy_problem`` says why not); an
-input that turns out otherwise while the output is built is re-encoded whole (``SpliceWriter.fallback``).
+Only H.264 from and into MP4/MOV/MKV, yuv420p (limited or full range: the re-encoded GOPs are tagged as the input),
+even sizes and IDR keyframes are copied (``copy_problem`` says why not); an input that turns out otherwise while the
+output is built is re-encoded whole (``SpliceWriter.fallback``).
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def copy_problem(src: Path, target: Path) -> str | None:
             cc = vs.codec_context
             if cc.name != "h264":
                 return f"input codec {cc.name}, not h264"
-            if cc.pix_fmt != "yuv420p":
+            if cc.pix_fmt not in ("yuv420p", "yuvj420p"):  # yuvj420p: full range, kept in re-encoded GOPs
                 return f"pixel format {cc.pix_fmt}, not yuv420p"
             if cc.width % 2 or cc.height % 2:
                 return "odd frame size"
@@ -271,6 +272,9 @@ class SpliceWriter(TempOutput):
         reorder = any(p.dts < p.pts for p in packets)
         enc = av.CodecContext.create("libx264", "w")
         enc.width, enc.height, enc.pix_fmt = vin.codec_context.width, vin.codec_context.height, "yuv420p"
+        # Tagged as the copied GOPs are: a re-encoded GOP of a full-range input must say full range too.
+        for tag in ("color_range", "colorspace", "color_primaries", "color_trc"):
+            setattr(enc, tag, getattr(vin.codec_context, tag))
         enc.time_base = vin.time_base
         if vin.average_rate:
             enc.framerate = vin.average_rate

@@ -21,6 +21,16 @@ def temp_path_for(target: Path) -> Path:
     return target.with_name(f".{target.stem}.partial-{os.getpid()}{target.suffix}")
 
 
+def describe_colour(encoder: av.VideoCodecContext, frame: av.VideoFrame) -> None:
+    """Tag the encoder's output with the first frame's colour range and description (before it opens): the
+    values are encoded as they are, so a full-range picture (``yuvj420p``, IP cameras) tagged limited would show
+    its blacks and whites crushed."""
+    encoder.color_range = frame.color_range
+    encoder.colorspace = frame.colorspace
+    encoder.color_primaries = frame.color_primaries
+    encoder.color_trc = frame.color_trc
+
+
 class TempOutput:
     """An output written to ``tmp`` and published at ``target`` once finished (``VideoWriter``, ``SpliceWriter``):
     subclasses set ``tmp``, ``target`` and ``_closed`` and define ``finish()``."""
@@ -95,42 +105,68 @@ class VideoWriter(TempOutput):
         self.width, self.height = width, height
         self.frames = 0
         self._closed = False
+        self._audio_in: av.container.InputContainer | None = None
 
     def add_audio_from(self, source: Path) -> None:
-        """Copy the audio streams of ``source`` unchanged (only when the user asked to keep audio)."""
-        with av.open(str(source)) as inp:
-            if not inp.streams.audio:
-                return
-            self._audio_source = source
-            self._audio_map = {s.index: self.container.add_stream_from_template(s) for s in inp.streams.audio}
+        """Copy the audio streams of ``source`` unchanged (only when the user asked to keep audio), muxed along
+        with the video as it is written (``_mux_audio``)."""
+        inp = av.open(str(source))
+        if not inp.streams.audio:
+            inp.close()
+            return
+        self._audio_in = inp
+        self._audio_map = {s.index: self.container.add_stream_from_template(s) for s in inp.streams.audio}
+        self._audio_packets = inp.demux(list(inp.streams.audio))
+        self._audio_next: av.Packet | None = None
 
     def write_frame(self, frame: av.VideoFrame) -> None:
         """Encode a yuv420p frame as it is (the pipeline redacts decoded frames in place), keeping its pts."""
         frame.time_base = self.time_base
         frame.pict_type = av.video.frame.PictureType.NONE  # let the encoder choose frame types
+        if self.frames == 0:
+            describe_colour(self.stream.codec_context, frame)
         try:
-            for packet in self.stream.encode(frame):
-                self.container.mux(packet)
+            self._mux_video(self.stream.encode(frame))
         except av.FFmpegError as exc:
             raise MediaError(f"{self.target}: encoding failed ({exc})") from exc
         self.frames += 1
 
-    def _mux_audio(self) -> None:
-        if not getattr(self, "_audio_map", None):
+    def _mux_video(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            until = float(packet.dts * packet.time_base) if packet.dts is not None and packet.time_base else None
+            self.container.mux(packet)
+            if until is not None:
+                self._mux_audio(until)
+
+    def _mux_audio(self, until: float | None = None) -> None:
+        """Mux the kept audio up to ``until`` seconds (all of it when None). Fed in time order with the video:
+        the muxer holds at most 10 s waiting for the other stream, so audio muxed after the whole video landed
+        seconds away from its pictures in the file (a player streaming it stalls or drops it)."""
+        if self._audio_in is None:
             return
-        with av.open(str(self._audio_source)) as inp:
-            streams = [s for s in inp.streams.audio if s.index in self._audio_map]
-            for packet in inp.demux(streams):
-                if packet.dts is None:
-                    continue
+        while True:
+            if self._audio_next is None:
+                self._audio_next = next(self._audio_packets, None)
+                if self._audio_next is None:
+                    self._close_audio()
+                    return
+            packet = self._audio_next
+            if packet.dts is not None:
+                if until is not None and float(packet.dts * packet.time_base) > until:
+                    return
                 packet.stream = self._audio_map[packet.stream_index]
                 self.container.mux(packet)
+            self._audio_next = None
+
+    def _close_audio(self) -> None:
+        if self._audio_in is not None:
+            self._audio_in.close()
+            self._audio_in = None
 
     def finish(self) -> Path:
         """Flush the encoder and close the temporary file (still unpublished); returns its path."""
         try:
-            for packet in self.stream.encode(None):
-                self.container.mux(packet)
+            self._mux_video(self.stream.encode(None))
             self._mux_audio()
             self.container.close()
         except av.FFmpegError as exc:
@@ -147,6 +183,7 @@ class VideoWriter(TempOutput):
         """Discard the temporary file unless it was published; safe to call more than once."""
         if self._published:
             return
+        self._close_audio()
         if not self._closed:
             self._closed = True
             try:

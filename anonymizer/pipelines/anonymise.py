@@ -14,23 +14,29 @@ the quarantine folder, never to the final path.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import logging
 import math
 import os
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
+from anonymizer import safe_files
 from anonymizer.domain.cadence import frames_within, stride_for_rate
 from anonymizer.domain.detections import Detections
 from anonymizer.domain.geometry import scale_about_centre
 from anonymizer.domain.lost_frames import lost_stretches
 from anonymizer.domain.orientation import display_size, quarter_turns
+from anonymizer.domain.uprightness import Uprightness
+from anonymizer.domain.redacted_area import ShareTally, redacted_share
 from anonymizer.domain.regions import Regions, regions_for
 from anonymizer.domain.tracking import BoxCarrier, CarryParams
 from anonymizer.errors import OutputExistsError, VerificationError
@@ -72,13 +78,29 @@ HOLD = 10
 READ_AHEAD = 2  # frames each decoder may decode ahead of the loop (a 4K frame is 12 MiB)
 FORCED_GROWTH = 0.05  # a forced box grows by this share of its size per side and per frame away from its finding
 QUARANTINE_DIR = "quarantine"
+# Fewer bytes per frame than this cannot be a whole output: every encoded frame takes more (its length field alone).
+MIN_BYTES_PER_FRAME = 4
 KINDS = ("face", "plate")
 # keep(frame index, kind, (N, 4) boxes in stored pixels) -> (N,) bool: boxes to leave visible.
 KeepFn = Callable[[int, str, np.ndarray], np.ndarray]
+# progress(stage, frames done in that stage, frames expected or None), called as each frame goes: "detect" (decoded
+# and run through the detectors), "second pass" (the same after a residual finding), "write" (encoded once decoding
+# ended; the output is then built), "verify" (once).
+ProgressFn = Callable[[str, int, "int | None"], None]
 
 
 def report_path_for(output: Path) -> Path:
     return output.with_name(output.name + ".report.json")
+
+
+def models_report(detectors: dict[str, LoadedDetector]) -> list[dict]:
+    """The report's list of the models that ran: name, kind, package, sha256 (installed and source), threshold."""
+    return [
+        {"name": m.spec.name, "kind": kind if m is d.model else m.spec.kind, "package": m.spec.package,
+         "sha256": m.sha256, "source_sha256": m.spec.sha256,
+         "threshold": d.detector.threshold if m is d.model else m.spec.threshold, "licence": m.spec.licence}
+        for kind, d in detectors.items() for m in d.models
+    ]
 
 
 def quarantine_path_for(dst: Path, out_root: Path | None = None) -> Path:
@@ -117,6 +139,8 @@ class ClipReport:
     static_recheck: int = STATIC_RECHECK
     # The camera path: frames whose shift was taken as the camera's (tracks carried with it), the largest shift (px).
     camera: dict = field(default_factory=dict)
+    # Which way up the faces said the picture is (turned: upside down as displayed) and how often both ways were run.
+    upright: dict = field(default_factory=dict)
     copy: dict = field(default_factory=dict)  # copy_unchanged: whether GOPs were copied, how many, or why not
     fine: dict[str, dict] = field(default_factory=dict)  # full-resolution pass: tiles and whole frames run
     frames_with_regions: int = 0
@@ -125,6 +149,13 @@ class ClipReport:
     # Frames of the input that did not decode (a recording cut short, a damaged stretch): how many, and where.
     lost: dict = field(default_factory=dict)
     residual: dict = field(default_factory=dict)
+    # A photo (pipelines/photo.py): its format, the EXIF orientation applied, the metadata kinds dropped.
+    photo: dict = field(default_factory=dict)
+    # The share of the picture redacted (union of the regions over the frame's area): mean over frames, worst frame.
+    redacted_share: dict = field(default_factory=dict)
+    # The input this report describes (bytes, mtime_ns, sha256): --accept-residual publishes a quarantined copy
+    # only for the same input.
+    input_file: dict = field(default_factory=dict)
     elapsed_s: float = 0.0
     fps: float = 0.0
 
@@ -221,17 +252,21 @@ def unclosed(findings: list[dict]) -> list[dict]:
 
 
 def regions_for_image(
-    rgb: np.ndarray, settings: AnonymiseSettings, detectors: dict[str, LoadedDetector]
+    rgb: np.ndarray, settings: AnonymiseSettings, detectors: dict[str, LoadedDetector], keep: KeepFn | None = None
 ) -> tuple[Regions, dict[str, Detections]]:
     """What the pipeline redacts on a single picture (a photo, as shown): every pass of every detector, the
     full-resolution one included, and small pictures scaled up for the plate detector. The regions cover every box
     of every pass (``FrameDetector.image_passes``): a box that duplicates or lies inside a better one is dropped from
     the detections returned (one per object, for scoring: ``suppress_redundant``), never from what is redacted, so
-    that a pass finding more can never leave a pixel less redacted."""
+    that a pass finding more can never leave a pixel less redacted. ``keep(0, kind, boxes)`` (an access copy: the
+    requester's face) leaves the boxes it marks out of the regions, not out of the detections."""
     height, width = rgb.shape[:2]
     fd = FrameDetector(detectors, width, height, fine_kinds=tuple(detectors))
     every = {kind: fd.image_passes(rgb, kind) for kind in detectors}
     found = {kind: fd.suppressed(boxes) for kind, boxes in every.items()}
+    if keep is not None:
+        every = {kind: boxes[~np.asarray(keep(0, kind, boxes.xyxy), bool).reshape(-1)] if len(boxes) else boxes
+                 for kind, boxes in every.items()}
     empty = np.zeros((0, 4), np.float32)
     regions = regions_for(
         every["face"].xyxy if "face" in every else empty, every["plate"].xyxy if "plate" in every else empty,
@@ -306,8 +341,8 @@ class _ClipPass:
     def __init__(self, src: Path, writer_for: Callable[[Frame, int, int, object], VideoWriter | SpliceWriter], settings: AnonymiseSettings,
                  detectors: dict[str, LoadedDetector], check_detectors: dict[str, LoadedDetector], report: ClipReport,
                  samples: "set[int] | StreamSamples", forced: list[Forced], dense: bool,
-                 progress: Callable[[int], None] | None, on_regions: Callable[[int, Regions], None] | None,
-                 keep: KeepFn | None = None, decode_threads: int | None = None) -> None:
+                 progress: ProgressFn | None, on_regions: Callable[[int, Regions], None] | None,
+                 keep: KeepFn | None = None, decode_threads: int | None = None, expected: int | None = None) -> None:
         self.src = src
         self.decode_threads = decode_threads  # 1 for a damaged input: only one thread decodes it reproducibly
         self.writer_for = writer_for
@@ -319,6 +354,9 @@ class _ClipPass:
         self.forced = forced
         self.dense = dense  # second pass: every detector on every frame
         self.progress = progress
+        self.expected = expected  # frames, for progress (None when unknown)
+        self.encoded = 0
+        self.writing = False  # decoding ended: what is left is encoding the frames held
         self.on_regions = on_regions
         self.keep = keep
         self.findings: list[dict] = []
@@ -341,6 +379,7 @@ class _ClipPass:
         self.check_thumb: tuple[int, np.ndarray] | None = None
         self._thumb: tuple[int, np.ndarray] | None = None
         self.camera = CameraPath()  # the scene's shift in the picture, frame by frame (the carriers follow it)
+        self.share = ShareTally()  # the share of each frame redacted, as it is encoded
 
     # ------------------------------------------------------------------------------------------------- set-up
 
@@ -355,9 +394,11 @@ class _ClipPass:
         native = native_kinds_for(display_w, display_h, s, tuple(self.detectors))
         enlarged = enlarged_for(display_w, display_h, fine) if s.small_objects == "auto" else ()
         enlarged = tuple(k for k in enlarged if self.detectors[k].fine is None)  # platenet looks at own size only
+        upright = Uprightness() if "face" in self.detectors else None  # which way up: decided by the faces
         self.fd = FrameDetector(self.detectors, width, height, frame.rotation, fine_kinds=fine, native_kinds=native,
-                                enlarged_kinds=enlarged)
-        self.check_fd = FrameDetector(self.check_detectors, width, height, frame.rotation, native_kinds=native)
+                                enlarged_kinds=enlarged, upright=upright)
+        self.check_fd = FrameDetector(self.check_detectors, width, height, frame.rotation, native_kinds=native,
+                                      upright=upright, votes=False)
         for kind in self.detectors:
             stride = 1 if self.dense else strides[kind]
             self.passes.append(_Pass(kind, kind, False, BoxCarrier(_carry(stride, s, kind), self.camera)))
@@ -591,6 +632,7 @@ class _ClipPass:
     def _encode(self, frame: Frame, regions: Regions) -> None:
         if self.on_regions is not None:
             self.on_regions(frame.index, regions)
+        self.share.add(frame.index, redacted_share(regions, self.width, self.height))
         assert self.writer is not None
         if isinstance(self.writer, SpliceWriter):
             self.writer.add(frame.index, frame.pts, self.applied.pop(frame.index, []))
@@ -599,8 +641,13 @@ class _ClipPass:
         frame.av_frame = None
         frame.planes = []
         self.input_times.append(frame.seconds if frame.seconds is not None else float("nan"))
+        self.encoded += 1
+        if self.writing:
+            self._progress("write", self.encoded)
+
+    def _progress(self, stage: str, done: int) -> None:
         if self.progress is not None:
-            self.progress(1)
+            self.progress(stage, done, self.expected)
 
     def _flush(self, keep: int) -> None:
         while len(self.held) > keep:
@@ -630,6 +677,7 @@ class _ClipPass:
                         self._observe(p, frame)
                 last = frame
                 self._release_detected()
+                self._progress("second pass" if self.dense else "detect", frame.index + 1)
                 while self.emitted <= frame.index and self._ready(self.emitted):
                     self._emit(self._decode_again(lagging))
             if last is None:
@@ -641,9 +689,14 @@ class _ClipPass:
                 p.carrier.finish(last.index)  # tracks still joinable are carried to the end (domain.tracking)
             self.buffer.clear()
             self.last_index = last.index
+            self.writing = True
+            self._progress("write", self.encoded)
             while self.emitted <= last.index:
                 self._emit(self._decode_again(lagging))
             self._flush(0)
+        if self.fd is not None and self.fd.upright is not None:
+            self.report.upright = self.fd.upright.as_report()
+        self.report.redacted_share = self.share.as_report()
         self.report.camera = {"moved_frames": self.camera.moved_frames,
                               "largest_step_px": round(self.camera.largest_step, 1)}
         for p in self.passes:
@@ -683,7 +736,7 @@ def anonymise_file(
     settings: AnonymiseSettings,
     detectors: dict[str, LoadedDetector],
     overwrite: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: ProgressFn | None = None,
     on_regions: Callable[[int, Regions], None] | None = None,
     out_root: Path | None = None,
     accept_residual: bool = False,
@@ -698,6 +751,7 @@ def anonymise_file(
     accepted. ``check_detectors`` (default: ``detectors``) run the residual check. ``keep(frame, kind, boxes)``
     returns a boolean mask of the (N, 4) stored-pixel boxes to leave visible on that frame (an access copy keeps
     the requester's own face): those boxes are neither redacted nor reported by the residual check.
+    ``progress(stage, done, expected)`` hears the stages and their frames as they go (``ProgressFn``).
 
     Raises MediaError for unreadable input, OutputExistsError when ``dst`` exists and ``overwrite`` is false, and
     VerificationError when the output's frames or timestamps differ from the input's.
@@ -708,11 +762,17 @@ def anonymise_file(
         raise OutputExistsError(f"{dst}: output exists (use --overwrite to replace it)")
     check_detectors = check_detectors or detectors
     info = probe(src)
+    identity = input_identity(src)
+    if accept_residual and keep is None:
+        accepted = publish_quarantined(src, dst, settings, detectors, out_root, identity)
+        if accepted is not None:
+            return accepted
     expected = info.frames or (int(round(info.duration * info.rate)) if info.duration and info.rate else 0)
     scan = scan_packets(src)
     damaged = bool(scan.corrupt or scan.error or (info.frames and scan.packets < info.frames))
     report = ClipReport(input=str(src), output=str(dst), width=info.width, height=info.height)
     report.settings = asdict(settings)
+    report.input_file = identity
     # The strides as configured are meant at 25 fps: a slower clip gets keyframes as often in time (domain.cadence).
     rate = float(info.rate) if info.rate else None
     settings = replace(settings, face_stride=stride_for_rate(settings.face_stride, rate),
@@ -723,12 +783,7 @@ def anonymise_file(
     samples: set[int] | StreamSamples = _sample_indices(expected, settings.residual_samples, strides)
     if not expected and settings.residual_samples > 0:
         samples = StreamSamples(STREAM_SAMPLE_EVERY, strides)
-    report.models = [
-        {"name": m.spec.name, "kind": kind if m is d.model else m.spec.kind, "package": m.spec.package,
-         "sha256": m.sha256, "source_sha256": m.spec.sha256,
-         "threshold": d.detector.threshold if m is d.model else m.spec.threshold, "licence": m.spec.licence}
-        for kind, d in detectors.items() for m in d.models
-    ]
+    report.models = models_report(detectors)
 
     writers: list[VideoWriter | SpliceWriter] = []
     if settings.copy_unchanged:
@@ -756,7 +811,7 @@ def anonymise_file(
     try:
         threads = 1 if damaged else None
         clip = _ClipPass(src, writer_for, settings, detectors, check_detectors, report, samples, [], False,
-                         progress, on_regions, keep, threads)
+                         progress, on_regions, keep, threads, expected or None)
         clip.run()
         first_findings = list(clip.findings)
         if clip.findings and settings.residual_samples:
@@ -767,7 +822,7 @@ def anonymise_file(
             report2 = replace(report, keyframes={}, detections={}, refined_frames={}, fine={}, frames_with_regions=0,
                               frames_carried_only=0)
             clip = _ClipPass(src, writer_for, settings, detectors, check_detectors, report2, samples, forced, True,
-                             None, on_regions, keep, threads)
+                             progress, on_regions, keep, threads, expected or None)
             clip.run()
             report = report2
             report.passes = 2
@@ -776,12 +831,24 @@ def anonymise_file(
         report.frames = writer.frames
         if isinstance(writer, SpliceWriter):
             report.copy.update(writer.stats)
+        written = os.path.getsize(writer.tmp)
+        if written < max(1, writer.frames) * MIN_BYTES_PER_FRAME:  # named for dst: the temporary name means nothing
+            raise VerificationError(
+                f"{dst}: the output written is implausibly small ({written} bytes for {writer.frames} frames: empty "
+                "or truncated; is the disk full?); not published")
+        if progress is not None:
+            progress("verify", 0, None)
         report.verification = verify_output(writer.tmp, clip.input_times, writer.width, writer.height)
+        report.verification["bytes"] = written
         if not report.verification["frames_match"] or not report.verification["timestamps_match"]:
             raise VerificationError(
                 f"{src}: output differs from input ({report.verification['output_frames']} frames vs "
                 f"{len(clip.input_times)}, timestamp error {report.verification['max_timestamp_error_s']:.6f}s)"
             )
+        if not report.verification["size_match"]:
+            raise VerificationError(
+                f"{dst}: the output's frame size {report.verification['output_size']} differs from the frames "
+                f"encoded ({writer.width}x{writer.height}); not published")
         report.lost = lost_report(clip.input_times, info, scan, damaged)
         if report.lost:
             log.warning("%s: %d frames did not decode (%s): anonymised the %d that did", src,
@@ -807,16 +874,82 @@ def anonymise_file(
                 f"{len(remaining)} possible {'/'.join(sorted({l['kind'] for l in remaining}))} leaks after the second "
                 f"pass (first at frame {remaining[0]['frame']})")
             private_dirs(qdst.parent)
-            _write_report(report_path_for(qdst), report)
-            os.replace(writer.tmp, qdst)
+            # The video first, then its report: a report on disk always describes a video that is there.
+            safe_files.unlink(report_path_for(qdst))
+            safe_files.publish(writer.tmp, qdst)
+            safe_files.fsync_dir(writer.tmp.parent)  # the rename left that folder too
             writer._published = True  # noqa: SLF001 - the temporary file now lives in the quarantine
-            report_path_for(dst).unlink(missing_ok=True)
+            _write_report(report_path_for(qdst), report)
+            safe_files.unlink(report_path_for(dst))
         else:
-            _write_report(report_path_for(dst), report)
+            safe_files.unlink(report_path_for(dst))  # an earlier run's report would describe the new video
             writer.publish()
+            _write_report(report_path_for(dst), report)
     finally:
         for w in writers:
             w.abort()
+    return report
+
+
+def input_identity(src: Path) -> dict:
+    """What tells a later run it has the same input: its size, mtime and sha256 (``ClipReport.input_file``)."""
+    st = os.stat(src)
+    h = hashlib.sha256()
+    with open(src, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": h.hexdigest()}
+
+
+def _as_json(value: object) -> object:
+    return json.loads(json.dumps(value))
+
+
+def publish_quarantined(src: Path, dst: Path, settings: AnonymiseSettings, detectors: dict[str, LoadedDetector],
+                        out_root: Path | None, identity: dict) -> ClipReport | None:
+    """``--accept-residual`` after a quarantine: when ``quarantine_path_for(dst)`` and its report describe this
+    very input (same bytes and sha256) made with the same settings and models, the quarantined copy and its report
+    move to ``dst`` (the report then says published, ``residual.accepted`` and ``accepted_from_quarantine``), and
+    nothing is left in the quarantine. None when there is no such copy: the clip is processed again."""
+    qdst = quarantine_path_for(dst, out_root)
+    qreport = report_path_for(qdst)
+    if not qdst.is_file() or not qreport.is_file():
+        return None
+    try:
+        data = json.loads(qreport.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    old = data.get("input_file") or {}
+    same = (data.get("status") == "quarantined" and data.get("output") == str(qdst)
+            and (old.get("bytes"), old.get("sha256")) == (identity["bytes"], identity["sha256"])
+            and data.get("settings") == _as_json(asdict(settings))
+            and data.get("models") == _as_json(models_report(detectors))
+            and qdst.stat().st_size == (data.get("verification") or {}).get("bytes"))
+    if not same:
+        log.info("%s: the quarantined copy %s is of another input or settings; processing again", src, qdst)
+        return None
+    names = {f.name for f in fields(ClipReport)}
+    report = ClipReport(**{k: v for k, v in data.items() if k in names})
+    report.status, report.quarantined, report.quarantine_reason, report.output = "published", False, "", str(dst)
+    report.input = str(src)
+    report.residual = {**report.residual, "accepted": True, "accepted_from_quarantine": {
+        "quarantined_at": str(qdst), "accepted_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}}
+    safe_files.output_dirs(dst.parent)
+    # The video first, then its report (as for any output); the quarantined report goes last.
+    safe_files.unlink(report_path_for(dst))
+    try:
+        safe_files.publish(qdst, dst)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        log.info("%s: the quarantine is on another file system than %s; processing again", qdst, dst)
+        return None
+    safe_files.fsync_dir(qdst.parent)  # the rename left that folder too
+    _write_report(report_path_for(dst), report)
+    safe_files.unlink(qreport)
+    log.info("%s: published the quarantined copy %s as %s (findings accepted)", src, qdst, dst)
     return report
 
 
@@ -852,9 +985,12 @@ def copy_refusal(src: Path, dst: Path, settings: AnonymiseSettings, has_audio: b
 def _write_report(path: Path, report: ClipReport) -> None:
     tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, OUTPUT_MODE)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(report.to_json())
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(report.to_json())
+        safe_files.publish(tmp, path)  # flushed, renamed, folder flushed: survives a power cut
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def verify_output(path: Path, input_times: list[float], width: int, height: int) -> dict:
@@ -870,6 +1006,7 @@ def verify_output(path: Path, input_times: list[float], width: int, height: int)
         "input_frames": len(input_times),
         "output_frames": len(output_times),
         "frames_match": len(input_times) == len(output_times),
+        "output_size": f"{out_w}x{out_h}",
         "size_match": (out_w, out_h) == (width, height),
         "max_timestamp_error_s": max_err,
         "timestamps_match": max_err <= max(tol, 1e-3) and len(a) == len(b),

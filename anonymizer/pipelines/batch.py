@@ -12,7 +12,7 @@ import logging
 import multiprocessing
 import os
 import threading
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -21,9 +21,11 @@ from anonymizer.errors import EXIT_ERROR, AnonymizerError
 from anonymizer.heap import return_large_buffers
 from anonymizer.inference.detectors import LoadedDetector, load_detectors
 from anonymizer.inference.manifest import installed, load_manifest
+from anonymizer.media.photo import PHOTO_SUFFIXES, is_photo
 from anonymizer.media.threads import set_codec_threads
-from anonymizer.pipelines.anonymise import ClipReport, anonymise_file
+from anonymizer.pipelines.anonymise import ClipReport, ProgressFn, anonymise_file
 from anonymizer.pipelines.parent_death import exit_with_parent
+from anonymizer.pipelines.photo import anonymise_photo
 from anonymizer.settings import AnonymiseSettings
 
 log = logging.getLogger(__name__)
@@ -65,8 +67,9 @@ class BatchResult:
 
 
 def output_name(src: Path) -> str:
-    """Same name; the container becomes .mp4 unless it already holds H.264 well (.mp4, .mov, .mkv)."""
-    return src.name if src.suffix.lower() in KEEP_SUFFIXES else src.stem + ".mp4"
+    """Same name; the container becomes .mp4 unless it already holds H.264 well (.mp4, .mov, .mkv). A photo keeps
+    its name and format (``media.photo``)."""
+    return src.name if src.suffix.lower() in KEEP_SUFFIXES | PHOTO_SUFFIXES else src.stem + ".mp4"
 
 
 def unique_output_name(src: Path) -> str:
@@ -107,14 +110,15 @@ def _walk(folder: Path, on_error: Callable[[OSError], None]) -> Iterator[Path]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             path = Path(root) / name
-            if not name.startswith(".") and path.suffix.lower() in VIDEO_SUFFIXES:
+            if not name.startswith(".") and path.suffix.lower() in VIDEO_SUFFIXES | PHOTO_SUFFIXES:
                 yield path
 
 
 def plan_tasks(inputs: list[Path], out_dir: Path, problems: list[Outcome] | None = None) -> list[Task]:
     """Files given by name are taken whatever their suffix (a non-video gets its own error later); folders are
-    walked recursively for video files, and the output tree mirrors each folder. A folder that cannot be read or
-    a symlink loop is not a task: it is appended to ``problems`` as a failed Outcome with its one-line error."""
+    walked recursively for video files and photos (.jpg, .jpeg, .png), and the output tree mirrors each folder. A
+    folder that cannot be read or a symlink loop is not a task: it is appended to ``problems`` as a failed Outcome
+    with its one-line error."""
     tasks: list[Task] = []
     problems = problems if problems is not None else []
     out_resolved = os.path.realpath(out_dir)
@@ -191,17 +195,32 @@ def run_task(
     overwrite: bool,
     settings: AnonymiseSettings | None = None,
     detectors: dict[str, LoadedDetector] | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> Outcome:
-    """Anonymise one clip; every user-level failure becomes an Outcome with a one-line error."""
+    """Anonymise one clip (or photo: by its suffix); every user-level failure becomes an Outcome with a one-line
+    error."""
     settings = settings or _WORKER["settings"]  # type: ignore[assignment]
     try:
         detectors = detectors or worker_detectors(settings)  # type: ignore[arg-type]
-        report = anonymise_file(task.src, task.dst, settings, detectors, overwrite=overwrite, progress=progress,  # type: ignore[arg-type]
-                                out_root=task.out_root, accept_residual=task.accept_residual)
+        if is_photo(task.src):
+            report = anonymise_photo(
+                task.src, task.dst, settings, detectors, overwrite=overwrite,  # type: ignore[arg-type]
+                out_root=task.out_root, accept_residual=task.accept_residual, progress=progress).report
+        else:
+            report = anonymise_file(task.src, task.dst, settings, detectors, overwrite=overwrite, progress=progress,  # type: ignore[arg-type]
+                                    out_root=task.out_root, accept_residual=task.accept_residual)
     except AnonymizerError as exc:
         return Outcome(task, error=str(exc), exit_code=exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - a bug in one clip must not end the batch (in-process or in a pool)
+        log.debug("%s: unexpected error", task.src, exc_info=True)  # the traceback, at -vv
+        return Outcome(task, error=unexpected_error(task.src, exc), exit_code=EXIT_ERROR)
     return Outcome(task, report=report)
+
+
+def unexpected_error(src: Path, exc: BaseException) -> str:
+    """The one line for a clip that failed on an error no check foresaw (a bug, not the user's mistake)."""
+    return (f"{src}: unexpected error while anonymising it ({type(exc).__name__}: {exc}); it is not anonymised; "
+            "fix: run it again, with -vv to see the traceback, and report it if it happens again")
 
 
 def check_models() -> None:
@@ -245,14 +264,16 @@ def anonymise_batch(
     workers: int = 0,
     executor: Executor | None = None,
     on_done: Callable[[Outcome], None] | None = None,
-    clip_progress: Callable[[Task, int], Callable[[int], None] | None] | None = None,
+    clip_progress: Callable[[Task, int], ProgressFn | None] | None = None,
     claim: Callable[[Task], bool] | None = None,
     slots: int = 0,
+    on_start: Callable[[Task], None] | None = None,
 ) -> BatchResult:
     """Run the tasks; with one worker in this process (per-clip progress), otherwise over a process pool (or
     ``executor``). With ``claim``, each task is claimed just before it starts and skipped when the claim fails
     (another process took it): at most ``slots`` (default: the workers) tasks are in flight, so several
-    processes working on one batch share it."""
+    processes working on one batch share it. ``on_start(task)`` hears each clip as it starts (with a pool: as it
+    goes to a free worker); ``clip_progress(task, i)`` gives a clip's frame progress (in this process only)."""
     result = BatchResult()
     check_models()
     cores = available_cores()
@@ -267,7 +288,9 @@ def anonymise_batch(
         for task in tasks:
             if claim is not None and not claim(task):
                 continue
-            progress = clip_progress(task, 0) if clip_progress else None
+            if on_start:
+                on_start(task)
+            progress = clip_progress(task, len(result.outcomes)) if clip_progress else None
             outcome = run_task(task, overwrite, settings, detectors, progress)
             result.outcomes.append(outcome)
             if on_done:
@@ -289,11 +312,20 @@ def anonymise_batch(
             for task in pending:
                 if claim is None or claim(task):
                     # settings travel with each task: a Dask worker has no initializer (its plugin loaded them)
-                    futures[executor.submit(run_task, task, overwrite, settings if not own else None)] = task
+                    try:
+                        future = executor.submit(run_task, task, overwrite, settings if not own else None)
+                    except BrokenExecutor as exc:  # a worker died and the pool takes no more: the clip fails
+                        future = Future()
+                        future.set_exception(exc)
+                    else:
+                        if on_start:
+                            on_start(task)
+                    futures[future] = task
                     return True
             return False
 
-        window = len(tasks) if claim is None else max(1, slots or workers)
+        # Our own pool gets a clip as a worker frees up, so a clip is handed over when it starts (``on_start``).
+        window = len(tasks) if claim is None and not own else max(1, slots or workers)
         while len(futures) < window and submit_next():
             pass
         while futures:

@@ -29,8 +29,10 @@ import cv2
 import numpy as np
 
 from anonymizer.domain.detections import Detections
-from anonymizer.domain.geometry import clip_boxes, grid_tiles, nms, suppress_redundant
-from anonymizer.domain.orientation import boxes_to_display, boxes_to_stored, display_size, quarter_turns, to_display
+from anonymizer.domain.geometry import clip_boxes, grid_tiles, iou_matrix, nms, suppress_redundant
+from anonymizer.domain.orientation import (boxes_to_display, boxes_to_stored, display_size, quarter_turns, to_display,
+                                          turned_boxes)
+from anonymizer.domain.uprightness import MATCH_IOU, Uprightness, vote
 from anonymizer.imaging.motion import MOTION_SCALE, changed, due_rects, thumbnail
 from anonymizer.inference.detectors import LoadedDetector
 from anonymizer.inference.pictures import (FINE_TILE_PIXELS, NATIVE_OVERLAP, NATIVE_TILE_PIXELS, detect_enlarged,
@@ -102,6 +104,17 @@ CONTRAST_SECOND_THRESHOLD = 0.9
 CONTRAST_TILE = (1365, 768)
 CLAHE_CLIP = 2.0
 CLAHE_GRID = (8, 8)
+
+
+def better_of(a: Detections, b: Detections) -> Detections:
+    """Two looks at one picture merged: where a box of one overlaps a box of the other (``MATCH_IOU``: one face, its
+    box placed a little differently each way) only the better-scoring is kept, so that a face is one box."""
+    if len(a) == 0 or len(b) == 0:
+        return a.concat(b)
+    iou = iou_matrix(a.xyxy, b.xyxy) >= MATCH_IOU
+    worse_a = (iou & (a.scores[:, None] < b.scores[None, :])).any(axis=1)
+    worse_b = (iou & (b.scores[None, :] <= a.scores[:, None])).any(axis=0)
+    return a[~worse_a].concat(b[~worse_b])
 
 
 def enlarged_for(display_w: int, display_h: int, fine_kinds: tuple[str, ...]) -> tuple[str, ...]:
@@ -236,12 +249,21 @@ class FrameDetector:
     native_kinds: tuple[str, ...] = ()  # kinds whose coarse pass runs at full resolution (NATIVE_WITHIN)
     enlarged_kinds: tuple[str, ...] = ()  # fine kinds whose full-resolution pass sees the frame enlarged (enlarged_for)
     fine: dict[str, FineState] = field(default_factory=dict)
+    # Which way up the picture is (shared with the residual check's FrameDetector); None: as displayed, faces
+    # looked for one way only.
+    upright: Uprightness | None = None
+    votes: bool = True  # whether the face runs vote on the way up (not the residual check's: it sees redacted faces)
 
     def __post_init__(self) -> None:
-        self.turns = quarter_turns(self.rotation)
-        self.display_w, self.display_h = display_size(self.width, self.height, self.turns)
+        self.display_w, self.display_h = display_size(self.width, self.height, quarter_turns(self.rotation))
         for kind in self.fine_kinds:
             self.fine[kind] = FineState()
+
+    @property
+    def turns(self) -> int:
+        """Quarter turns from the stored picture to the one the detectors see: the display matrix's, and half a turn
+        more on a clip decided upside down."""
+        return (quarter_turns(self.rotation) + (self.upright.primary if self.upright is not None else 0)) % 4
 
     # ----------------------------------------------------------------------------------------------- orientation
 
@@ -268,13 +290,30 @@ class FrameDetector:
         else:
             w, h = det.input_size(self.display_w, self.display_h)
         rgb = self.display_rgb(frame, w, h)
+        found = self._look(det, rgb)
+        if kind != "face" or self.upright is None or not self.upright.looks_both_ways(count=self.votes):
+            return self.to_stored(found)
+        turned = self._look(det, np.ascontiguousarray(rgb[::-1, ::-1]))  # the faces of a picture upside down
+        turned = Detections(turned_boxes(turned.xyxy, self.display_w, self.display_h), turned.scores)
+        stored = self.to_stored(better_of(found, turned))
+        if self.votes:
+            before = self.upright.primary
+            voted = vote(found.xyxy, found.scores, turned.xyxy, turned.scores)  # relative to the way looked
+            self.upright.add(None if voted is None else (before + voted) % 4)
+            if self.upright.primary != before:  # turned round: the full-resolution passes start afresh
+                for state in self.fine.values():
+                    state.thumb, state.due = None, None
+        return stored
+
+    def _look(self, det, rgb: np.ndarray) -> Detections:
+        """One detector on one displayed picture, and on a dark one (night) on its brightened copy too."""
         found = det.detect(rgb, self.display_w, self.display_h)
-        bright = brightened(rgb)  # a dark frame (night): the brightened picture too
+        bright = brightened(rgb)
         if bright is not None:
             found = found.concat(det.detect(bright, self.display_w, self.display_h))
             if len(found) > 1:
                 found = found[nms(found.xyxy, found.scores, MERGE_IOU)]
-        return self.to_stored(found)
+        return found
 
     def fine_keyframe(self, frame: Frame, kind: str, tracked: np.ndarray, covered: np.ndarray,
                       full: bool = False) -> Detections:
@@ -358,6 +397,15 @@ class FrameDetector:
         """The detections of ``image_passes`` without the redundant ones (``suppress_redundant``): one box per
         object, for counting and scoring. What is redacted is every box of ``image_passes``."""
         return self.suppressed(self.image_passes(rgb, kind, upscale))
+
+    def picture_coarse(self, rgb: np.ndarray, kind: str) -> Detections:
+        """The first of a photo's passes alone: the displayed picture scaled to the detector's usual input (a
+        photo's residual check, as a video's runs the coarse pass on its redacted frames)."""
+        h, w = rgb.shape[:2]
+        det = self.detectors[kind].detector
+        iw, ih = det.input_size(w, h)
+        small = cv2.resize(rgb, (iw, ih), interpolation=cv2.INTER_AREA) if (iw, ih) != (w, h) else rgb
+        return det.detect(np.ascontiguousarray(small), w, h)
 
     @staticmethod
     def suppressed(found: Detections) -> Detections:

@@ -45,6 +45,9 @@ def add_hold(cat: Catalogue, *, scope: str, target: str, kind: str, reason: str,
     hold = HoldInfo("h" + secrets.token_hex(6), scope, target, kind, reason.strip(), owner.strip(), start, end,
                     review, expires)
     problems = check_hold(hold)
+    if review is not None and review <= now:  # a review date already past would make the hold overdue at once
+        problems.append(f"--review {review.astimezone(zone).isoformat(sep=' ') if zone else review.isoformat(sep=' ')}"
+                        " is in the past; give the future date by which someone must confirm the hold is still needed")
     if problems:
         raise ConfigError("hold: " + "; ".join(problems))
     with cat.transaction() as conn:
@@ -106,12 +109,13 @@ def review_holds(cat: Catalogue, now: datetime, config: Config | None = None) ->
 
 
 def resolve_hold(conn: Any, ident: str) -> Any:
-    """A hold by id or by a unique prefix of it (at least 4 hex digits, the leading ``h`` optional), as clips."""
+    """A hold by id or by a unique prefix of it (at least 4 characters, the leading ``h`` optional), as clips."""
     text = ident.strip().lower()
     digits = text[1:] if text.startswith("h") else text
-    if len(digits) < 4 or any(ch not in "0123456789abcdef" for ch in digits):
-        raise HoldError(f"hold id {ident!r}: give the id or at least 4 of its hex digits ('anonymizer holds list "
-                        "--all')")
+    # 4 characters of the id as listed, 'h' included (h21d), or 4 of its hex digits without it (21df)
+    if len(text) < 4 or not digits or any(ch not in "0123456789abcdef" for ch in digits):
+        raise HoldError(f"hold id {ident!r}: give the id or at least 4 characters of it, the 'h' optional "
+                        "('anonymizer holds list --all')")
     rows = holds_with_prefix(conn, "h" + digits)
     if not rows:
         raise HoldError(f"no hold {ident!r} (list them with 'anonymizer holds list --all')")

@@ -2,7 +2,8 @@
 
 For each file: its camera (``--camera``, the sidecar's ``camera``, or a folder of the batch named after a camera),
 a probe of the video, its sha256, its recording start (sidecar, filename pattern, container time corrected by the
-camera's clock, modification time marked uncertain) and its ``purge_after`` from the retention policy. Each clip is
+camera's clock, modification time marked uncertain; a photo, a clip of one frame, has its EXIF time as container
+time) and its ``purge_after`` from the retention policy. Each clip is
 registered with its audit event in one transaction: completely or not at all. A clip that cannot be registered
 gets one line naming the file, the cause and the fix; the rest of the batch goes on.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -30,7 +32,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator
 
-from anonymizer.config import CONFIG_NAME, Config
+from anonymizer.config import CONFIG_NAME, SIMPLE_ID, Config
 from anonymizer.domain.clips import ClipRecord, clip_id
 from anonymizer.domain.recording_time import (
     Sidecar,
@@ -54,6 +56,7 @@ from anonymizer.errors import (
     MediaError,
     TimeSourceError,
 )
+from anonymizer.media.photo import is_photo, probe_photo
 from anonymizer.media.probe import probe
 from anonymizer.media.reader import stream_problem
 from anonymizer.pipelines.batch import VIDEO_SUFFIXES, unreadable_folder
@@ -64,6 +67,7 @@ from anonymizer.store.lock import FileLock
 log = logging.getLogger(__name__)
 UTC = timezone.utc
 CHUNK = 1 << 20
+BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")  # a TOML key that needs no quotes
 
 REGISTERED = "registered"
 KNOWN = "known"  # registered before, same file at the same place (or imported before from it): nothing to do
@@ -202,10 +206,15 @@ def _camera_for(path: Path, batch: Path, config: Config, given: str | None, side
             )
         cid, where = named[0], "its folder"
     if cid not in config.cameras:
+        known = ', '.join(config.cameras) or 'none configured'
+        if not SIMPLE_ID.fullmatch(cid):  # never suggest a table named after a path or worse
+            raise _Fail(f"{path}: camera {cid!r} (from {where}) is not a valid camera id (letters, digits, '_', '-', "
+                        f"'.'; at most 64, starting with a letter or digit); fix: name a configured camera ({known})",
+                        ConfigError.exit_code)
+        key = cid if BARE_KEY.fullmatch(cid) else f'"{cid}"'  # TOML: a dot in a bare key would nest tables
         raise _Fail(
-            f"{path}: unknown camera {cid!r} (from {where}); fix: add [cameras.{cid}] to "
-            f"{config.path or 'the configuration'} or name a configured camera "
-            f"({', '.join(config.cameras) or 'none configured'})",
+            f"{path}: unknown camera {cid!r} (from {where}); fix: add [cameras.{key}] (with its site and purpose) "
+            f"to {config.path or 'the configuration'} or name a configured camera ({known})",
             ConfigError.exit_code,
         )
     return config.cameras[cid]
@@ -217,9 +226,10 @@ def prepare_clip(path: Path, batch: Path, config: Config, now: datetime, camera:
 
     A clip to import comes back with ``imported_from`` set and ``uri`` still the source: ``import_clip`` gives it
     its archive path."""
-    if path.suffix.lower() not in VIDEO_SUFFIXES:
-        raise _Fail(f"{path}: not a video file (suffix {path.suffix or 'none'!r}); fix: move it out of the batch "
-                    "folder, or rename it if it is a video")
+    photo = is_photo(path)  # a photo is catalogued as a clip of one frame (media.photo)
+    if path.suffix.lower() not in VIDEO_SUFFIXES and not photo:
+        raise _Fail(f"{path}: not a video file or a photo (suffix {path.suffix or 'none'!r}); fix: move it out of "
+                    "the batch folder, or rename it if it is a video")
     _check_link(path, batch)
     sidecar = None
     side_path = sidecar_for(path)
@@ -253,10 +263,11 @@ def prepare_clip(path: Path, batch: Path, config: Config, now: datetime, camera:
                     "copy was amended); fix: move the new file to another name, or remove it if it is the old one")
 
     try:
-        info = probe(path)
-        bad_stream = stream_problem(path)
+        info = probe_photo(path) if photo else probe(path)
+        bad_stream = None if photo else stream_problem(path)
     except MediaError as exc:
-        raise _Fail(f"{exc}; fix: check that the file plays, or move it out of the batch folder") from exc
+        raise _Fail(f"{exc}; fix: check that the file {'opens' if photo else 'plays'}, or move it out of the batch "
+                    "folder") from exc
     if bad_stream:
         fix = ("rewrite the container with fresh timestamps (e.g. ffmpeg -fflags +genpts -i IN -c copy OUT), or "
                "move it out of the batch folder") if "timestamp" in bad_stream else "move it out of the batch folder"

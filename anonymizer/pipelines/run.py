@@ -19,7 +19,7 @@ import logging
 import os
 from concurrent.futures import Executor
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -28,9 +28,10 @@ from anonymizer.config import Config
 from anonymizer.domain.clips import ClipRecord, clip_id
 from anonymizer.domain.retention import purge_after
 from anonymizer.errors import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, AnonymizerError, LockedError, OutputExistsError
+from anonymizer.media.photo import is_photo, probe_photo
 from anonymizer.media.probe import probe
 from anonymizer.media.writer import temp_path_for
-from anonymizer.pipelines.anonymise import report_path_for
+from anonymizer.pipelines.anonymise import ProgressFn, report_path_for
 from anonymizer.pipelines.batch import Outcome, Task, anonymise_batch, unique_output_name
 from anonymizer.pipelines.ingest import FAILED, IMPORT, IngestOutcome, IngestResult, ingest_batch, sha256_of
 from anonymizer.settings import AnonymiseSettings
@@ -110,14 +111,9 @@ def register_copy(catalogue: Catalogue, config: Config, raw: ClipRecord, dst: Pa
     """The anonymised copy and its audit event, in one transaction. A quarantined copy (it failed the residual
     check: it may still show someone) is catalogued as ``quarantined`` with the raw footage's deadline, so that
     the purge deletes it with the raw clip and ``requests find`` sees it."""
-    site = config.sites.get(raw.site_id)
-    if quarantined:
-        deadline = raw.purge_after
-    else:
-        deadline = purge_after(raw.start, site.kind, site.timezone, raw.purpose, True, config.policy,
-                               site_id=raw.site_id, camera_id=raw.camera_id) if site else None
+    deadline = raw.purge_after if quarantined else copy_deadline(config, raw)
     sha, size = sha256_of(dst)
-    info = probe(dst)
+    info = probe_photo(dst) if is_photo(dst) else probe(dst)
     report = outcome.report
     assert report is not None
     copy = ClipRecord(
@@ -136,6 +132,37 @@ def register_copy(catalogue: Catalogue, config: Config, raw: ClipRecord, dst: Pa
             "purge_after": deadline.isoformat() if deadline else None,
             "detections": report.detections, "models": [m.get("sha256") for m in report.models],
             **({"lost_frames": report.lost["frames"]} if getattr(report, "lost", None) else {}),
+        })
+    return copy
+
+
+def copy_deadline(config: Config, raw: ClipRecord) -> datetime | None:
+    """An anonymised copy's deadline under the policy (None: kept)."""
+    site = config.sites.get(raw.site_id)
+    return purge_after(raw.start, site.kind, site.timezone, raw.purpose, True, config.policy,
+                       site_id=raw.site_id, camera_id=raw.camera_id) if site else None
+
+
+def accept_quarantined(catalogue: Catalogue, config: Config, raw: ClipRecord, dst: Path, outcome: Outcome,
+                       actor: str, now: datetime, quarantined_at: Path) -> ClipRecord:
+    """``--accept-residual``: the anonymiser moved the quarantined copy (same bytes) to ``dst``; its record follows
+    it, now anonymised with a copy's deadline, and an ``anonymise`` event says so. A quarantine no run catalogued
+    (made by ``anonymise``) is registered as a new copy."""
+    with catalogue.engine.connect() as conn:
+        old = [c for c in catalogue.by_uri(conn, str(quarantined_at.resolve()))
+               if c.state == "quarantined" and c.derived_from == raw.id]
+    if not old:
+        return register_copy(catalogue, config, raw, dst, outcome, actor, now)
+    deadline = copy_deadline(config, raw)
+    copy = replace(old[0], uri=str(dst.resolve()), report_uri=str(report_path_for(dst).resolve()),
+                   state="anonymised", purge_after=deadline)
+    with catalogue.transaction() as conn:
+        if not catalogue.accept_quarantined(conn, copy.id, copy.uri, copy.report_uri, deadline):
+            raise LockedError(f"{raw.uri}: its quarantined copy {copy.id} changed meanwhile; fix: run again")
+        catalogue.audit_append(conn, now, actor, "anonymise", f"clip {copy.id}", {
+            "raw": raw.id, "output": copy.uri, "sha256": copy.sha256, "report": copy.report_uri,
+            "state": copy.state, "purge_after": deadline.isoformat() if deadline else None,
+            "accepted_from_quarantine": old[0].uri,
         })
     return copy
 
@@ -160,14 +187,17 @@ def run_batch(
     actor: str = "anonymizer",
     on_ingest: Callable[[IngestOutcome], None] | None = None,
     on_done: Callable[[RunOutcome], None] | None = None,
-    clip_progress: Callable[[Task, int], Callable[[int], None] | None] | None = None,
+    clip_progress: Callable[[Task, int], ProgressFn | None] | None = None,
     mode: str = IMPORT,
     scheduler: str | None = None,
+    accept_residual: bool = False,
 ) -> RunResult:
     """Ingest ``batch`` (``mode`` as for ``ingest_batch``: clips outside the archive root are imported into it),
     then anonymise every clip of it, found by where it lies or where it was imported from. With ``scheduler``
     (a Dask scheduler's address, connected to before anything else) the clips are anonymised by that cluster's
-    workers; this process alone writes the catalogue."""
+    workers; this process alone writes the catalogue. ``accept_residual``: a clip whose quarantined copy is of
+    the same input and settings gets that copy published (``anonymise_file``), any other is published whatever
+    its residual check finds (recorded as accepted)."""
     settings = settings or config.anonymise
     holder = new_holder()  # each raw clip is leased while it is anonymised: purge and requests leave it alone
     cluster: Any = nullcontext()
@@ -178,7 +208,7 @@ def run_batch(
     with cluster as executor:
         try:
             return _run_locked(batch, config, catalogue, now, camera, settings, workers, actor, on_ingest, on_done,
-                               clip_progress, mode, holder, executor)
+                               clip_progress, mode, holder, executor, accept_residual)
         finally:
             catalogue.release_all(holder)
 
@@ -186,8 +216,8 @@ def run_batch(
 def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime, camera: str | None,
                 settings: AnonymiseSettings, workers: int, actor: str,
                 on_ingest: Callable[[IngestOutcome], None] | None, on_done: Callable[[RunOutcome], None] | None,
-                clip_progress: Callable[[Task, int], Callable[[int], None] | None] | None, mode: str,
-                holder: str, executor: Executor | None = None) -> RunResult:
+                clip_progress: Callable[[Task, int], ProgressFn | None] | None, mode: str,
+                holder: str, executor: Executor | None = None, accept_residual: bool = False) -> RunResult:
     ingested = ingest_batch(batch, config, catalogue, now, camera, actor, on_ingest, mode=mode, wait=True)
     result = RunResult(ingested)
     root = batch.resolve()
@@ -227,7 +257,7 @@ def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime
                 result.anonymised.append(RunOutcome(raw, dst, error=str(err), exit_code=err.exit_code))
                 continue
             private_dirs(dst.parent)
-            todo[Task(Path(raw.uri), dst, config.anonymised_root)] = raw
+            todo[Task(Path(raw.uri), dst, config.anonymised_root, accept_residual=accept_residual)] = raw
     for o in result.anonymised:
         if on_done is not None:
             on_done(o)
@@ -298,9 +328,16 @@ def _run_locked(batch: Path, config: Config, catalogue: Catalogue, now: datetime
             else:
                 ro.error = (f"{written}: {why}; quarantined (catalogued, deleted with the raw clip), not recorded "
                             f"as anonymised; fix: look at the frames listed in {report_path_for(written)}, then hold "
-                            "the raw clip, or anonymise it with `anonymizer anonymise --accept-residual` if they are "
+                            "the raw clip, or run the batch again with --accept-residual if they are "
                             "false positives")
                 ro.exit_code = EXIT_PARTIAL
+        elif outcome.report is not None and outcome.report.residual.get("accepted_from_quarantine"):
+            moved = outcome.report.residual["accepted_from_quarantine"]
+            try:
+                ro.copy = accept_quarantined(catalogue, config, raw, outcome.task.dst, outcome, actor, now,
+                                             Path(moved["quarantined_at"]))
+            except AnonymizerError as exc:
+                ro.error, ro.exit_code = f"{outcome.task.dst}: {exc}", exc.exit_code
         else:
             try:
                 ro.copy = register_copy(catalogue, config, raw, outcome.task.dst, outcome, actor, now)

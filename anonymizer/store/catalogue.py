@@ -287,6 +287,14 @@ class Catalogue:
                            .values(uri=new_uri, imported_from=imported_from))
         return res.rowcount == 1
 
+    def accept_quarantined(self, conn: Connection, clip_id: str, uri: str, report_uri: str,
+                           purge_after: datetime | None) -> bool:
+        """A quarantined copy the user accepted, moved to ``uri``: now an anonymised copy with that deadline;
+        whether it was still quarantined."""
+        res = conn.execute(clips.update().where(clips.c.id == clip_id, clips.c.state == "quarantined")
+                           .values(state="anonymised", uri=uri, report_uri=report_uri, purge_after=purge_after))
+        return res.rowcount == 1
+
     def set_state(self, conn: Connection, clip_id: str, state: str) -> None:
         conn.execute(clips.update().where(clips.c.id == clip_id).values(state=state))
 

@@ -16,8 +16,10 @@ from anonymizer.domain.face_tracks import Track, keep_mask
 from anonymizer.domain.geometry import iou_matrix
 from anonymizer.domain.regions import Regions
 from anonymizer.inference.detectors import LoadedDetector
+from anonymizer.media.photo import is_photo
 from anonymizer.media.segments import rewrite
-from anonymizer.pipelines.anonymise import anonymise_file, report_path_for
+from anonymizer.pipelines.anonymise import ClipReport, anonymise_file, report_path_for
+from anonymizer.pipelines.photo import anonymise_photo
 from anonymizer.pipelines.requests.common import FILE_MODE, RequestError
 from anonymizer.settings import AnonymiseSettings
 
@@ -69,18 +71,29 @@ def written_faces(chosen: Sequence[Track], clip_frames: Sequence[int], applied: 
 def redacted_copy(src: Path, target: Path, frames: Sequence[int], chosen: Sequence[Track],
                   settings: AnonymiseSettings, detectors: dict[str, LoadedDetector], scratch: Path) -> dict[str, Any]:
     """Write ``target``: frames ``frames`` (sorted clip frame indices) of ``src``, timestamps shifted to 0, every
-    face and plate redacted except the chosen tracks' faces. Returns what was redacted, kept and checked."""
-    part = scratch / f"segment-{target.stem}.mp4"
-    rewrite(src, part, keep=lambda i, hit=set(frames): i in hit, shift_to_zero=True, crf=12, mode=FILE_MODE)
+    face and plate redacted except the chosen tracks' faces. Returns what was redacted, kept and checked. A photo
+    (``target`` a photo of its format) is anonymised whole by ``anonymise_photo``, its tracks in display pixels."""
     kwargs: dict[str, Any] = {"keep": keep_callback(chosen, list(frames))} if chosen else {}
     applied: dict[int, Regions] = {}  # frame of the copy -> every region redacted on it (a second pass rewrites)
     made = scratch / target.name  # written (or quarantined) in the scratch folder, moved into the export when good
-    try:
-        report = anonymise_file(part, made, settings, detectors, overwrite=True, out_root=scratch,
-                                on_regions=applied.__setitem__, **kwargs)
-    finally:
-        part.unlink(missing_ok=True)
-        report_path_for(made).unlink(missing_ok=True)  # its paths are the archive's: the manifest says the rest
+    if is_photo(src):
+        try:
+            result = anonymise_photo(src, made, settings, detectors, overwrite=True, out_root=scratch, **kwargs)
+        finally:
+            report_path_for(made).unlink(missing_ok=True)
+        report: ClipReport = result.report
+        applied[0] = result.regions
+        verified = bool(report.verification.get("size_match") and not report.verification.get("metadata"))
+    else:
+        part = scratch / f"segment-{target.stem}.mp4"
+        rewrite(src, part, keep=lambda i, hit=set(frames): i in hit, shift_to_zero=True, crf=12, mode=FILE_MODE)
+        try:
+            report = anonymise_file(part, made, settings, detectors, overwrite=True, out_root=scratch,
+                                    on_regions=applied.__setitem__, **kwargs)
+        finally:
+            part.unlink(missing_ok=True)
+            report_path_for(made).unlink(missing_ok=True)  # its paths are the archive's: the manifest says the rest
+        verified = bool(report.verification.get("frames_match") and report.verification.get("timestamps_match"))
     # Kept faces are not findings (the anonymiser asks ``keep``); anything else left unredacted fails the export.
     leaks = [leak for leak in report.possible_leaks
              if not (leak.get("kind") == "face" and chosen and
@@ -106,5 +119,5 @@ def redacted_copy(src: Path, target: Path, frames: Sequence[int], chosen: Sequen
                            "findings_closed": len(report.residual.get("first_pass_findings") or []),
                            "unredacted_except_kept": 0},
         "models": [{"name": m["name"], "sha256": m["sha256"]} for m in report.models],
-        "verified": bool(report.verification.get("frames_match") and report.verification.get("timestamps_match")),
+        "verified": verified,
     }

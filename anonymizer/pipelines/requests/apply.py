@@ -18,14 +18,15 @@ from anonymizer.domain.holds import HoldIndex
 from anonymizer.domain.regions import Regions
 from anonymizer.domain.requests import frames_in
 from anonymizer.errors import AnonymizerError, ConfigError
-from anonymizer.imaging.redact import redact_yuv420
+from anonymizer.imaging.redact import redact_image, redact_yuv420
+from anonymizer.media.photo import format_for, is_photo, probe_photo, read_photo, write_photo
 from anonymizer.media.probe import probe
-from anonymizer.media.reader import Frame, read_timestamps
+from anonymizer.media.reader import Frame
 from anonymizer.media.segments import rewrite
 from anonymizer.pipelines.file_changes import carry_out, finish_pending, roll_back
 from anonymizer.pipelines.ingest import sha256_of
 from anonymizer.pipelines.requests.common import (
-    RequestError, amend_targets, audit_object, family, load_request, mark_handled, originals_of,
+    RequestError, amend_targets, audit_object, family, frame_times, load_request, mark_handled, originals_of,
     restricting_requests,
 )
 from anonymizer.safe_files import crashpoint
@@ -59,7 +60,7 @@ def whole_frame(method: str):  # type: ignore[no-untyped-def]
 def _rewrite_to(row: Any, temp: Path, a: float, b: float, action: str, method: str) -> dict[str, Any]:
     """Write the amended clip to ``temp`` (the clip itself is untouched); what changed, for the catalogue."""
     path = Path(row.uri)
-    times = read_timestamps(path)
+    times = frame_times(path)
     end_s = row.duration_s if row.duration_s else None
     hit = set(frames_in(a, b, times, end_s))
     if not hit:
@@ -67,22 +68,31 @@ def _rewrite_to(row: Any, temp: Path, a: float, b: float, action: str, method: s
     if action == "cut" and len(hit) == len(times):
         raise RequestError(f"clip {row.id}: the segment covers every frame; use --action remove instead of cut")
     mode = path.stat().st_mode & 0o777
-    if action == "cut":
-        res = rewrite(path, temp, keep=lambda i: i not in hit, mode=mode)
+    photo = is_photo(path)
+    if photo:  # one frame, all hit: the whole picture redacted, a photo of its format (Pillow, no metadata)
+        shown = read_photo(path)
+        h, w = shown.rgb.shape[:2]
+        rgb = shown.rgb.copy()
+        redact_image(rgb, Regions(np.zeros((0, 4), np.float32), np.array([[0, 0, w, h]], np.float32)), method)
+        write_photo(temp, rgb, format_for(path), shown.alpha, shown.grey, mode)
+        frames_out = 1
+    elif action == "cut":
+        frames_out = rewrite(path, temp, keep=lambda i: i not in hit, mode=mode).frames_out
     else:
         fn = whole_frame(method)
-        res = rewrite(path, temp, modify=lambda f: fn(f) if f.index in hit else False, mode=mode)
+        frames_out = rewrite(path, temp, modify=lambda f: fn(f) if f.index in hit else False, mode=mode).frames_out
     sha, size = sha256_of(temp)
-    info = probe(temp)
+    info = probe_photo(temp) if photo else probe(temp)
     end = row.start_utc + timedelta(seconds=info.duration) if info.duration is not None else row.end_utc
     state = "amended" if row.state == "raw" else row.state  # a copy stays anonymised footage (no limit)
     first, last = min(hit), max(hit)
     return {"clip": row.id, "uri": row.uri, "frames": len(hit), "first_frame": first, "last_frame": last,
             "first_s": times[first], "last_s": times[last], "frames_before": len(times),
-            "frames_after": res.frames_out, "old_sha256": row.sha256, "sha256": sha, "state": state,
+            "frames_after": frames_out, "old_sha256": row.sha256, "sha256": sha, "state": state,
             "method": method if action == "redact" else None,
-            "_values": dict(sha256=sha, size=size, frames=res.frames_out, duration_s=info.duration, end_utc=end,
-                            state=state, has_audio=False)}
+            "_values": dict(sha256=sha, size=size, frames=frames_out, duration_s=info.duration, end_utc=end,
+                            state=state, has_audio=False, **({"width": info.width, "height": info.height} if photo
+                                                           else {}))}
 
 
 def apply(cat: Catalogue, config: Config, request_id: str, *, now: datetime, actor: str,

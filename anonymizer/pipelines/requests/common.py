@@ -18,6 +18,8 @@ from anonymizer.safe_files import write_private as private_file  # noqa: F401  (
 from anonymizer.domain.local_time import local_label
 from anonymizer.domain.requests import CameraInfo, Place, PlaceIndex, SiteInfo, candidate_sites, days_left
 from anonymizer.errors import AnonymizerError
+from anonymizer.media.photo import is_photo
+from anonymizer.media.reader import read_timestamps
 from anonymizer.store.requests import as_plain, get_request, requests, segments
 from anonymizer.store.schema import clips
 
@@ -25,6 +27,12 @@ from anonymizer.store.schema import clips
 
 class RequestError(AnonymizerError):
     """A request cannot be found, changed or closed as asked."""
+
+
+def frame_times(path: Path) -> list[float]:
+    """Presentation times (seconds) of a clip's frames. A photo is a clip of one frame at 0, read with Pillow
+    (media.photo) when read at all: PyAV would ignore or misread its EXIF orientation."""
+    return [0.0] if is_photo(path) else read_timestamps(path)
 
 
 _last_index: list[tuple[Config, PlaceIndex]] = []

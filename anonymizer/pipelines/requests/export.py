@@ -1,4 +1,5 @@
-"""``requests export``: package the selected segments as video files with a manifest and a summary."""
+"""``requests export``: package the selected segments as video files (a photo as a photo of its format) with a
+manifest and a summary."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from anonymizer.domain.local_time import local_label
 from anonymizer.domain.face_tracks import Track
 from anonymizer.domain.requests import frames_in
 from anonymizer.errors import ConfigError
-from anonymizer.media.reader import read_timestamps
+from anonymizer.media.photo import format_for, is_photo, read_photo, write_photo
 from anonymizer.media.segments import rewrite
 from anonymizer.inference.detectors import LoadedDetector
 from anonymizer.pipelines.batch import open_detectors
@@ -26,7 +27,8 @@ from anonymizer.pipelines.ingest import sha256_of
 from anonymizer.pipelines.requests.access import redacted_copy
 from anonymizer.pipelines.requests.tracks import load_tracks
 from anonymizer.pipelines.requests.common import (
-    RequestError, audit_object, load_request, mark_handled, request_place, request_zone, restricting_requests,
+    RequestError, audit_object, frame_times, load_request, mark_handled, request_place, request_zone,
+    restricting_requests,
 )
 from anonymizer.safe_files import DIR_MODE, FILE_MODE
 from anonymizer.store import artefacts as artefact_rows
@@ -38,8 +40,9 @@ def export(cat: Catalogue, config: Config, request_id: str, out: Path, *, now: d
            segment_ids: list[str] | None = None, redact_others: bool | None = None,
            keep: dict[str, list[int]] | None = None,
            detectors: dict[str, LoadedDetector] | None = None) -> dict[str, Any]:
-    """Package the selected segments (or ``segment_ids``) as video files with a JSON manifest and a summary, in a
-    folder or a ``.zip``; written beside ``out`` and renamed into place when complete.
+    """Package the selected segments (or ``segment_ids``; and the segments ``keep`` names) as video files with a
+    JSON manifest and a summary, in a folder or a ``.zip``; written beside ``out`` and renamed into place when
+    complete.
 
     ``redact_others`` (default: for access requests) makes one copy per recording (a raw clip and its copies are
     one recording; the original is the source) with every face and plate redacted except the face tracks in
@@ -51,11 +54,12 @@ def export(cat: Catalogue, config: Config, request_id: str, out: Path, *, now: d
         row = load_request(conn, request_id)
         segs = {s.id: s for s in request_segments(conn, request_id)}
         chosen = list(dict.fromkeys(segment_ids)) if segment_ids else [s.id for s in segs.values() if s.selected]
+        chosen += [sid for sid in keep if sid not in chosen]  # a face kept names its segment: that one is exported
         unknown = [s for s in chosen if s not in segs]
         if unknown:
             raise ConfigError(f"request {request_id} has no segments {', '.join(unknown)}")
         if not chosen:
-            raise ConfigError(f"request {request_id}: no segment selected (give --segments or --selection)")
+            raise ConfigError(f"request {request_id}: no segment selected (give --segments, --selection or --keep)")
         rows = {sid: conn.execute(select(clips).where(clips.c.id == segs[sid].clip_id)).first() for sid in chosen}
         for sid, c in rows.items():
             if c is None or c.state == "deleted":
@@ -80,11 +84,13 @@ def export(cat: Catalogue, config: Config, request_id: str, out: Path, *, now: d
     try:
         for sid, group in plan:
             s, c = segs[sid], rows[sid]
-            times = read_timestamps(Path(c.uri))
+            photo = is_photo(Path(c.uri))
+            times = frame_times(Path(c.uri))
             hit = set(frames_in(s.start_offset_s, s.end_offset_s, times, c.duration_s or None))
             if not hit:
                 raise RequestError(f"segment {sid}: no frame of clip {c.id} falls in it")
-            name = f"{sid}-{c.camera_id}.mp4"
+            name = f"{sid}-{c.camera_id}" + ((".png" if format_for(Path(c.uri)) == "PNG" else ".jpg") if photo
+                                             else ".mp4")
             if others:
                 chosen_tracks = _chosen_tracks(request_id, sid, group, c, keep, tracks_by_segment)
                 if detectors is None:
@@ -92,6 +98,11 @@ def export(cat: Catalogue, config: Config, request_id: str, out: Path, *, now: d
                 redaction = redacted_copy(Path(c.uri), work / name, sorted(hit), chosen_tracks, config.anonymise,
                                           detectors, scratch)
                 frames_out = len(hit)
+            elif photo:  # as recorded: the pixels as displayed, without the file's metadata (as a video's export)
+                shown = read_photo(Path(c.uri))
+                write_photo(work / name, shown.rgb, format_for(work / name), shown.alpha, shown.grey, FILE_MODE)
+                frames_out = 1
+                redaction = {"others_redacted": False}
             else:
                 res = rewrite(Path(c.uri), work / name, keep=lambda i, hit=hit: i in hit, shift_to_zero=True,
                               mode=FILE_MODE)
@@ -103,7 +114,7 @@ def export(cat: Catalogue, config: Config, request_id: str, out: Path, *, now: d
             t0 = c.start_utc + timedelta(seconds=times[first])
             t1 = c.start_utc + timedelta(seconds=times[max(hit)])
             items.append({
-                "segment": sid, "segments": group, "file": name, "sha256": sha256_of(work / name)[0],
+                "segment": sid, "segments": group, "file": name, "sha256": sha256_of(work / name)[0], "photo": photo,
                 "frames": frames_out, "redaction": redaction, "redaction_text": "",
                 "clip": c.id, "clip_sha256": c.sha256, "clip_state": c.state, "camera": c.camera_id,
                 "site": c.site_id, "site_name": site.name if site else None,
@@ -127,8 +138,9 @@ def export(cat: Catalogue, config: Config, request_id: str, out: Path, *, now: d
                  f"{request_place(row).text()}.", f"{len(items)} recording segment(s), times in the site's local "
                  "time (UTC in manifest.json):", ""]
         for it in items:
-            lines.append(f"- {it['file']}: camera {it['camera']} at {it['site_name'] or it['site']}, "
-                         f"{it['start_local']} to {it['end_local']} ({it['frames']} frames); "
+            when = (f"a photo taken {it['start_local']}" if it["photo"] else
+                    f"{it['start_local']} to {it['end_local']} ({it['frames']} frames)")
+            lines.append(f"- {it['file']}: camera {it['camera']} at {it['site_name'] or it['site']}, {when}; "
                          f"{_redaction_text(it)}")
         if others:
             lines += ["", "To protect the other people recorded (GDPR art. 15(4)), every face and licence plate in "

@@ -6,11 +6,14 @@ import json
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
 from anonymizer.config import Config
-from anonymizer.domain.requests import KINDS, RequestRuleError, Tolerance, Window, due_date, parse_place
+from anonymizer.domain.requests import (
+    DEFAULT_SITE_RADIUS_M, KINDS, Place, RequestRuleError, Tolerance, Window, due_date, haversine_m, parse_place,
+)
 from anonymizer.errors import ConfigError
 from anonymizer.domain.local_time import local_label, resolve, tz_option, zone_for_sites
 from anonymizer.pipelines.local_times import site_zones
@@ -33,7 +36,18 @@ def new_request(cat: Catalogue, config: Config, *, kind: str, received: datetime
         where = parse_place(place, place_index(config), radius_m)
     except RequestRuleError as exc:
         raise ConfigError(f"request: {exc}") from exc
-    zones = zone_for_sites(site_zones(config), place_sites(config, where))
+    sites = place_sites(config, where)
+    warnings: list[str] = []
+    if where.kind == "point" and not sites:  # the point is near no site: blame --place, not the times
+        far = (f"--place {place.strip()}: no site within {where.radius_m:g} m of this point "
+               f"({sites_by_distance(config, where)})")
+        naive = any(t.tzinfo is None for t in (received, start, end))
+        if (naive and tz is None) or (tz or "").strip().casefold() == "site":
+            raise ConfigError(f"{far}, so no zone is known for times with no UTC offset; fix: give a site or camera, "
+                              "a point nearer a site (or a larger radius: 'lat,lon,radius_m'), or times with an offset "
+                              "or --tz")
+        warnings.append(f"{far}: no recording can match it")
+    zones = zone_for_sites(site_zones(config), sites)
     zone = tz_option(tz, zones)
     received_at = resolve(received, zone, "start", what="--received")
     if received.tzinfo is None and zone is not None:
@@ -47,6 +61,10 @@ def new_request(cat: Catalogue, config: Config, *, kind: str, received: datetime
         raise ConfigError(f"request: {exc}") from exc
     if received > now:
         raise ConfigError(f"request: received {received.isoformat()} is in the future")
+    if window.start > now:  # accepted (the DPO may know better), but most likely a wrong date
+        zname = str(zone) if isinstance(zone, ZoneInfo) else None
+        warnings.append(f"the window starts in the future ({local_label(window.start, zname)}): nothing can have been "
+                        "recorded in it yet; check --from and --to")
     rid = "r" + secrets.token_hex(4)
     with cat.transaction() as conn:
         conn.execute(requests.insert().values(
@@ -58,7 +76,20 @@ def new_request(cat: Catalogue, config: Config, *, kind: str, received: datetime
         ))
         row = load_request(conn, rid)
         cat.audit_append(conn, now, actor, "request.new", audit_object(rid), as_plain(row))
-    return describe(row, now, config)
+    return {**describe(row, now, config), "warnings": warnings}
+
+
+def sites_by_distance(config: Config, point: Place, most: int = 5) -> str:
+    """The configured sites nearest ``point`` first, with their distance and radius (for an error's text)."""
+    assert point.lat is not None and point.lon is not None
+    placed = sorted(((haversine_m(point.lat, point.lon, s.lat, s.lon), s) for s in config.sites.values()
+                     if s.lat is not None and s.lon is not None), key=lambda x: (x[0], x[1].id))
+    items = [f"{s.id} {d / 1000:.1f} km away, radius {DEFAULT_SITE_RADIUS_M if s.radius_m is None else s.radius_m:g} m"
+             for d, s in placed[:most]]
+    items += [f"{len(placed) - most} more"] if len(placed) > most else []
+    unplaced = sorted(s.id for s in config.sites.values() if s.lat is None or s.lon is None)
+    items += [f"{', '.join(unplaced)}: no location"] if unplaced else []
+    return "sites: " + ("; ".join(items) or "none configured")
 
 
 def list_requests(cat: Catalogue, now: datetime, include_closed: bool = False,

@@ -11,6 +11,7 @@ from typing import Any
 
 from anonymizer.config import Config
 from anonymizer.domain.local_time import local_label
+from anonymizer.media.photo import is_photo
 from anonymizer.pipelines.requests.common import audit_object, closed_deadline, originals_report, request_dir
 from anonymizer.pipelines.requests.records import show
 from anonymizer.safe_files import write_private
@@ -83,8 +84,11 @@ def report(cat: Catalogue, config: Config, request_id: str, *, now: datetime, ac
     rows = []
     for s in info["segments"]:
         c = s.get("clip") or {}
+        # A photo is named by its file: the record says which picture it was, not only a clip id.
+        state = c.get("state", "") + (f", photo {Path(c['uri']).name}" if c.get("uri") and is_photo(Path(c["uri"]))
+                                      else "")
         rows.append(
-            f"<tr><td>{s['id']}</td><td>{html.escape(c.get('id', ''))} ({html.escape(c.get('state', ''))})</td>"
+            f"<tr><td>{s['id']}</td><td>{html.escape(c.get('id', ''))} ({html.escape(state)})</td>"
             f"<td>{html.escape(c.get('camera', ''))} / {html.escape(c.get('site', ''))}</td>"
             f"<td>{html.escape(s['start_local'])} .. {html.escape(s['end_local'])}</td>"
             f"<td>{html.escape(s['start_utc'])} .. {html.escape(s['end_utc'])}</td>"

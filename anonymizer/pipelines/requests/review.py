@@ -17,9 +17,9 @@ from anonymizer.config import Config
 from anonymizer.domain.local_time import local_label
 from anonymizer.domain.requests import MATCHED_STATES, frames_in
 from anonymizer.errors import ConfigError
-from anonymizer.media.reader import read_timestamps
-from anonymizer.media.segments import thumbnails
-from anonymizer.pipelines.requests.common import RequestError, audit_object, request_dir
+from anonymizer.media.photo import is_photo, read_photo
+from anonymizer.media.segments import Thumbnail, jpeg_of, thumbnails
+from anonymizer.pipelines.requests.common import RequestError, audit_object, frame_times, request_dir
 from anonymizer.pipelines.requests.records import show
 from anonymizer.pipelines.requests.tracks import SegmentTracks, face_detector, find_tracks, previews, save_tracks
 from anonymizer.safe_files import write_private
@@ -168,6 +168,13 @@ def _source(group: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
+def _thumbnails(path: Path, times: list[float], width: int) -> list[Thumbnail]:
+    """Thumbnails at ``times``; a photo's one, as displayed (its EXIF orientation applied, as it was anonymised)."""
+    if is_photo(path):
+        return [Thumbnail(0.0, 0.0, jpeg_of(read_photo(path).rgb, width))]
+    return thumbnails(path, times, width)
+
+
 def _figure(jpeg: bytes, alt: str, caption: str, hidden: bool, css: str = "thumb") -> str:
     return (f'<figure{" hidden" if hidden else ""}><img class="{css}" alt="{html.escape(alt)}" '
             f'src="data:image/jpeg;base64,{b64encode(jpeg).decode()}"><figcaption>{caption}</figcaption></figure>')
@@ -213,7 +220,7 @@ def review(cat: Catalogue, config: Config, request_id: str, *, now: datetime, ac
             c = src["clip"]
             clip_start = datetime.fromisoformat(c["start_utc"])
             a, b = src["start_offset_s"], src["end_offset_s"]
-            for i, t in enumerate(thumbnails(Path(c["uri"]), _thumb_times(a, b, every_s), width)):
+            for i, t in enumerate(_thumbnails(Path(c["uri"]), _thumb_times(a, b, every_s), width)):
                 when = local_label(clip_start + timedelta(seconds=t.frame_s), src.get("timezone"), ms=True)
                 figures.append(_figure(t.jpeg, f"{t.frame_s:.2f} s", f"+{t.frame_s:.2f} s<br>{html.escape(when)}",
                                        hidden=i >= THUMBS_PAGE))
@@ -221,7 +228,7 @@ def review(cat: Catalogue, config: Config, request_id: str, *, now: datetime, ac
                 more = (f'<button type="button" class="more" data-thumbs="thumbs-{row}">'
                         f"{len(figures) - THUMBS_PAGE} more</button>")
             if detector is not None and c.get("state") in ("raw", "amended"):
-                times = read_timestamps(Path(c["uri"]))
+                times = frame_times(Path(c["uri"]))
                 frames = frames_in(a, b, times, c.get("duration_s") or None)
                 found, stride = find_tracks(Path(c["uri"]), frames, detector)
                 st = SegmentTracks(src["id"], c["id"], c["sha256"], (frames[0], frames[-1]) if frames else (0, 0),

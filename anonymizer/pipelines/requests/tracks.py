@@ -2,7 +2,8 @@
 segment's frames (at most ``MAX_DETECTIONS`` of them, evenly spread), boxes are joined into tracks by position
 (``anonymizer.domain.face_tracks``: no recognition, no embedding, nothing linked across clips), and each track gets
 a few cropped previews for the review page. The tracks of a request are kept in ``ARCHIVE/requests/ID/tracks.json``
-(boxes and frame numbers only, mode 0600) for ``requests export --redact-others``."""
+(boxes and frame numbers only, mode 0600) for ``requests export --redact-others``. A photo is a clip of one frame,
+read with Pillow as displayed (``media.photo``), its tracks a face each."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ import numpy as np
 from anonymizer.config import Config
 from anonymizer.domain.face_tracks import Track, link_tracks, tracks_from_json, tracks_to_json
 from anonymizer.domain.orientation import quarter_turns, to_display
+from anonymizer.domain.uprightness import Uprightness
 from anonymizer.inference.detectors import LoadedDetector, load_detectors
+from anonymizer.media.photo import is_photo, read_photo
 from anonymizer.media.reader import VideoReader
 from anonymizer.media.segments import jpeg_of
 from anonymizer.pipelines.detection import FrameDetector
@@ -49,10 +52,15 @@ def face_detector(config: Config) -> LoadedDetector:
 
 
 def find_tracks(path: Path, frames: Sequence[int], detector: LoadedDetector) -> tuple[list[Track], int]:
-    """Tracks of the faces on ``frames`` (indices of the clip's frames, a contiguous run) and the stride used."""
+    """Tracks of the faces on ``frames`` (indices of the clip's frames, a contiguous run) and the stride used.
+    A photo's one frame is its picture as displayed, the one ``anonymise_photo`` redacts: boxes in its pixels."""
     wanted = sorted(frames)
     if not wanted:
         return [], 1
+    if is_photo(path):  # the photo's own passes (one box per face), as its anonymiser counts them
+        rgb = read_photo(path).rgb
+        fd_photo = FrameDetector({"face": detector}, rgb.shape[1], rgb.shape[0])
+        return link_tracks([(0, fd_photo.image(rgb, "face").xyxy)]), 1
     stride = max(1, ceil(len(wanted) / MAX_DETECTIONS))
     detect_on = set(wanted[::stride]) | {wanted[-1]}
     observations = []
@@ -63,7 +71,8 @@ def find_tracks(path: Path, frames: Sequence[int], detector: LoadedDetector) -> 
                 break
             if frame.index in detect_on:
                 if fd is None:  # the face as displayed (a rotated phone clip), boxes back in stored pixels
-                    fd = FrameDetector({"face": detector}, reader.width, reader.height, rotation=frame.rotation)
+                    fd = FrameDetector({"face": detector}, reader.width, reader.height, rotation=frame.rotation,
+                                       upright=Uprightness())  # faces upside down too (a ceiling camera)
                 observations.append((frame.index, fd.coarse(frame, "face").xyxy))
     return link_tracks(observations, max_gap=3 * stride), stride
 
@@ -80,6 +89,14 @@ def previews(path: Path, tracks: Sequence[Track]) -> dict[int, list[tuple[int, b
     if not wanted:
         return out
     last = max(wanted)
+    if is_photo(path):
+        rgb = read_photo(path).rgb
+        h, w = rgb.shape[:2]
+        for tid, b in wanted.get(0, []):
+            crop = _grown_crop(rgb, b, w, h)
+            if crop is not None:
+                out[tid].append((0, jpeg_of(crop, PREVIEW_WIDTH)))
+        return out
     with VideoReader(path) as reader:
         for frame in reader.frames():
             if frame.index > last:
@@ -88,14 +105,20 @@ def previews(path: Path, tracks: Sequence[Track]) -> dict[int, list[tuple[int, b
                 continue
             rgb = frame.rgb(reader.width, reader.height)
             for tid, b in wanted[frame.index]:
-                x1, y1, x2, y2 = (float(v) for v in b)
-                gx, gy = (x2 - x1) / 2, (y2 - y1) / 2
-                xa, ya = max(0, int(x1 - gx)), max(0, int(y1 - gy))
-                xb, yb = min(reader.width, int(x2 + gx)), min(reader.height, int(y2 + gy))
-                if xb - xa >= 4 and yb - ya >= 4:
-                    crop = to_display(rgb[ya:yb, xa:xb], quarter_turns(frame.rotation))
+                crop = _grown_crop(rgb, b, reader.width, reader.height)
+                if crop is not None:
+                    crop = to_display(crop, quarter_turns(frame.rotation))
                     out[tid].append((frame.index, jpeg_of(crop, PREVIEW_WIDTH)))
     return out
+
+
+def _grown_crop(rgb: np.ndarray, box: np.ndarray, width: int, height: int) -> np.ndarray | None:
+    """``box`` grown by half its size on each side, cut out of ``rgb``; None when under 4 pixels a side."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    gx, gy = (x2 - x1) / 2, (y2 - y1) / 2
+    xa, ya = max(0, int(x1 - gx)), max(0, int(y1 - gy))
+    xb, yb = min(width, int(x2 + gx)), min(height, int(y2 + gy))
+    return rgb[ya:yb, xa:xb] if xb - xa >= 4 and yb - ya >= 4 else None
 
 
 def tracks_path(config: Config, request_id: str) -> Path:
