@@ -755,7 +755,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="score a dark copy of the set: 255 * GAIN * (v / 255) ** GAMMA per channel value (e.g. "
                          "2.2,0.5: a night or underexposed copy of a daylight set); images in memory, videos "
                          "re-encoded once, as displayed, into .bench/dark/")
-    for name, typ in (("face_first_stage", str), ("plate_fine", str), ("face_threshold", float), ("plate_threshold", float), ("face_max_side", int),
+    for name, typ in (("face_first_stage", str), ("plate_fine", str), ("face_fine", str), ("face_threshold", float), ("plate_threshold", float), ("face_max_side", int),
                       ("plate_max_side", int), ("face_stride", int), ("plate_stride", int),
                       ("carry_frames", int), ("face_scale", float), ("plate_pad", float),
                       ("residual_samples", int), ("device", str)):

@@ -15,6 +15,7 @@ from anonymizer.inference.plate import PlateDetector
 from anonymizer.inference.platenet import PlateNetDetector
 from anonymizer.inference.plate_retina import PlateUnion, RetinaPlateDetector
 from anonymizer.inference.session import make_session
+from anonymizer.inference.yunet import YuNetDetector
 
 
 class Detector(Protocol):
@@ -32,9 +33,9 @@ class LoadedDetector:
     model: InstalledModel
     first_stage: InstalledModel | None = None  # faces: the proposal model in front of CenterFace, if any
     second: InstalledModel | None = None  # plates: the second detector run beside platedet, if any
-    # Plates: the detector of the full-resolution pass (platenet, trained at the frame's own size), if not the
-    # coarse pass's detector enlarged.
-    fine: PlateNetDetector | None = None
+    # The detector of the full-resolution pass, if not the coarse pass's own: plates, platenet (trained at the
+    # frame's own size) instead of platedet enlarged; faces, YuNet instead of CenterFace.
+    fine: PlateNetDetector | YuNetDetector | None = None
     fine_model: InstalledModel | None = None
 
     @property
@@ -53,11 +54,13 @@ def load_detectors(
     face_first_stage: str = "off",
     plate_second: str = "off",
     plate_fine: str = "platedet",
+    face_fine: str = "centerface",
 ) -> dict[str, LoadedDetector]:
     """One detector per kind, from the manifest's model of that kind, checked against its recorded sha256.
     ``face_first_stage="retinaface"``: faces are proposed by the manifest's ``face_proposals`` model and confirmed
     by the face model on a crop around each proposal (``inference.cascade``). ``plate_fine="platenet"``: the plates'
-    full-resolution pass runs the manifest's ``plate_fine`` model (platenet) at the frame's own size."""
+    full-resolution pass runs the manifest's ``plate_fine`` model (platenet) at the frame's own size;
+    ``face_fine="yunet"``: the faces' one runs the manifest's ``face_fine`` model (YuNet)."""
     specs = {spec.kind: spec for spec in load_manifest().values()}
     out: dict[str, LoadedDetector] = {}
     for kind in kinds:
@@ -83,5 +86,9 @@ def load_detectors(
             loaded.fine_model = installed(specs["plate_fine"])
             loaded.fine = PlateNetDetector(make_session(loaded.fine_model.path, threads=threads, device=device),
                                            loaded.fine_model.spec.threshold)
+        if kind == "face" and face_fine == "yunet":
+            loaded.fine_model = installed(specs["face_fine"])
+            loaded.fine = YuNetDetector(make_session(loaded.fine_model.path, threads=threads, device=device),
+                                        loaded.fine_model.spec.threshold)
         out[kind] = loaded
     return out

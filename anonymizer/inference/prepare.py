@@ -20,6 +20,7 @@ import numpy as np
 
 from anonymizer.errors import ModelError
 from anonymizer.inference.manifest import COMMITTED, ModelSpec, installed, lock_path, models_dir, sha256_file
+from anonymizer.inference.yunet import prepare_libfacedetection
 
 log = logging.getLogger(__name__)
 
@@ -296,6 +297,7 @@ PREPARERS: dict[str, tuple[Callable[..., bytes], bool]] = {
     # weights on 7 bits: the same results on x86 CPUs with and without VNNI (the default)
     "yolov8-boxes-int8-7bit": (lambda b, images: prepare_yolov8_boxes_int8(b, images, reduce_range=True), True),
     "python-bytes": (prepare_python_bytes, False),
+    "libfacedetection-so": (prepare_libfacedetection, False),
     "none": (lambda b: b, False),
 }
 

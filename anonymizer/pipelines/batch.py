@@ -186,7 +186,7 @@ def open_detectors(settings: AnonymiseSettings, threads: int = 0) -> dict[str, L
     return load_detectors(
         settings.face_threshold, settings.plate_threshold, settings.face_max_side, settings.plate_max_side,
         threads=threads, device=settings.device, face_first_stage=settings.face_first_stage,
-        plate_second=settings.plate_second, plate_fine=settings.plate_fine,
+        plate_second=settings.plate_second, plate_fine=settings.plate_fine, face_fine=settings.face_fine,
     )
 
 

@@ -198,7 +198,8 @@ def run_fine(detector: LoadedDetector, rgb: np.ndarray, enlarged: bool) -> Detec
     enlarged ``FINE_SECOND_ENLARGE`` times, in ``pictures.fine_tile`` tiles (as many enlarged pixels per tile at
     either factor), merged without losing a pixel (each size finds plates the other misses); boxes in the
     picture's pixels. Above 1080p, the run at the picture's own size is in tiles too (``run_own_size``). Plates
-    with platenet (``LoadedDetector.fine``): that one detector at the picture's own size, nothing enlarged."""
+    with platenet, faces with YuNet (``LoadedDetector.fine``): that one detector at the picture's own size, nothing
+    enlarged."""
     if detector.fine is not None:
         return own_size_tiles(detector.fine.detect_views, rgb)
     found = run_own_size(detector, rgb)
@@ -440,6 +441,9 @@ class FrameDetector:
         found = det.detect(np.ascontiguousarray(small), w, h)
         if (iw, ih) != (w, h):
             found = found.concat(run_native(self.detectors[kind], rgb))
+        fine = self.detectors[kind].fine
+        if kind == "face" and fine is not None:  # face_fine yunet: YuNet too, at the photo's own size
+            found = found.concat(own_size_tiles(fine.detect_views, rgb))
         enlarged = getattr(det, "detect_enlarged", None)  # plates: the plate detector(s) on the photo enlarged
         if enlarged is not None:
             found = found.concat(enlarged(rgb))
