@@ -441,8 +441,8 @@ class FrameDetector:
         found = det.detect(np.ascontiguousarray(small), w, h)
         if (iw, ih) != (w, h):
             found = found.concat(run_native(self.detectors[kind], rgb))
-        fine = self.detectors[kind].fine
-        if kind == "face" and fine is not None:  # face_fine yunet: YuNet too, at the photo's own size
+        fine = getattr(self.detectors[kind], "fine", None) if kind == "face" else None
+        if fine is not None:  # face_fine yunet: YuNet too, at the photo's own size
             found = found.concat(own_size_tiles(fine.detect_views, rgb))
         enlarged = getattr(det, "detect_enlarged", None)  # plates: the plate detector(s) on the photo enlarged
         if enlarged is not None:
