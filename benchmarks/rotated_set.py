@@ -111,43 +111,54 @@ def reencode_video(src: Path, dst: Path, rotation: int = 0,
     return frames
 
 
-def make_rotated_set(src_set: Path, rotation: int, out: Path | None = None) -> Path:
-    """A copy of the video rows of ``src_set`` (folder or annotations.json) stored rotated; returns its folder.
-    Reused when already complete (its annotations.json is written last)."""
+def copy_set(src_set: Path, out: Path, encode: Callable[[Path, Path], object],
+             new_row: Callable[[dict, int, int], dict], what: str) -> Path:
+    """A copy of the video rows of ``src_set`` (folder or annotations.json) in ``out``: each video re-encoded by
+    ``encode(src, dst)``, each row rewritten by ``new_row(row, display width, display height)`` (its ``video`` is set
+    here). Reused when already complete (its annotations.json is written last)."""
+    import av
+
     ann = src_set / "annotations.json" if src_set.is_dir() else src_set
     rows = json.loads(ann.read_text())
-    name = f"{ann.parent.name}_rot{rotation % 360}"
-    out = out or REPO / ".bench" / "rotated" / name
     if (out / "annotations.json").exists():
         return out
     out.mkdir(parents=True, exist_ok=True)
     videos = sorted({r["video"] for r in rows if "video" in r})
     if not videos:
-        raise SystemExit(f"{ann}: no video rows to rotate")
+        raise SystemExit(f"{ann}: no video rows to copy")
     sizes = {}
     for video in videos:
         dst = out / (Path(video).with_suffix("").as_posix().replace("/", "_") + ".mp4")
-        print(f"# rotating {video} by {rotation} -> {dst}", file=sys.stderr)
-        rotate_video(ann.parent / video, dst, rotation)
-        import av
-
+        print(f"# {what} {video} -> {dst}", file=sys.stderr)
+        encode(ann.parent / video, dst)
         with av.open(str(ann.parent / video)) as c:
             f = next(c.decode(video=0))
             k = quarter_turns(int(f.rotation or 0))
             sizes[video] = (dst.name, (f.height, f.width) if k % 2 else (f.width, f.height))
     new_rows = []
     for r in rows:
-        if "video" not in r:
-            continue
-        file, (dw, dh) = sizes[r["video"]]
-        attrs = dict(r.get("attrs") or {})
-        attrs.update({"source_video": r["video"], "rotation": rotation,
-                      "stored_boxes": [display_to_stored(b, rotation, dw, dh) for b in r["boxes"]]})
-        new_rows.append({**r, "video": file, "attrs": attrs})
+        if "video" in r:
+            file, (dw, dh) = sizes[r["video"]]
+            new_rows.append({**new_row(r, dw, dh), "video": file})
     tmp = out / "annotations.json.partial"
     tmp.write_text(json.dumps(new_rows) + "\n")
     os.replace(tmp, out / "annotations.json")
     return out
+
+
+def _with_attrs(row: dict, **attrs) -> dict:
+    return {**row, "attrs": {**(row.get("attrs") or {}), "source_video": row["video"], **attrs}}
+
+
+def make_rotated_set(src_set: Path, rotation: int, out: Path | None = None) -> Path:
+    """A copy of the video rows of ``src_set`` (folder or annotations.json) stored rotated; returns its folder."""
+    name = (src_set if src_set.is_dir() else src_set.parent).name
+    return copy_set(
+        src_set, out or REPO / ".bench" / "rotated" / f"{name}_rot{rotation % 360}",
+        lambda src, dst: rotate_video(src, dst, rotation),
+        lambda r, dw, dh: _with_attrs(r, rotation=rotation,
+                                      stored_boxes=[display_to_stored(b, rotation, dw, dh) for b in r["boxes"]]),
+        f"rotating by {rotation}:")
 
 
 def turned_box(box: list[float], disp_w: int, disp_h: int) -> list[float]:
@@ -162,40 +173,14 @@ def make_upside_down_set(src_set: Path, by: str, out: Path | None = None) -> Pat
     were, with a display matrix of 180 degrees. The boxes are turned with the picture (display orientation)."""
     if by not in ("stored", "matrix"):
         raise SystemExit(f"upside down by {by!r}: 'stored' or 'matrix'")
-    ann = src_set / "annotations.json" if src_set.is_dir() else src_set
-    rows = json.loads(ann.read_text())
-    out = out or REPO / ".bench" / "rotated" / f"{ann.parent.name}_upside_down_{by}"
-    if (out / "annotations.json").exists():
-        return out
-    out.mkdir(parents=True, exist_ok=True)
-    videos = sorted({r["video"] for r in rows if "video" in r})
-    if not videos:
-        raise SystemExit(f"{ann}: no video rows to turn")
-    import av
-
-    sizes = {}
-    for video in videos:
-        dst = out / (Path(video).with_suffix("").as_posix().replace("/", "_") + ".mp4")
-        print(f"# turning {video} upside down ({by}) -> {dst}", file=sys.stderr)
-        reencode_video(ann.parent / video, dst, rotation=180 if by == "matrix" else 0,
-                       transform=lambda rgb: np.ascontiguousarray(rgb[::-1, ::-1]))
-        with av.open(str(ann.parent / video)) as c:
-            f = next(c.decode(video=0))
-            k = quarter_turns(int(f.rotation or 0))
-            sizes[video] = (dst.name, (f.height, f.width) if k % 2 else (f.width, f.height))
-    new_rows = []
-    for r in rows:
-        if "video" not in r:
-            continue
-        file, (dw, dh) = sizes[r["video"]]
-        attrs = dict(r.get("attrs") or {})
-        attrs.update({"source_video": r["video"], "upside_down": by})
-        turned = {key: [turned_box(b, dw, dh) for b in r[key]] for key in ("boxes", "ignore") if key in r}
-        new_rows.append({**r, **turned, "video": file, "attrs": attrs})
-    tmp = out / "annotations.json.partial"
-    tmp.write_text(json.dumps(new_rows) + "\n")
-    os.replace(tmp, out / "annotations.json")
-    return out
+    name = (src_set if src_set.is_dir() else src_set.parent).name
+    return copy_set(
+        src_set, out or REPO / ".bench" / "rotated" / f"{name}_upside_down_{by}",
+        lambda src, dst: reencode_video(src, dst, rotation=180 if by == "matrix" else 0,
+                                        transform=lambda rgb: np.ascontiguousarray(rgb[::-1, ::-1])),
+        lambda r, dw, dh: _with_attrs({**r, **{key: [turned_box(b, dw, dh) for b in r[key]]
+                                               for key in ("boxes", "ignore") if key in r}}, upside_down=by),
+        f"turning upside down ({by}):")
 
 
 def main(argv: list[str] | None = None) -> int:

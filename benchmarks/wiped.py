@@ -6,7 +6,8 @@ A block is **textured** when the standard deviation of its luma in the input is 
 frame with no textured block); reported as the mean over frames and the worst frame. Two outputs are measured
 against the same input: the product's (``anonymise_file``, default settings unless overridden, run here into a
 temporary folder) and a plain re-encode at the product's CRF (the control: should be about 0). Frames are compared
-in display orientation. The input is first cut to ``--frames`` frames (libx264 CRF 16) when asked.
+in display orientation. With ``--frames`` the input is first cut: the cut ``throughput.py`` makes and measures
+(libx264 CRF 16, kept in .bench/clips/).
 
     python benchmarks/wiped.py ../shared/eval/clips/traffic_mihailrc.mp4 --frames 150 [--json]
 """
@@ -28,6 +29,7 @@ from typing import Iterator
 import numpy as np
 
 from bench_source import describe, maybe_reexec
+from throughput import cut_clip
 
 BLOCK = 16
 TEXTURED = 6.0  # luma standard deviation above which an input block has texture to lose
@@ -99,9 +101,9 @@ def measure(before: Path, after: Path) -> dict:
     return tally.figures()
 
 
-def reencode(src: Path, dst: Path, crf: int, frames: int | None = None, preset: str = "veryfast") -> int:
-    """``src``'s first ``frames`` frames (all: None) re-encoded with libx264 at ``crf``, stored as they were (any
-    display matrix kept), timestamps kept. Returns the frames written."""
+def reencode(src: Path, dst: Path, crf: int, preset: str = "veryfast") -> int:
+    """``src`` re-encoded with libx264 at ``crf``, stored as it was (any display matrix kept), timestamps kept.
+    Returns the frames written."""
     import av
 
     n = 0
@@ -116,8 +118,6 @@ def reencode(src: Path, dst: Path, crf: int, frames: int | None = None, preset: 
         vout.time_base = vout.codec_context.time_base = time_base
         last = None
         for frame in inp.decode(vin):
-            if frames is not None and n >= frames:
-                break
             if n == 0 and getattr(frame, "rotation", 0):
                 vout.set_display_rotation(int(frame.rotation))
             pts = frame.pts if frame.pts is not None else n
@@ -158,10 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         "plate_fine", "small_objects", "carry_frames", "face_stride", "plate_stride", "residual_samples", "device")})
     with tempfile.TemporaryDirectory(prefix="wiped-") as tmp_name:
         tmp = Path(tmp_name)
-        src = args.clip
-        if args.frames:
-            src = tmp / f"cut{args.clip.suffix if args.clip.suffix in ('.mp4', '.mkv', '.mov') else '.mp4'}"
-            reencode(args.clip, src, crf=16, frames=args.frames)
+        src = cut_clip(args.clip, args.frames) if args.frames else args.clip  # the cut throughput.py measures
         detectors = open_detectors(settings, threads=args.threads)
         cpu, wall = time.process_time(), time.perf_counter()
         report = anonymise_file(src, tmp / "out" / "clip.mp4", settings, detectors, overwrite=True,
