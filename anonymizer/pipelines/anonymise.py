@@ -15,7 +15,6 @@ the quarantine folder, never to the final path.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import logging
 import math
@@ -44,6 +43,7 @@ from anonymizer.heap import return_large_buffers
 from anonymizer.imaging.motion import CameraPath, thumbnail, unchanged
 from anonymizer.imaging.redact import redact_yuv420, region_mask
 from anonymizer.inference.detectors import LoadedDetector
+from anonymizer.inference.manifest import sha256_file
 from anonymizer.media.probe import Probe, probe
 from anonymizer.media.reader import Frame, PacketScan, VideoReader, read_packet_times, scan_packets
 from anonymizer.media.splice import SpliceWriter, copy_problem
@@ -894,11 +894,7 @@ def anonymise_file(
 def input_identity(src: Path) -> dict:
     """What tells a later run it has the same input: its size, mtime and sha256 (``ClipReport.input_file``)."""
     st = os.stat(src)
-    h = hashlib.sha256()
-    with open(src, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": h.hexdigest()}
+    return {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256_file(src)}
 
 
 def _as_json(value: object) -> object:
