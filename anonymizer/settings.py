@@ -48,7 +48,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("plate_max_side", 640, "long side, in pixels, of the frame given to the plate detector", int, 160, 2560),
     Setting("face_stride", 5, "run the face detector every N frames (at 25 fps or more; a slower clip keeps keyframes as close in time); boxes are carried across the frames between", int, 1, 30),
     Setting("plate_stride", 10, "run the plate detector every N frames (at 25 fps or more; a slower clip keeps keyframes as close in time); boxes are carried across the frames between", int, 1, 60),
-    Setting("carry_frames", 4, "frames covered before a track's first and after its last detection, beyond the stride (a track last detected within three strides of the clip's end is carried to its last frame)", int, 0, 250),
+    Setting("carry_frames", 4, "frames covered before a track's first and after its last detection, beyond the stride, while the picture's motion still finds the object (a track last detected within three strides of the clip's end is carried to its last frame)", int, 0, 250),
     Setting("face_scale", 1.6, "faces are redacted with an ellipse this many times the detected box (1.6: each side grown by 30 %, as deface does)", float, 1.0, 3.0),
     Setting("plate_pad", 0.1, "plates are redacted with the box padded by this fraction per side", float, 0.0, 1.0),
     Setting("small_objects", "auto", "full-resolution detection (crops where the picture changes, periodic full scans) where the coarse pass scales the frame down: auto (plates: the plate_fine detector; with plate_fine platedet, platedet and clpdet also on the frame enlarged 2x and 3x up to 4K), native (the same at the frame's own size only) or off (none)", str, choices=("auto", "native", "off")),

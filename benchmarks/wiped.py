@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             "product": measure(src, Path(report.output)), "control_reencode": measure(src, control),
             "report_redacted_share": report.redacted_share, "status": report.status, "passes": report.passes,
             "camera": report.camera, "cpu_s": round(cpu, 1), "wall_s": round(wall, 1),
+            "residual_findings": report.residual.get("first_pass_findings", []),
             "threshold": {"block": BLOCK, "textured_std": TEXTURED, "gone_below": GONE},
         }
     if args.json:

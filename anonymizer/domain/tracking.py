@@ -1,38 +1,44 @@
 """Carry detections across the frames of one clip so that the blur covers the frames between detections.
 
 Detection runs on keyframes (every ``stride`` frames). Within one clip, boxes detected on consecutive keyframes are
-joined into tracks by position only (no appearance, no identity: nothing here can link people across clips). A
-track covers every frame between its observations (linear interpolation, padded by the motion), and ``lead`` and
-``trail`` frames before its first and after its last observation (extrapolated with its velocity and united with
-the observed box). A detection is never dropped.
+joined into tracks by position only (no appearance kept, no identity: nothing here can link people across clips). A
+track covers the frames between its observations, ``lead`` and ``trail`` frames before its first and after its
+last one, and, when the clip ends while it could still be joined to a detection, every frame to the last. A
+detection is never dropped.
+
+**Where the object is, not where it might be.** Given the picture's own motion (``motion``: template steps between
+consecutive frames, ``imaging.local_motion``), a box is carried along the path the object's pixels take:
+
+- between two observations, along the paths from either that land on the other (each bent to end on it); where
+  neither lands, the two are taken for two objects, each carried along its own path;
+- before a track's first and after its last observation, along the path from it, for as long as the object's
+  pixels are found: a path that loses them (the object left the picture or went behind something) stops, and the
+  box with it, one frame later;
+- padded by a share of its size (less where two paths agree than where one runs alone and may drift, a little more
+  per frame it runs), by the size change its observations show and by the measurement's pixel: a box grows with
+  what the motion leaves uncertain, not with the distance. A clip's end is no reason to grow.
+
+Where there is nothing to measure (no ``motion``, a flat patch, frames no longer kept) or both paths lost the
+object between two observations (hidden for a while), the box falls back to the straight line: interpolated
+between observations, extrapolated along the track's velocities and grown with the distance outside them, and, with
+a moving camera (``camera``), a second box carried with the camera's path and padded by CAMERA_PAD of its movement.
 
 ``BoxCarrier`` is online: observations arrive keyframe by keyframe, and the boxes of frame ``f`` are final once a
 keyframe at or beyond ``f + carrier.reach`` has been observed (or the clip has ended).
 
-**A moving camera.** A head-worn or hand-held camera moves the whole picture, by tens of pixels per frame and in no
-straight line: a parked car's plate, detected on two keyframes a second apart, is nowhere near the straight path
-between them on the frames in between (on a walking head-worn clip, many plates were left visible).
-Given the camera path (``camera(frame)``: the cumulative shift of the scene in the picture, estimated from the
-frames), every track is also carried in scene coordinates: joined to a detection where either its picture or its
-scene prediction is near, and covered by a second box per frame, interpolated in the scene and moved with the
-camera, padded by ``CAMERA_PAD`` of the camera's movement since the nearest observation (a global shift does not
-model parallax, roll or lens distortion exactly). The box carried in the picture stays too: a wrong path (a large
-object crossing a fixed camera's view can fool the estimate) costs blurred area, never coverage.
-
 **The clip's ends.** Mid-clip, a track the detector misses on up to ``max_gap`` keyframes is bridged by its next
 detection. A clip is cut from a longer scene: the detection that would have bridged a miss at its end lies
 outside it. So a track still joinable when the clip ends (its last observation within ``horizon`` of the last
-frame, once ``finish`` says which that is) is carried to the last frame: otherwise a plate missed on the last
-keyframes is left readable on the clip's last frames. The clip's start is not treated alike: a box carried back
-further than ``lead`` would depend on observations up to ``horizon`` after the first, later than the pipeline waits
-before it emits a frame (``reach``).
+frame, once ``finish`` says which that is) is carried to the last frame, along its path while that holds. The
+clip's start is not treated alike: a box carried back further than ``lead`` would depend on observations up to
+``horizon`` after the first, later than the pipeline waits before it emits a frame (``reach``).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -50,6 +56,50 @@ CAMERA_PAD_MAX = 2.0
 Camera = Callable[[int], np.ndarray]
 # The scene box is padded by this share of the camera's movement since the nearest observation (per side).
 CAMERA_PAD = 0.5
+
+# Carrying along the measured path (``Motion``): the measured box (the observed one, moved) is padded, on each axis,
+# by TRACK_PAD of the box's extent there plus TRACK_GROWTH per frame followed (each step can drift by a pixel or so),
+# at most TRACK_PAD_MAX, plus the size change the track's observations show (the path measures a shift, not a
+# scale), plus one pixel of the measurement (``Motion.scale`` frame pixels). A box between two observations whose
+# paths both land on the other is padded by LANDED_PAD instead, plus where the two paths disagree.
+TRACK_PAD = 0.15
+LANDED_PAD = 0.05
+TRACK_GROWTH = 0.01
+TRACK_PAD_MAX = 0.5
+# A path between two observations holds when, followed from one to the other, it ends within this many object
+# sizes of it (the detector's box of one object changes by a fraction of a size; a path that drifted, or a wrong
+# join of two objects, is off by several).
+LANDS = 1.0
+# A step whose best normalised correlation is under this did not find the object: it left or went behind something.
+MATCH_MIN = 0.5
+
+
+class Motion(Protocol):
+    """The picture's own motion (``imaging.local_motion.LocalMotion``): where the content of ``box`` on frame ``a``
+    is on the adjacent frame ``b``, searched around ``shift``, and the match's score (1: the same; 0: it left the
+    picture); None when it cannot tell (a frame not kept, no texture)."""
+
+    def step(self, box: np.ndarray, a: int, b: int,
+             shift: np.ndarray | None = None) -> tuple[np.ndarray, float] | None: ...
+
+    def has(self, index: int) -> bool: ...
+
+    @property
+    def scale(self) -> int: ...  # frame pixels per measured pixel
+
+
+@dataclass
+class Path:
+    """Where one observation's object went, frame by frame away from it in one direction: ``boxes[k]`` is on the
+    frame k + 1 away; ``state`` is ``open`` (can go on), ``lost`` (the next frame did not match: the object left or
+    is hidden) or ``unknown`` (nothing to measure: the tracker falls back to its straight line)."""
+
+    boxes: list[np.ndarray] = field(default_factory=list)
+    state: str = "open"
+
+
+# _measured's answer where the measured path says the object is not there.
+GONE = np.zeros(0, np.float32)
 
 
 @dataclass(frozen=True)
@@ -102,6 +152,8 @@ class CarryParams:
 class Track:
     frames: list[int] = field(default_factory=list)
     boxes: list[np.ndarray] = field(default_factory=list)
+    # (observation's frame, direction) -> its measured path (``BoxCarrier.motion``)
+    paths: dict[tuple[int, int], Path] = field(default_factory=dict)
 
     def velocity(self, span: int = 1) -> np.ndarray:
         """Box change per frame from the latest observation at least ``span`` frames before the last one (or the
@@ -176,9 +228,11 @@ def _interpolate(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
 class BoxCarrier:
     """Online tracker for one kind of object in one clip; ``camera``: the clip's camera path, if known."""
 
-    def __init__(self, params: CarryParams, camera: Camera | None = None) -> None:
+    def __init__(self, params: CarryParams, camera: Camera | None = None, motion: Motion | None = None) -> None:
         self.params = params
         self.camera = camera
+        self.motion = motion
+        self._lone: dict[tuple[float, ...], Track] = {}  # ``follow``'s boxes, each with its measured paths
         self.tracks: list[Track] = []
         self.last_keyframe = -1
         self.end: int | None = None  # the clip's last frame, once known (``finish``)
@@ -381,12 +435,15 @@ class BoxCarrier:
             lo, hi = self.span(track)
             if frame < lo or frame > hi:
                 continue
-            box, was_detected = self._carried(track, frame)
-            out.append(box)
+            box, was_detected, measured = self._carried(track, frame)
+            if box.ndim == 2:
+                out.extend(box)
+            elif len(box):
+                out.append(box)
             detected += was_detected
-            if was_detected or self.camera is None:
+            if was_detected or measured or self.camera is None:
                 continue
-            scene_box, _ = self._carried(self._scene(track, frame), frame)
+            scene_box = self._straight(self._scene(track, frame), frame)
             near = self._nearest(track, frame)
             moved = self._in_picture(scene_box, frame, track.frames[near], _size(track.boxes[near]))
             if not _contains(box, moved):
@@ -395,26 +452,162 @@ class BoxCarrier:
             return np.zeros((0, 4), np.float32), 0
         return np.stack(out).astype(np.float32), detected
 
-    def _carried(self, track: Track, frame: int) -> tuple[np.ndarray, int]:
-        """A track's box on a frame within its lead and trail (in the track's own coordinates), and 1 when it was
-        detected on that very frame."""
+    def _carried(self, track: Track, frame: int) -> tuple[np.ndarray, int, bool]:
+        """A track's box on a frame within its span ((4,), or (N, 4) between two observations taken for N objects;
+        empty where its measured paths say the object is not there), 1 when it was detected on that very frame, and
+        whether the box was measured (``_measured``, ``_between``) rather than drawn along a straight line."""
+        first, last = track.frames[0], track.frames[-1]
+        i = int(np.searchsorted(track.frames, frame, side="right")) - 1
+        if i >= 0 and track.frames[i] == frame:
+            return track.boxes[i], 1, True
+        if frame < first or frame > last:
+            got = self._measured(track, 0 if frame < first else len(track.frames) - 1, frame)
+            return (self._straight(track, frame), 0, False) if got is None else (got, 0, True)
+        boxes = self._between(track, i, frame)
+        if boxes is None:
+            return self._straight(track, frame), 0, False
+        return np.stack(boxes), 0, True
+
+    def _straight(self, track: Track, frame: int) -> np.ndarray:
+        """A track's box on a frame from its observations alone (in the track's own coordinates): interpolated
+        between two, extrapolated along its velocities and grown with the distance outside them."""
         p = self.params
         first, last = track.frames[0], track.frames[-1]
         if frame < first:
             box = track.boxes[0]
             for v in (track.first_velocity(), track.first_velocity(p.stride)):
                 box = _hull(box, track.boxes[0] + v * (frame - first))
-            return _grow(box, first - frame, p.growth, _size(track.boxes[0])), 0
+            return _grow(box, first - frame, p.growth, _size(track.boxes[0]))
         if frame > last:
             box = track.boxes[-1]
             for v in (track.velocity(), track.velocity(p.stride)):
                 box = _hull(box, track.boxes[-1] + v * (frame - last))
-            return _grow(box, frame - last, p.growth, _size(track.boxes[-1])), 0
+            return _grow(box, frame - last, p.growth, _size(track.boxes[-1]))
         i = int(np.searchsorted(track.frames, frame, side="right")) - 1
         if track.frames[i] == frame:
-            return track.boxes[i], 1
+            return track.boxes[i]
         f0, f1 = track.frames[i], track.frames[i + 1]
-        return _interpolate(track.boxes[i], track.boxes[i + 1], (frame - f0) / (f1 - f0)), 0
+        return _interpolate(track.boxes[i], track.boxes[i + 1], (frame - f0) / (f1 - f0))
+
+    # ------------------------------------------------------------------------------------------- measured paths
+
+    def _measured(self, track: Track, i: int, frame: int) -> np.ndarray | None:
+        """Where observation ``i``'s object is on ``frame`` along its measured path, padded for what the path does
+        not measure; GONE where the path lost it more than a frame before (it left the picture or went behind
+        something: the frame after the last match is still covered); None where there is no path to measure."""
+        if self.motion is None:
+            return None
+        anchor = track.frames[i]
+        direction = 1 if frame > anchor else -1
+        path = self._path(track, i, direction, frame)
+        distance = abs(frame - anchor)
+        if len(path.boxes) >= distance:
+            box, followed = path.boxes[distance - 1], distance
+        elif path.state == "lost" and distance <= len(path.boxes) + 1:
+            box, followed = (path.boxes[-1] if path.boxes else track.boxes[i]), distance
+        elif path.state == "lost":
+            return GONE
+        else:
+            return None
+        v = track.velocity(self.params.stride) if direction > 0 else track.first_velocity(self.params.stride)
+        extent = track.boxes[i][2:] - track.boxes[i][:2]
+        resize = np.abs(v[2:] - v[:2]) * followed / 2  # the size change the observations show, either way
+        pad = min(TRACK_PAD + TRACK_GROWTH * followed, TRACK_PAD_MAX) * extent + resize + self.motion.scale
+        return np.concatenate([box[:2] - pad, box[2:] + pad]).astype(np.float32)
+
+    def follow(self, frame: int, box: np.ndarray, to: int) -> np.ndarray | None:
+        """A lone box found on ``frame`` (a residual finding), on frame ``to``: along its measured path (padded as a
+        track's), None where the path lost it, grown with the distance where there is nothing to measure."""
+        key = (frame, *(round(float(v), 1) for v in box))
+        track = self._lone.get(key)
+        if track is None:
+            track = self._lone[key] = Track([frame], [np.asarray(box, np.float32)])
+        if to == frame:
+            return track.boxes[0]
+        got = self._measured(track, 0, to)
+        if got is None:
+            return _grow(track.boxes[0], abs(to - frame), self.params.growth, _size(track.boxes[0]))
+        return got if len(got) else None
+
+    def _between(self, track: Track, i: int, frame: int) -> list[np.ndarray] | None:
+        """Where the object is on a frame between observations ``i`` and ``i + 1``.
+
+        Along the measured paths that hold from one observation to the other (followed to the other observation, a
+        path lands within LANDS sizes of it), each bent to end exactly on it, the size drawn straight between the
+        two: one box. Where neither lands, the two observations are taken for two objects (a wrong join, or one
+        object lost and another found): each is carried along its own path, as after a track's last observation
+        and before its first. None (the straight line) where a path has nothing to measure, or both lost the object
+        (hidden between the two observations)."""
+        if self.motion is None:
+            return None
+        a, b = track.frames[i], track.frames[i + 1]
+        t = (frame - a) / (b - a)
+        centres = []
+        for k, other, direction in ((i, i + 1, 1), (i + 1, i, -1)):
+            path = self._path(track, k, direction, track.frames[other])
+            if len(path.boxes) < b - a:
+                continue  # lost on the way (hidden for a while) or nothing to measure
+            end, target = _centre(path.boxes[-1]), _centre(track.boxes[other])
+            size = max(_size(track.boxes[k]), _size(track.boxes[other]))
+            if float(np.linalg.norm(end - target)) > LANDS * size:
+                continue
+            step = abs(frame - track.frames[k])
+            share = step / (b - a)  # how far along this path the frame is: its error is spread along it
+            centres.append(_centre(path.boxes[step - 1]) + (target - end) * share)
+        if centres:
+            box = track.boxes[i] + (track.boxes[i + 1] - track.boxes[i]) * t  # the size, drawn straight
+            centre = np.mean(centres, axis=0)
+            half = (box[2:] - box[:2]) / 2
+            spread = np.abs(centres[0] - centres[-1]) / 2  # where the two disagree, both are covered
+            # Two paths that agree leave no drift to pad for (a still object keeps one box); one alone may drift.
+            drift = TRACK_GROWTH * min(frame - a, b - frame) if len(centres) == 1 else 0.0
+            pad = min(LANDED_PAD + drift, TRACK_PAD_MAX) * half * 2 + self.motion.scale
+            lo, hi = centre - half - spread - pad, centre + half + spread + pad
+            return [np.array([lo[0], lo[1], hi[0], hi[1]], np.float32)]
+        ahead, back = self._measured(track, i, frame), self._measured(track, i + 1, frame)
+        if ahead is None or back is None:
+            return None
+        got = [x for x in (ahead, back) if len(x)]
+        return got or None
+
+    def _path(self, track: Track, i: int, direction: int, frame: int) -> Path:
+        """Observation ``i``'s path towards ``frame``, measured step by step as far as it goes (and kept)."""
+        assert self.motion is not None
+        anchor = track.frames[i]
+        path = track.paths.setdefault((anchor, direction), Path())
+        distance = abs(frame - anchor)
+        while path.state == "open" and len(path.boxes) < distance:
+            a = anchor + direction * len(path.boxes)
+            if not (self.motion.has(a) and self.motion.has(a + direction)):
+                break  # not decoded yet (a finding ahead of the frame asked for), or no longer kept
+            box = path.boxes[-1] if path.boxes else track.boxes[i]
+            got = self.motion.step(box, a, a + direction, self._guess(track, i, direction, path, a))
+            if got is None:  # (a frame no longer kept, a flat patch): the straight line takes over from here
+                path.state = "unknown"
+                break
+            moved, score = got
+            if score < MATCH_MIN:
+                path.state = "lost"
+                break
+            path.boxes.append(moved)
+        return path
+
+    def _guess(self, track: Track, i: int, direction: int, path: Path, a: int) -> np.ndarray:
+        """Where to look on the next frame, as a shift from frame ``a``: the camera's step plus the object's own
+        motion (its previous measured step less the camera's; on the first step, its observed velocity where the
+        camera is still)."""
+        b = a + direction
+        camera = (self._shift(b) - self._shift(a))[:2] if self.camera is not None else np.zeros(2, np.float32)
+        if path.boxes:
+            before = path.boxes[-2] if len(path.boxes) >= 2 else track.boxes[i]
+            own = _centre(path.boxes[-1]) - _centre(before)
+            if self.camera is not None:
+                own = own - (self._shift(a) - self._shift(a - direction))[:2]
+            return (camera + own).astype(np.float32)
+        if self.camera is not None and bool(np.any(camera)):
+            return camera.astype(np.float32)
+        v = track.velocity(self.params.stride) if direction > 0 else track.first_velocity(self.params.stride)
+        return (_centre(v) * direction).astype(np.float32)
 
     def forget_before(self, frame: int) -> None:
         """Drop tracks that can no longer cover ``frame`` or any later frame, nor be continued."""
@@ -424,3 +617,7 @@ class BoxCarrier:
             t for t in self.tracks
             if self.span(t)[1] >= frame or self.last_keyframe - t.frames[-1] <= horizon
         ]
+        for t in self.tracks:  # paths of observations no frame still to come can use (a parked car's, for hours)
+            if t.paths and t.frames[0] < frame - p.reach:
+                keep = frame - p.reach - horizon
+                t.paths = {k: v for k, v in t.paths.items() if k[0] >= keep or k[0] == t.frames[-1]}

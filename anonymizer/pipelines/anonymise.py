@@ -40,6 +40,7 @@ from anonymizer.domain.regions import Regions, regions_for
 from anonymizer.domain.tracking import BoxCarrier, CarryParams
 from anonymizer.errors import OutputExistsError, VerificationError
 from anonymizer.heap import return_large_buffers
+from anonymizer.imaging.local_motion import LocalMotion
 from anonymizer.imaging.motion import CameraPath, thumbnail, unchanged
 from anonymizer.imaging.redact import redact_yuv420, region_mask
 from anonymizer.inference.detectors import LoadedDetector
@@ -76,7 +77,6 @@ STATIC_RECHECK_S = 10.0  # and at most this many seconds on a slower clip (domai
 # Frames kept after redaction, before encoding: a residual finding is also redacted on this many frames before it.
 HOLD = 10
 READ_AHEAD = 2  # frames each decoder may decode ahead of the loop (a 4K frame is 12 MiB)
-FORCED_GROWTH = 0.05  # a forced box grows by this share of its size per side and per frame away from its finding
 QUARANTINE_DIR = "quarantine"
 # Fewer bytes per frame than this cannot be a whole output: every encoded frame takes more (its length field alone).
 MIN_BYTES_PER_FRAME = 4
@@ -283,13 +283,12 @@ class Forced:
     frame: int
     box: tuple[float, float, float, float]
 
-    def box_at(self, frame: int, reach: int) -> np.ndarray | None:
-        distance = abs(frame - self.frame)
-        if distance > reach:
+    def box_at(self, frame: int, reach: int, follow: BoxCarrier) -> np.ndarray | None:
+        """The finding's box on a frame within ``reach`` of its own: where the picture's motion takes it, until
+        it is lost (``BoxCarrier.follow``)."""
+        if abs(frame - self.frame) > reach:
             return None
-        b = np.asarray(self.box, np.float32)
-        pad = FORCED_GROWTH * float(max(b[2] - b[0], b[3] - b[1], 1.0)) * distance
-        return b + np.array([-pad, -pad, pad, pad], np.float32)
+        return follow.follow(self.frame, np.asarray(self.box, np.float32), frame)
 
 
 @dataclass
@@ -379,6 +378,7 @@ class _ClipPass:
         self.check_thumb: tuple[int, np.ndarray] | None = None
         self._thumb: tuple[int, np.ndarray] | None = None
         self.camera = CameraPath()  # the scene's shift in the picture, frame by frame (the carriers follow it)
+        self.motion: LocalMotion | None = None  # the picture's local motion, for the carriers' measured paths
         self.share = ShareTally()  # the share of each frame redacted, as it is encoded
 
     # ------------------------------------------------------------------------------------------------- set-up
@@ -399,14 +399,23 @@ class _ClipPass:
                                 enlarged_kinds=enlarged, upright=upright)
         self.check_fd = FrameDetector(self.check_detectors, width, height, frame.rotation, native_kinds=native,
                                       upright=upright, votes=False)
+        carries: list[tuple[str, str, bool, CarryParams]] = []
         for kind in self.detectors:
             stride = 1 if self.dense else strides[kind]
-            self.passes.append(_Pass(kind, kind, False, BoxCarrier(_carry(stride, s, kind), self.camera)))
+            carries.append((kind, kind, False, _carry(stride, s, kind)))
             if kind in fine:
                 # The second pass runs the coarse detectors on every frame; the full-resolution pass keeps its
                 # stride there (on every frame it cost 880 s for 60 frames of a 1080p clip).
                 fine_stride = strides[kind] * FINE_STRIDE_FACTOR[kind]
-                self.passes.append(_Pass(f"{kind}_fine", kind, True, BoxCarrier(_carry(fine_stride, s, kind), self.camera)))
+                carries.append((f"{kind}_fine", kind, True, _carry(fine_stride, s, kind)))
+        # The frames a measured path can still need: from a track's last observation a horizon back, to a reach ahead.
+        keep = max((c.reach + c.horizon + c.stride for *_, c in carries), default=2) + HOLD + 2
+        self.motion = LocalMotion(width, height, keep)
+        # Residual findings are followed like a track's observation (grown by CarryParams.growth a frame where the
+        # picture has nothing to measure).
+        self.findings_carrier = BoxCarrier(CarryParams(stride=1, extend=HOLD), self.camera, self.motion)
+        for name, kind, is_fine, params in carries:
+            self.passes.append(_Pass(name, kind, is_fine, BoxCarrier(params, self.camera, self.motion)))
         for p in self.passes:
             self.report.keyframes.setdefault(p.name, 0)
             self.report.detections.setdefault(p.name, 0)
@@ -508,7 +517,7 @@ class _ClipPass:
             if len(b):
                 boxes[p.kind].append(b)
         for f in self.forced + self.new_forced:
-            b = f.box_at(index, HOLD)
+            b = f.box_at(index, HOLD, self.findings_carrier)
             if b is not None:
                 boxes[f.kind].append(b[None])
         return self._to_regions(index, boxes), detected_here
@@ -612,7 +621,7 @@ class _ClipPass:
         """Redact the forced boxes on a held frame; returns what it added."""
         boxes: dict[str, list[np.ndarray]] = {k: [] for k in KINDS}
         for f in self.new_forced:
-            b = f.box_at(frame.index, HOLD)
+            b = f.box_at(frame.index, HOLD, self.findings_carrier)
             if b is not None:
                 boxes[f.kind].append(b[None])
         if not any(boxes.values()):
@@ -670,6 +679,8 @@ class _ClipPass:
                 if self.writer is None:
                     self._start(frame, reader.width, reader.height, reader)
                 self.camera.add(frame.index, frame.planes[0])
+                assert self.motion is not None
+                self.motion.add(frame.index, frame.planes[0])
                 self.buffer.append(frame)
                 self.pts.append(frame.pts)
                 for p in self.passes:
@@ -698,7 +709,8 @@ class _ClipPass:
             self.report.upright = self.fd.upright.as_report()
         self.report.redacted_share = self.share.as_report()
         self.report.camera = {"moved_frames": self.camera.moved_frames,
-                              "largest_step_px": round(self.camera.largest_step, 1)}
+                              "largest_step_px": round(self.camera.largest_step, 1),
+                              "path_steps": self.motion.steps if self.motion is not None else 0}
         for p in self.passes:
             if p.fine and self.fd is not None:
                 st = self.fd.fine[p.kind]
