@@ -522,12 +522,8 @@ class BoxCarrier:
         track = self._lone.get(key)
         if track is None:
             track = self._lone[key] = Track([frame], [np.asarray(box, np.float32)])
-        if to == frame:
-            return track.boxes[0]
-        got = self._measured(track, 0, to)
-        if got is None:
-            return _grow(track.boxes[0], abs(to - frame), self.params.growth, _size(track.boxes[0]))
-        return got if len(got) else None
+        carried, _, _ = self._carried(track, to)  # a track of one observation
+        return carried if len(carried) else None
 
     def _between(self, track: Track, i: int, frame: int) -> list[np.ndarray] | None:
         """Where the object is on a frame between observations ``i`` and ``i + 1``.

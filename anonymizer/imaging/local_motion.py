@@ -15,6 +15,8 @@ from collections import OrderedDict
 import cv2
 import numpy as np
 
+from anonymizer.domain.geometry import areas, clip_boxes
+
 # Frames are kept with their longer side at most this many pixels (720p: halved; 1080p: a third; 4K: a sixth):
 # a few hundred KiB a frame, for the carrying horizon's hundred-odd frames.
 MOTION_SIDE = 640
@@ -72,7 +74,8 @@ class LocalMotion:
         h, w = fa.shape
         guess = np.zeros(2, np.float32) if shift is None else np.asarray(shift, np.float32).reshape(2)
         expected = (np.asarray(box, np.float32) + np.tile(guess, 2)).astype(np.float32)
-        inside = _inside(expected, self.width, self.height)
+        whole = max(float(areas(expected[None])[0]), 1e-6)
+        inside = float(areas(clip_boxes(expected, self.width, self.height))[0]) / whole  # share in the picture
         if inside <= 0.0:
             return expected, 0.0  # it left the picture
         if inside < LEAVING:
@@ -114,10 +117,3 @@ class LocalMotion:
         moved = np.asarray(box, np.float32) + np.array([mx, my, mx, my], np.float32)
         return moved, float(best) if math.isfinite(best) else 0.0
 
-
-def _inside(box: np.ndarray, width: int, height: int) -> float:
-    """The share of ``box``'s area inside the picture."""
-    w, h = max(1e-6, float(box[2] - box[0])), max(1e-6, float(box[3] - box[1]))
-    iw = max(0.0, min(float(box[2]), width) - max(float(box[0]), 0.0))
-    ih = max(0.0, min(float(box[3]), height) - max(float(box[1]), 0.0))
-    return iw * ih / (w * h)
